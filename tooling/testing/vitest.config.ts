@@ -1,0 +1,3 @@
+import { pqmVitestConfig } from "./src/vitest-config.js";
+
+export default pqmVitestConfig();
