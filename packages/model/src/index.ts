@@ -1,1 +1,3 @@
-export {};
+// The public API of @pqm/model. Each area keeps its own explicit export list in its folder's index.
+export * from "./backbone/index.js";
+export * from "./tokenizer/index.js";
