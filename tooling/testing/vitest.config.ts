@@ -1,3 +1,3 @@
-import { pqmVitestConfig } from "./src/vitest-config.js";
+import { pqmVitestConfig } from "./vitest-config.js";
 
 export default pqmVitestConfig();

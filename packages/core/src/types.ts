@@ -92,7 +92,11 @@ export interface PolicyCompletion {
  */
 export interface Policy {
   readonly name: string;
-  complete(question: Question, prefix: readonly Step[], options: PolicySampleOptions): Promise<PolicyCompletion[]>;
+  complete(
+    question: Question,
+    prefix: readonly Step[],
+    options: PolicySampleOptions,
+  ): Promise<PolicyCompletion[]>;
 }
 
 /**

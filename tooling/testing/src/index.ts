@@ -1,3 +1,3 @@
 export { repoRoot, sharedAvailable, sharedPath, sharedRoot, sharedSkipReason } from "./shared-data.js";
-export { conformanceBackends, describeEachBackend, useBackend } from "./tfjs-backends.js";
 export type { ConformanceBackend } from "./tfjs-backends.js";
+export { conformanceBackends, describeEachBackend, useBackend } from "./tfjs-backends.js";

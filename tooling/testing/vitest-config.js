@@ -1,11 +1,15 @@
+// Plain JavaScript on purpose: vitest loads config files through Node, which cannot import the
+// TypeScript sources of a workspace package. Types are in vitest-config.d.ts.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
-import type { ViteUserConfig } from "vitest/config";
-import { repoRoot } from "./shared-data.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Workspace packages resolved to their sources in tests, so a test never needs a build first. */
-const workspacePackages: Record<string, string> = {
+const workspacePackages = {
+  "@pqm/core/reference": "packages/core/src/reference.ts",
   "@pqm/core": "packages/core/src/index.ts",
   "@pqm/data": "packages/data/src/index.ts",
   "@pqm/model": "packages/model/src/index.ts",
@@ -13,11 +17,12 @@ const workspacePackages: Record<string, string> = {
 };
 
 /** The vitest configuration every pqm package uses; `overrides.test` is merged over the defaults. */
-export function pqmVitestConfig(overrides: { test?: Record<string, unknown> } = {}): ViteUserConfig {
-  const alias: Record<string, string> = {};
+export function pqmVitestConfig(overrides = {}) {
+  const alias = [];
   for (const [name, file] of Object.entries(workspacePackages)) {
     const path = join(repoRoot, file);
-    if (existsSync(path)) alias[name] = path;
+    if (existsSync(path))
+      alias.push({ find: new RegExp(`^${name.replace("/", "\\/")}$`), replacement: path });
   }
   return defineConfig({
     resolve: { alias },

@@ -1,0 +1,209 @@
+import { describeEachBackend } from "@pqm/testing";
+import * as tf from "@tensorflow/tfjs-core";
+import fc from "fast-check";
+import { expect, it } from "vitest";
+import { type LossName, lossNames } from "./loss-definitions.js";
+import { getLoss } from "./loss-registry.js";
+import { lossTestVectors } from "./loss-test-vectors.js";
+import { referenceLoss } from "./reference-losses.js";
+
+const P = -100;
+
+interface Batch {
+  scores: number[][];
+  labels: number[][];
+}
+
+/** A label row of one of the shapes worth covering, padded to `steps` with -100. */
+const labelRow = (steps: number, soft: boolean) =>
+  fc
+    .record({
+      length: fc.integer({ min: 0, max: steps }),
+      pattern: fc.constantFrom("random", "all-correct", "all-wrong", "monotone", "one-wrong-then-correct"),
+      seed: fc.array(fc.constantFrom(0, 1), { minLength: steps, maxLength: steps }),
+      softValues: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), {
+        minLength: steps,
+        maxLength: steps,
+      }),
+      cut: fc.integer({ min: 0, max: steps }),
+    })
+    .map(({ length, pattern, seed, softValues, cut }) => {
+      const row: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        if (i >= length) {
+          row.push(P);
+          continue;
+        }
+        if (soft && pattern === "random") row.push(softValues[i]!);
+        else if (pattern === "all-correct") row.push(1);
+        else if (pattern === "all-wrong") row.push(0);
+        else if (pattern === "monotone") row.push(i < cut ? 1 : 0);
+        else if (pattern === "one-wrong-then-correct") row.push(i === cut ? 0 : 1);
+        else row.push(seed[i]!);
+      }
+      return row;
+    });
+
+/** Seeded random padded batches: rows of length 0 (all padding) to `steps`, junk scores under padding. */
+function randomBatches(soft: boolean, count: number, seed: number): Batch[] {
+  const batch = fc
+    .record({ rows: fc.integer({ min: 1, max: 5 }), steps: fc.integer({ min: 1, max: 7 }) })
+    .chain(({ rows, steps }) =>
+      fc.record({
+        labels: fc.array(labelRow(steps, soft), { minLength: rows, maxLength: rows }),
+        scores: fc.array(
+          fc.array(fc.double({ min: -12, max: 12, noNaN: true }), { minLength: steps, maxLength: steps }),
+          { minLength: rows, maxLength: rows },
+        ),
+      }),
+    );
+  return fc.sample(batch, { seed, numRuns: count });
+}
+
+function tensorLoss(name: LossName, batch: Batch, zeta = 4): number {
+  const loss = getLoss(name, { zeta });
+  return tf.tidy(() => loss(tf.tensor2d(batch.scores), tf.tensor2d(batch.labels)).dataSync()[0]!);
+}
+
+function tensorGradient(name: LossName, batch: Batch, zeta = 4): { value: number; gradient: number[][] } {
+  const loss = getLoss(name, { zeta });
+  return tf.tidy(() => {
+    const labels = tf.tensor2d(batch.labels);
+    const { value, grad } = tf.valueAndGrad((scores: tf.Tensor) => loss(scores as tf.Tensor2D, labels))(
+      tf.tensor2d(batch.scores),
+    );
+    return { value: value.dataSync()[0]!, gradient: grad.arraySync() as number[][] };
+  });
+}
+
+const isSoft = (name: LossName) => name === "bce" || name === "mse";
+
+describeEachBackend("tensor losses", () => {
+  for (const vector of lossTestVectors) {
+    it(`${vector.title}: ${vector.loss} = ${vector.expected.toFixed(6)}`, () => {
+      const value = tensorLoss(vector.loss, vector, vector.zeta ?? 4);
+      expect(Math.abs(value - vector.expected)).toBeLessThan(1e-5);
+    });
+  }
+
+  it("equal the references on 420 seeded random padded batches", () => {
+    let compared = 0;
+    lossNames.forEach((name, index) => {
+      for (const batch of randomBatches(isSoft(name), 60, 100 + index)) {
+        const zeta = [0, 2, 4, 8][compared % 4]!;
+        const expected = referenceLoss(name, batch.scores, batch.labels, { zeta });
+        const value = tensorLoss(name, batch, zeta);
+        // float32 against float64: relative 1e-5 of the loss plus 1e-5.
+        expect(Math.abs(value - expected), `${name} zeta=${zeta} ${JSON.stringify(batch)}`).toBeLessThan(
+          1e-5 + 1e-5 * Math.abs(expected),
+        );
+        compared++;
+      }
+    });
+    expect(compared).toBe(420);
+  });
+
+  it("have gradients equal to central finite differences of the reference (float64)", () => {
+    const step = 1e-5;
+    lossNames.forEach((name, index) => {
+      for (const batch of randomBatches(isSoft(name), 4, 900 + index)) {
+        const { gradient } = tensorGradient(name, batch, 3);
+        batch.scores.forEach((row, i) => {
+          row.forEach((_, j) => {
+            const plus = batch.scores.map((r) => r.slice());
+            const minus = batch.scores.map((r) => r.slice());
+            plus[i]![j]! += step;
+            minus[i]![j]! -= step;
+            const numeric =
+              (referenceLoss(name, plus, batch.labels, { zeta: 3 }) -
+                referenceLoss(name, minus, batch.labels, { zeta: 3 })) /
+              (2 * step);
+            const analytic = gradient[i]![j]!;
+            expect(Math.abs(analytic - numeric), `${name} d/dscores[${i}][${j}]`).toBeLessThan(
+              2e-5 + 1e-3 * Math.abs(numeric),
+            );
+          });
+        });
+      }
+    });
+  });
+
+  it("give finite losses and gradients for scores of +-100", () => {
+    const batch: Batch = {
+      scores: [
+        [100, -100, 100, -100, 100],
+        [-100, -100, -100, 100, 100],
+        [100, 100, -100, -100, 0],
+        [-100, 100, -100, 100, -100],
+      ],
+      labels: [
+        [1, 0, 1, 0, 1],
+        [1, 1, 0, 0, P],
+        [0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+      ],
+    };
+    for (const name of lossNames) {
+      const { value, gradient } = tensorGradient(name, batch);
+      expect(Number.isFinite(value), name).toBe(true);
+      expect(gradient.flat().every(Number.isFinite), name).toBe(true);
+      const expected = referenceLoss(name, batch.scores, batch.labels);
+      expect(Math.abs(value - expected), name).toBeLessThan(1e-4 + 1e-5 * Math.abs(expected));
+    }
+  });
+
+  it("give zero gradient to padded positions and 0 for an all-padding batch", () => {
+    for (const name of lossNames) {
+      const { gradient } = tensorGradient(name, { scores: [[1, 2, 3]], labels: [[1, 0, P]] });
+      expect(gradient[0]![2], name).toBe(0);
+      const empty = tensorGradient(name, { scores: [[1, 2]], labels: [[P, P]] });
+      expect(empty.value, name).toBe(0);
+      expect(empty.gradient.flat(), name).toEqual([0, 0]);
+    }
+  });
+
+  it("accept int32 labels and leak no tensors", () => {
+    const loss = getLoss("pqm");
+    const scores = tf.tensor2d([[1, 2, 3, -1]]);
+    const labels = tf.tensor2d([[1, 1, 1, 0]], [1, 4], "int32");
+    const before = tf.memory().numTensors;
+    const value = loss(scores, labels);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(value.dataSync()[0]).toBeCloseTo(1.898974, 5);
+    tf.dispose([scores, labels, value]);
+  });
+
+  it("reject bad input with the same messages as the references", () => {
+    const loss = getLoss("pqm");
+    tf.tidy(() => {
+      expect(() => loss(tf.tensor2d([[0, 0, 0]]), tf.tensor2d([[1, 0.5, 1]]))).toThrow(
+        "labels[0][1] = 0.5: the pqm losses take hard labels 0 or 1 (or -100 for padding)",
+      );
+      expect(() =>
+        loss(
+          tf.tensor2d([
+            [0, 0],
+            [0, 0],
+          ]),
+          tf.tensor2d([
+            [1, 1],
+            [1, 2],
+          ]),
+        ),
+      ).toThrow("labels[1][1] = 2");
+      expect(() => loss(tf.tensor2d([[0, 0, 0]]), tf.tensor2d([[1, 0]]))).toThrow(
+        "loss 'pqm': scores [1, 3] and labels [1, 2] differ in shape",
+      );
+      expect(() => getLoss("orm")(tf.tensor2d([[0]]), tf.tensor2d([[0.3]]))).toThrow(
+        "loss 'orm' takes hard labels",
+      );
+      expect(() => getLoss("bce")(tf.tensor2d([[0]]), tf.tensor2d([[1.2]]))).toThrow("labels in [0, 1]");
+      expect(() => loss(tf.tensor1d([0]) as unknown as tf.Tensor2D, tf.tensor2d([[1]]))).toThrow(
+        "must be [batch, steps] matrices, got scores [1] and labels [1, 1]",
+      );
+    });
+    expect(() => getLoss("pqm", { zeta: -0.5 })).toThrow("zeta = -0.5");
+    expect(() => getLoss("pqm", { zeta: Number.NaN })).toThrow("zeta = NaN");
+    expect(() => getLoss("nce")).toThrow("loss = 'nce': unknown loss");
+  });
+});
