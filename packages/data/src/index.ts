@@ -1,8 +1,9 @@
 // The public API of @pqm/data. Each area keeps its own explicit export list in its folder's index.
-export { DataFormatError, formatLocation } from "./errors.js";
-export type { DataLocation } from "./errors.js";
+
+export * from "./annotation/index.js";
 export * from "./answers/index.js";
+export * from "./arith/index.js";
+export type { DataLocation } from "./errors.js";
+export { DataFormatError, formatLocation } from "./errors.js";
 export * from "./formats/index.js";
 export * from "./hub/index.js";
-export * from "./arith/index.js";
-export * from "./annotation/index.js";

@@ -1,0 +1,32 @@
+import { fetchDataset, hfDownload } from "@pqm/data";
+
+/** Options of `pqm data download`. */
+export interface DownloadOptions {
+  /** Cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
+  cacheDir?: string;
+  /** Show a progress bar on standard error. */
+  progress: boolean;
+}
+
+/** What `pqm data download` fetched. */
+export interface DownloadReport {
+  name: string;
+  path: string;
+  source: string;
+}
+
+/**
+ * Downloads a known data set by short name (`math500`, `gsm8k`, `pqm-bon/math500-...`) or any
+ * `hf://` file into the Hugging Face cache, resuming and verifying; returns the local path.
+ */
+export async function downloadData(name: string, options: DownloadOptions): Promise<DownloadReport> {
+  const common = {
+    progress: options.progress ? ("auto" as const) : ("silent" as const),
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+  };
+  if (name.startsWith("hf://")) {
+    return { name, path: await hfDownload(name, common), source: name };
+  }
+  const fetched = await fetchDataset(name, common);
+  return { name, path: fetched.path, source: fetched.source === "local" ? "local data folder" : "hub" };
+}

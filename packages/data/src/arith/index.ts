@@ -1,0 +1,45 @@
+// The built-in "arith" environment: seeded word problems, a stochastic policy, exact labels and Q-values.
+
+export type {
+  ArithCandidateEntry,
+  ArithCandidateResponse,
+  ArithEnvironmentOptions,
+  ArithSolution,
+} from "./arith-environment.js";
+export { ArithEnvironment, arithQuestion } from "./arith-environment.js";
+export { ArithPolicy, countWords } from "./arith-policy.js";
+export type {
+  ArithOutcome,
+  ArithOutcomeKind,
+  ArithPolicyOptions,
+  ArithPolicyState,
+  ArithWrittenStep,
+  ResolvedArithPolicyOptions,
+} from "./arith-policy-model.js";
+export {
+  ArithPolicyModel,
+  arithProcessLabels,
+  arithQValues,
+  arithStateAfter,
+  initialArithState,
+  isTerminalArithState,
+  parseArithSteps,
+  referenceArithSteps,
+  renderArithStep,
+  resolveArithPolicyOptions,
+} from "./arith-policy-model.js";
+export type {
+  ArithOperandRef,
+  ArithOperator,
+  ArithProblem,
+  ArithProblemOptions,
+  ArithStepSpec,
+  ResolvedArithProblemOptions,
+} from "./arith-problem.js";
+export {
+  applyOperator,
+  arithProblemFromJson,
+  generateArithProblem,
+  resolveArithProblemOptions,
+} from "./arith-problem.js";
+export { deriveSeed, SeededRandom } from "./seeded-random.js";

@@ -1,0 +1,223 @@
+// HTTP for the Hub client, on Node's built-in fetch (undici): it ships with Node 20, speaks HTTPS and
+// keep-alive, streams bodies, and with `redirect: "manual"` hands back each 3xx so that this file
+// decides where the Authorization header may go (a client that follows redirects itself would carry
+// it to the CDN). node:http would need the same logic plus our own TLS, pooling and stream plumbing.
+import { HubError } from "./hub-error.js";
+import { redactSecrets } from "./redact.js";
+
+/** How requests are sent; filled in from the download options. */
+export interface HubHttpSettings {
+  /** Sent as `Authorization: Bearer` only to `endpointOrigin`. */
+  token: string | undefined;
+  /** `scheme://host:port` of the Hub endpoint: the one origin that may see the token. */
+  endpointOrigin: string;
+  /** Extra tries after a network error, a timeout, a 429 or a 5xx (requests here are idempotent). */
+  retries: number;
+  /** First wait before a retry, doubled each time (capped at 10 s); a Retry-After header wins. */
+  retryDelayMs: number;
+  /** Abort when no response headers or no body bytes arrive for this long. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Told about each retry, for the log. */
+  onRetry?: ((message: string) => void) | undefined;
+  userAgent: string;
+}
+
+/** A response whose body may still be read; `touch` after each chunk keeps the idle timer quiet. */
+export interface HubResponse {
+  response: Response;
+  /** The URL that answered (after the redirects that were followed). */
+  url: string;
+  /** Resets the idle timeout; call it on each body chunk. */
+  touch(): void;
+  /** Stops the idle timer and cancels an unread body. */
+  close(): Promise<void>;
+}
+
+/** Which redirects `hubRequest` follows: same-origin ones only (HEAD, like huggingface_hub), or all. */
+export type RedirectPolicy = "same-origin" | "all";
+
+const MAX_REDIRECTS = 10;
+const MAX_RETRY_DELAY_MS = 10_000;
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+class IdleTimeout extends Error {
+  constructor(ms: number) {
+    super(`no data for ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * Sends one HEAD or GET, following redirects per `redirects`, retrying network errors, timeouts,
+ * 429 and 5xx answers with exponential backoff. Every other status is returned to the caller. A 3xx
+ * to another origin under the `same-origin` policy is returned as is (its Location is the download
+ * URL). The Authorization header goes only to the endpoint's origin, on every hop.
+ * @throws HubError (`network`) when no answer came after the retries; the user's AbortSignal's reason
+ *   when aborted.
+ */
+export async function hubRequest(
+  method: "HEAD" | "GET",
+  url: string,
+  settings: HubHttpSettings,
+  options: { redirects: RedirectPolicy; headers?: Record<string, string> },
+): Promise<HubResponse> {
+  for (let attempt = 0; ; attempt++) {
+    let failure: unknown;
+    let retryAfterMs: number | undefined;
+    try {
+      const answer = await requestFollowingRedirects(method, url, settings, options);
+      const status = answer.response.status;
+      if (!RETRYABLE_STATUS.has(status) || attempt >= settings.retries) return answer;
+      retryAfterMs = parseRetryAfter(answer.response.headers.get("retry-after"));
+      failure = `HTTP ${status}`;
+      await answer.close();
+    } catch (error) {
+      if (settings.signal?.aborted) throw settings.signal.reason;
+      if (attempt >= settings.retries) {
+        throw new HubError("network", `could not reach ${hostOf(url)}: ${describeNetworkError(error)}`, {
+          url,
+          cause: error,
+          secrets: [settings.token],
+        });
+      }
+      failure = describeNetworkError(error);
+    }
+    const delay = retryAfterMs ?? Math.min(settings.retryDelayMs * 2 ** attempt, MAX_RETRY_DELAY_MS);
+    settings.onRetry?.(
+      redactSecrets(
+        `${method} ${url}: ${String(failure)}; retry ${attempt + 1}/${settings.retries} in ${delay} ms`,
+        [settings.token],
+      ),
+    );
+    await sleep(delay, settings.signal);
+  }
+}
+
+async function requestFollowingRedirects(
+  method: "HEAD" | "GET",
+  startUrl: string,
+  settings: HubHttpSettings,
+  options: { redirects: RedirectPolicy; headers?: Record<string, string> },
+): Promise<HubResponse> {
+  let url = startUrl;
+  for (let hop = 0; ; hop++) {
+    const answer = await requestOnce(method, url, settings, options.headers ?? {});
+    const { response } = answer;
+    const location = response.headers.get("location");
+    if (response.status < 300 || response.status >= 400 || location === null) return answer;
+    const target = new URL(location, url);
+    const sameOrigin = target.origin === new URL(url).origin;
+    if (options.redirects === "same-origin" && !sameOrigin) return answer;
+    if (hop >= MAX_REDIRECTS) {
+      await answer.close();
+      throw new HubError("http", `too many redirects from ${startUrl}`, {
+        url: startUrl,
+        secrets: [settings.token],
+      });
+    }
+    await answer.close();
+    url = target.href;
+  }
+}
+
+async function requestOnce(
+  method: "HEAD" | "GET",
+  url: string,
+  settings: HubHttpSettings,
+  extraHeaders: Record<string, string>,
+): Promise<HubResponse> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const touch = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new IdleTimeout(settings.timeoutMs)), settings.timeoutMs);
+  };
+  const signal = settings.signal ? AbortSignal.any([settings.signal, controller.signal]) : controller.signal;
+  const headers: Record<string, string> = {
+    "user-agent": settings.userAgent,
+    // Sizes and sha256 checks are on the stored bytes: ask for them unencoded.
+    "accept-encoding": "identity",
+    ...extraHeaders,
+  };
+  if (settings.token !== undefined && new URL(url).origin === settings.endpointOrigin) {
+    headers.authorization = `Bearer ${settings.token}`;
+  }
+  touch();
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, redirect: "manual", signal });
+  } catch (error) {
+    clearTimeout(timer);
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  }
+  let closed = false;
+  return {
+    response,
+    url,
+    touch,
+    close: async () => {
+      clearTimeout(timer);
+      if (closed) return;
+      closed = true;
+      if (response.body !== null && !response.bodyUsed) await response.body.cancel().catch(() => undefined);
+    },
+  };
+}
+
+/** A short, token-free description of a fetch failure (`ECONNREFUSED`, `terminated`, a timeout). */
+export function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof cause?.code === "string" ? cause.code : (error as { code?: unknown }).code;
+  const detail = typeof cause?.message === "string" && cause.message !== "" ? cause.message : undefined;
+  const parts = [error.message, detail, typeof code === "string" ? code : undefined].filter(
+    (part, index, all) => part !== undefined && all.indexOf(part) === index,
+  );
+  return parts.join(": ");
+}
+
+/**
+ * True for errors that a retry or a resume can get past (network, timeout); false for HubErrors
+ * other than `network` and for file-system errors (a full disk does not get better by retrying).
+ */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof HubError) return error.code === "network";
+  if (!(error instanceof Error)) return false;
+  const { syscall, path } = error as { syscall?: unknown; path?: unknown };
+  return !(typeof syscall === "string" && typeof path === "string");
+}
+
+/** Host and port of a URL, for messages. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_DELAY_MS) : undefined;
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolvePromise();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
