@@ -1,15 +1,10 @@
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
 import { CliError, exitCodes } from "./cli-error.js";
-import { formatTable, printJson } from "./output.js";
+import { registerData } from "./commands/data/data-command.js";
+import { registerExample } from "./commands/example-command.js";
 
-// The bin only parses, dispatches and turns errors into exit codes; each command lives in its own
-// file under ./commands and is imported when it runs, so `pqm --help` loads no TF.js and no data code.
-
-function parseNumber(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`'${value}' is not a number`);
-  return parsed;
-}
+// The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
+// from its own file and imports its work when it runs, so `pqm --help` loads no TF.js and no data code.
 
 const program = new Command();
 program
@@ -19,164 +14,8 @@ program
   .showHelpAfterError("(run pqm --help for usage)")
   .exitOverride();
 
-program
-  .command("example")
-  .description(
-    "run the core's worked example (method.md 4.1): every loss as a TF.js op and as a plain reference",
-  )
-  .option("--zeta <number>", "PQM margin", parseNumber, 4)
-  .option("--backend <name>", "TF.js backend (cpu or wasm)", "cpu")
-  .option("--json", "print the result object as JSON")
-  .action(async (options: { zeta: number; backend: string; json?: boolean }) => {
-    const { runExample } = await import("./commands/example.js");
-    const result = await runExample(options);
-    if (options.json) return printJson(result);
-    const format = (value: number) => value.toFixed(6);
-    console.log(`Worked example on ${result.backend}, zeta = ${result.zeta}`);
-    console.log(`scores ${JSON.stringify(result.scores)}  labels ${JSON.stringify(result.labels)}\n`);
-    console.log(
-      formatTable(
-        ["loss", "tensor op", "reference", "|difference|"],
-        result.losses.map((row) => [
-          row.loss,
-          format(row.tensor),
-          format(row.reference),
-          Math.abs(row.tensor - row.reference).toExponential(1),
-        ]),
-      ),
-    );
-    console.log();
-    console.log(
-      formatTable(
-        ["aggregation", ...result.scores.map((_, b) => `solution ${b}`)],
-        result.aggregations.map((row) => [row.name, ...row.solutionScores.map(format)]),
-      ),
-    );
-    console.log();
-    for (const row of result.ordering) {
-      console.log(
-        `trajectory ${row.trajectory}: Theorem 3.5 ordering ${row.holds ? "holds" : `breaks (${row.violations} violations)`}`,
-      );
-    }
-  });
-
-const data = program.command("data").description("read, inspect, convert and download data sets");
-
-data
-  .command("inspect")
-  .description("summarise a step-labelled file: rows, steps per solution, label balance, tag problems, skips")
-  .argument("<file>", "Math-Shepherd, soft-label, PRM800K or ProcessBench file (JSONL, JSON or Parquet)")
-  .option("--format <name>", "the input format (default: detected)")
-  .option("--strict", "turn a row the reference parser would skip into an error")
-  .option("--json", "print the report as JSON")
-  .action(async (file: string, options: { format?: string; strict?: boolean; json?: boolean }) => {
-    const { inspectLabelledFile } = await import("./commands/data/inspect.js");
-    const report = await inspectLabelledFile(file, {
-      ...(options.format ? { format: parseLabelledFormat(options.format) } : {}),
-      strict: options.strict ?? false,
-    });
-    if (options.json) return printJson(report);
-    const share = (value: number | null) => (value === null ? "-" : `${(100 * value).toFixed(1)}%`);
-    const spread = report.stepsPerSolution;
-    console.log(`${report.file} (${report.format})`);
-    console.log(
-      formatTable(
-        ["what", "value"],
-        [
-          ["trajectories", String(report.trajectories)],
-          ["steps", String(report.steps)],
-          [
-            "steps per solution",
-            spread
-              ? `min ${spread.min}, median ${spread.median}, mean ${spread.mean.toFixed(2)}, max ${spread.max}`
-              : "-",
-          ],
-          ["steps labelled correct", share(report.correctStepShare)],
-          ["solutions all correct", share(report.allCorrectShare)],
-          ["labels not monotone", String(report.nonMonotone)],
-          ["with soft labels", String(report.withSoftLabels)],
-          ["empty steps", String(report.tagProblems.emptySteps)],
-          ["steps containing the tag", String(report.tagProblems.stepsContainingTag)],
-          ["steps containing 'Step N:'", String(report.tagProblems.stepsContainingHeader)],
-          ["rows skipped", String(report.read.skipped)],
-          ...Object.entries(report.read.skippedByReason).map(([reason, count]) => [
-            `  skipped: ${reason}`,
-            String(count),
-          ]),
-        ],
-      ),
-    );
-  });
-
-data
-  .command("convert")
-  .description(
-    "convert a step-labelled file (any format pqm reads, Parquet too) to Math-Shepherd or trajectory JSONL",
-  )
-  .argument("<input>", "input file")
-  .argument("<output>", "output .jsonl file")
-  .option("--from <format>", "the input format (default: detected)")
-  .option("--to <format>", "math-shepherd or trajectories", "math-shepherd")
-  .option("--strict", "turn a row the reference parser would skip into an error")
-  .option("--json", "print the report as JSON")
-  .action(
-    async (
-      input: string,
-      output: string,
-      options: { from?: string; to: string; strict?: boolean; json?: boolean },
-    ) => {
-      const { convertLabelledFile } = await import("./commands/data/convert.js");
-      const report = await convertLabelledFile(input, output, {
-        ...(options.from ? { from: parseLabelledFormat(options.from) } : {}),
-        to: options.to as "math-shepherd",
-        strict: options.strict ?? false,
-      });
-      if (options.json) return printJson(report);
-      const skipped = Object.entries(report.read.skippedByReason)
-        .map(([reason, count]) => `${reason} ${count}`)
-        .join(", ");
-      console.log(
-        `wrote ${report.written} trajectories (${report.from} -> ${report.to}) to ${report.output}` +
-          (report.read.skipped ? `; skipped ${report.read.skipped} rows (${skipped})` : "") +
-          (report.unwritable.count
-            ? `; left out ${report.unwritable.count} trajectories the target cannot hold, e.g. ${report.unwritable.examples[0]}`
-            : ""),
-      );
-    },
-  );
-
-data
-  .command("download")
-  .description(
-    "download a known data set (math500, gsm8k, gsm-plus, math-shepherd, pqm-bon/...) or an hf:// file",
-  )
-  .argument("<name>", "a short name or hf://[datasets/]owner/name/path")
-  .option("--cache-dir <folder>", "cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)")
-  .option("--no-progress", "no progress bar")
-  .option("--json", "print the result as JSON")
-  .action(async (name: string, options: { cacheDir?: string; progress: boolean; json?: boolean }) => {
-    const { downloadData } = await import("./commands/data/download.js");
-    const report = await downloadData(name, {
-      progress: options.progress && !options.json,
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-    });
-    if (options.json) return printJson(report);
-    console.log(report.path);
-  });
-
-const labelledFormatNames = [
-  "math-shepherd",
-  "soft-labels",
-  "prm800k",
-  "processbench",
-  "trajectories",
-] as const;
-
-function parseLabelledFormat(value: string): (typeof labelledFormatNames)[number] {
-  const found = labelledFormatNames.find((name) => name === value);
-  if (!found) throw new CliError(`unknown format '${value}' (known: ${labelledFormatNames.join(", ")})`, 2);
-  return found;
-}
+registerExample(program);
+registerData(program);
 
 async function main(argv: string[]): Promise<number> {
   try {

@@ -1,0 +1,126 @@
+import type { Command } from "commander";
+import { CliError } from "../../cli-error.js";
+import { formatTable, printJson } from "../../output.js";
+
+/** Registers `pqm data inspect | convert | download`; their work is imported only when they run. */
+export function registerData(program: Command): void {
+  const data = program.command("data").description("read, inspect, convert and download data sets");
+
+  data
+    .command("inspect")
+    .description(
+      "summarise a step-labelled file: rows, steps per solution, label balance, tag problems, skips",
+    )
+    .argument("<file>", "Math-Shepherd, soft-label, PRM800K or ProcessBench file (JSONL, JSON or Parquet)")
+    .option("--format <name>", "the input format (default: detected)")
+    .option("--strict", "turn a row the reference parser would skip into an error")
+    .option("--json", "print the report as JSON")
+    .action(async (file: string, options: { format?: string; strict?: boolean; json?: boolean }) => {
+      const { inspectLabelledFile } = await import("./inspect.js");
+      const report = await inspectLabelledFile(file, {
+        ...(options.format ? { format: parseLabelledFormat(options.format) } : {}),
+        strict: options.strict ?? false,
+      });
+      if (options.json) return printJson(report);
+      const share = (value: number | null) => (value === null ? "-" : `${(100 * value).toFixed(1)}%`);
+      const spread = report.stepsPerSolution;
+      console.log(`${report.file} (${report.format})`);
+      console.log(
+        formatTable(
+          ["what", "value"],
+          [
+            ["trajectories", String(report.trajectories)],
+            ["steps", String(report.steps)],
+            [
+              "steps per solution",
+              spread
+                ? `min ${spread.min}, median ${spread.median}, mean ${spread.mean.toFixed(2)}, max ${spread.max}`
+                : "-",
+            ],
+            ["steps labelled correct", share(report.correctStepShare)],
+            ["solutions all correct", share(report.allCorrectShare)],
+            ["labels not monotone", String(report.nonMonotone)],
+            ["with soft labels", String(report.withSoftLabels)],
+            ["empty steps", String(report.tagProblems.emptySteps)],
+            ["steps containing the tag", String(report.tagProblems.stepsContainingTag)],
+            ["steps containing 'Step N:'", String(report.tagProblems.stepsContainingHeader)],
+            ["rows skipped", String(report.read.skipped)],
+            ...Object.entries(report.read.skippedByReason).map(([reason, count]) => [
+              `  skipped: ${reason}`,
+              String(count),
+            ]),
+          ],
+        ),
+      );
+    });
+
+  data
+    .command("convert")
+    .description(
+      "convert a step-labelled file (any format pqm reads, Parquet too) to Math-Shepherd or trajectory JSONL",
+    )
+    .argument("<input>", "input file")
+    .argument("<output>", "output .jsonl file")
+    .option("--from <format>", "the input format (default: detected)")
+    .option("--to <format>", "math-shepherd or trajectories", "math-shepherd")
+    .option("--strict", "turn a row the reference parser would skip into an error")
+    .option("--json", "print the report as JSON")
+    .action(
+      async (
+        input: string,
+        output: string,
+        options: { from?: string; to: string; strict?: boolean; json?: boolean },
+      ) => {
+        const { convertLabelledFile } = await import("./convert.js");
+        const report = await convertLabelledFile(input, output, {
+          ...(options.from ? { from: parseLabelledFormat(options.from) } : {}),
+          to: options.to as "math-shepherd",
+          strict: options.strict ?? false,
+        });
+        if (options.json) return printJson(report);
+        const skipped = Object.entries(report.read.skippedByReason)
+          .map(([reason, count]) => `${reason} ${count}`)
+          .join(", ");
+        console.log(
+          `wrote ${report.written} trajectories (${report.from} -> ${report.to}) to ${report.output}` +
+            (report.read.skipped ? `; skipped ${report.read.skipped} rows (${skipped})` : "") +
+            (report.unwritable.count
+              ? `; left out ${report.unwritable.count} trajectories the target cannot hold, e.g. ${report.unwritable.examples[0]}`
+              : ""),
+        );
+      },
+    );
+
+  data
+    .command("download")
+    .description(
+      "download a known data set (math500, gsm8k, gsm-plus, math-shepherd, pqm-bon/...) or an hf:// file",
+    )
+    .argument("<name>", "a short name or hf://[datasets/]owner/name/path")
+    .option("--cache-dir <folder>", "cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)")
+    .option("--no-progress", "no progress bar")
+    .option("--json", "print the result as JSON")
+    .action(async (name: string, options: { cacheDir?: string; progress: boolean; json?: boolean }) => {
+      const { downloadData } = await import("./download.js");
+      const report = await downloadData(name, {
+        progress: options.progress && !options.json,
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      });
+      if (options.json) return printJson(report);
+      console.log(report.path);
+    });
+}
+
+const labelledFormatNames = [
+  "math-shepherd",
+  "soft-labels",
+  "prm800k",
+  "processbench",
+  "trajectories",
+] as const;
+
+function parseLabelledFormat(value: string): (typeof labelledFormatNames)[number] {
+  const found = labelledFormatNames.find((name) => name === value);
+  if (!found) throw new CliError(`unknown format '${value}' (known: ${labelledFormatNames.join(", ")})`, 2);
+  return found;
+}
