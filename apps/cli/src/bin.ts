@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { CliError, exitCodes } from "./cli-error.js";
+import { registerAnnotate } from "./commands/annotate/annotate-command.js";
 import { registerData } from "./commands/data/data-command.js";
+import { registerEval } from "./commands/eval/eval-command.js";
+import { registerScore } from "./commands/eval/score-command.js";
 import { registerExample } from "./commands/example-command.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
@@ -16,6 +19,9 @@ program
 
 registerExample(program);
 registerData(program);
+registerAnnotate(program);
+registerEval(program);
+registerScore(program);
 
 async function main(argv: string[]): Promise<number> {
   try {

@@ -1,6 +1,6 @@
 import type { Question } from "@pqm/core";
 import { describe, expect, it } from "vitest";
-import { parseCandidateFile } from "./candidate-file.js";
+import { writeCandidateFixture } from "./candidate-file.test-helper.js";
 import { evaluateCandidates } from "./evaluate-candidates.js";
 import { toyChecker } from "./report/report-fixture.test-helper.js";
 import type { ScoresFile } from "./scores-file.js";
@@ -9,19 +9,17 @@ const questions: Question[] = [
   { id: "a", text: "One plus one?", answer: "2", domain: "math" },
   { id: "b", text: "Two plus two?", answer: "4", domain: "math" },
 ];
-const candidates = parseCandidateFile(
-  new TextEncoder().encode(
-    JSON.stringify([
-      {
-        question: "One  plus one?\n",
-        responses: [{ text: "Step 1: answer: 3" }, { text: "Step 1: x Step 2: answer: 2" }],
-      },
-      {
-        question: "Two plus two?",
-        responses: [{ text: "Step 1: answer: 4" }, { text: "Step 1: answer: 5" }],
-      },
-    ]),
-  ),
+const candidates = await writeCandidateFixture(
+  [
+    {
+      question: "One  plus one?\n",
+      responses: [{ text: "Step 1: answer: 3" }, { text: "Step 1: x Step 2: answer: 2" }],
+    },
+    {
+      question: "Two plus two?",
+      responses: [{ text: "Step 1: answer: 4" }, { text: "Step 1: answer: 5" }],
+    },
+  ],
   "cands.json",
 );
 const scores = (
@@ -96,7 +94,7 @@ describe("evaluateCandidates", () => {
         ),
         checker: toyChecker,
       }),
-    ).rejects.toThrow(/scores\.jsonl:1: field 'candidates_sha256'.*not cands\.json/);
+    ).rejects.toThrow(/scores\.jsonl:1: field 'candidates_sha256'.*not \S*cands\.json/);
   });
 
   it("leaves questions with NaN scores out when the reader excluded them, and says so", async () => {

@@ -1,5 +1,5 @@
 import type { Question } from "@pqm/core";
-import { DataFormatError } from "@pqm/data";
+import { DataFormatError, normaliseQuestionText } from "@pqm/data";
 import type { AnswerChecker } from "./answer-checker.js";
 import {
   type BestOfNOptions,
@@ -79,9 +79,8 @@ export async function evaluateCandidates(
     );
   }
   if ((options.alignment ?? "text") === "text") {
-    const normalise = (text: string) => text.replace(/\s+/g, " ").trim();
     candidates.questions.forEach((record, q) => {
-      if (normalise(record.question) !== normalise(questions[q]!.text)) {
+      if (normaliseQuestionText(record.question) !== normaliseQuestionText(questions[q]!.text)) {
         throw new DataFormatError(
           { file, line: q + 1, field: "question" },
           `does not match test-set question ${q} (id ${questions[q]!.id}): ` +

@@ -13,8 +13,8 @@ export type {
 export { bestOfNMethodLabels, bestOfNMethods, evaluateBestOfN } from "./best-of-n.js";
 export type { BootstrapOptions, Interval, ResamplePlan } from "./bootstrap.js";
 export { bootstrapMean, createResamplePlan, quantile } from "./bootstrap.js";
-export type { CandidateFile, CandidateQuestion, CandidateResponse } from "./candidate-file.js";
-export { parseCandidateFile, readCandidateFile, sha256Hex, splitCandidateSteps } from "./candidate-file.js";
+export type { CandidateFile } from "./candidate-file.js";
+export { readCandidateFile, sha256Hex, sha256OfFile } from "./candidate-file.js";
 export type {
   CandidateEvaluation,
   CandidateEvaluationInput,
@@ -25,11 +25,10 @@ export type { ProcessBenchEvaluation, ProcessBenchItem, ProcessBenchMetrics } fr
 export {
   chooseProcessBenchThreshold,
   evaluateProcessBench,
+  firstWrongStep,
   predictFirstWrongStep,
   processBenchMetrics,
 } from "./processbench.js";
-export type { ProcessBenchRecord } from "./processbench-file.js";
-export { readProcessBenchFile } from "./processbench-file.js";
 export type { QValueFidelity, QValueOrderingCheck, QValueTrajectory } from "./q-value-fidelity.js";
 export { evaluateQValueFidelity, theoremOrderingCheck } from "./q-value-fidelity.js";
 export type { RandomSource } from "./random.js";

@@ -1,13 +1,16 @@
+import { readFile } from "node:fs/promises";
+import type { LabelledTrajectory } from "@pqm/core";
+import { readProcessBench } from "@pqm/data";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { describe, expect, it } from "vitest";
 import {
   chooseProcessBenchThreshold,
   evaluateProcessBench,
+  firstWrongStep,
   type ProcessBenchItem,
   predictFirstWrongStep,
   processBenchMetrics,
 } from "./processbench.js";
-import { type ProcessBenchRecord, readProcessBenchFile } from "./processbench-file.js";
 import { createRandom } from "./random.js";
 
 // Hand fixture: A and C have errors (first wrong step 1 and 0), B and D are correct.
@@ -83,15 +86,34 @@ describe.skipIf(!sharedAvailable)(
   `ProcessBench on the real files with synthetic scores${sharedSkipReason}`,
   () => {
     const subsets = ["gsm8k", "math", "olympiadbench", "omnimath"];
-    const load = async (): Promise<Record<string, ProcessBenchRecord[]>> =>
+    const readAll = async (path: string): Promise<{ label: number; steps: string[] }[]> => {
+      const records: { label: number; steps: string[] }[] = [];
+      for await (const trajectory of readProcessBench(path)) {
+        records.push({ label: firstWrongStep(trajectory.hardLabels), steps: trajectory.steps });
+      }
+      return records;
+    };
+    const load = async (): Promise<Record<string, { label: number; steps: string[] }[]>> =>
       Object.fromEntries(
         await Promise.all(
           subsets.map(async (name) => [
             name,
-            await readProcessBenchFile(sharedPath("data", "processbench", `${name}.json`)),
+            await readAll(sharedPath("data", "processbench", `${name}.json`)),
           ]),
         ),
       );
+
+    it("firstWrongStep gives back each file's label from @pqm/data's step labels", async () => {
+      const path = sharedPath("data", "processbench", "gsm8k.json");
+      const raw = JSON.parse(await readFile(path, "utf8")) as { label: number }[];
+      const read: LabelledTrajectory[] = [];
+      for await (const trajectory of readProcessBench(path)) read.push(trajectory);
+      expect(read.map((trajectory) => firstWrongStep(trajectory.hardLabels))).toEqual(
+        raw.map((record) => record.label),
+      );
+      expect(raw.some((record) => record.label === -1)).toBe(true);
+      expect(raw.some((record) => record.label > 0)).toBe(true);
+    });
 
     it("scores built from the labels plus noise give a high F1 on held-out subsets", async () => {
       const data = await load();

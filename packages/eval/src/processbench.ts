@@ -24,6 +24,15 @@ export interface ProcessBenchMetrics {
   threshold: number;
 }
 
+/**
+ * The ProcessBench label of step labels: the index of the first step labelled wrong (0), or -1 when
+ * every step is right. For @pqm/data's `readProcessBench` trajectories this gives back the file's
+ * `label`, since steps before it are labelled 1 and the rest 0.
+ */
+export function firstWrongStep(hardLabels: readonly number[]): number {
+  return hardLabels.indexOf(0);
+}
+
 /** The predicted first wrong step: the first step with score `< threshold`, or -1 when none. */
 export function predictFirstWrongStep(stepScores: readonly number[], threshold: number): number {
   for (let s = 0; s < stepScores.length; s++) if (stepScores[s]! < threshold) return s;

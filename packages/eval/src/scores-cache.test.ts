@@ -3,17 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Scorer, Trajectory } from "@pqm/core";
 import { describe, expect, it } from "vitest";
-import { parseCandidateFile } from "./candidate-file.js";
+import { writeCandidateFixture } from "./candidate-file.test-helper.js";
 import { scoreCandidatesCached, scoresCachePath } from "./scores-cache.js";
 
-const candidates = parseCandidateFile(
-  new TextEncoder().encode(
-    JSON.stringify([
-      { question: "q0", responses: [{ text: "Step 1: a Step 2: bb" }, { text: "Step 1: ccc" }] },
-      { question: "q1", responses: [{ text: "Step 1: dddd" }] },
-      { question: "q2", responses: [{ text: "Step 1: e Step 2: ff Step 3: ggg" }] },
-    ]),
-  ),
+const candidates = await writeCandidateFixture(
+  [
+    { question: "q0", responses: [{ text: "Step 1: a Step 2: bb" }, { text: "Step 1: ccc" }] },
+    { question: "q1", responses: [{ text: "Step 1: dddd" }] },
+    { question: "q2", responses: [{ text: "Step 1: e Step 2: ff Step 3: ggg" }] },
+  ],
   "c.json",
 );
 

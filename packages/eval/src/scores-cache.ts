@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Question, Scorer, Trajectory } from "@pqm/core";
+import type { Question, Scorer } from "@pqm/core";
+import { candidateTrajectories } from "@pqm/data";
 import type { CandidateFile } from "./candidate-file.js";
 import { formatScoresLine, readScoresFile, SCORES_FORMAT, type ScoresFile } from "./scores-file.js";
 
@@ -85,11 +86,7 @@ export async function scoreCandidatesCached(
       answer: null,
       domain: "math",
     };
-    const trajectories: Trajectory[] = candidateQuestion.responses.map((response) => ({
-      question,
-      steps: response.steps,
-      meta: { modelName: response.modelName },
-    }));
+    const trajectories = candidateTrajectories(candidateQuestion, question);
     const scores = await scorer.scoreSteps(trajectories);
     if (scores.length !== trajectories.length) {
       throw new Error(

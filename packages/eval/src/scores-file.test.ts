@@ -2,22 +2,19 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseCandidateFile } from "./candidate-file.js";
+import { writeCandidateFixture } from "./candidate-file.test-helper.js";
 import { readScoresFile, writeScoresFile } from "./scores-file.js";
 
-const candidateBytes = new TextEncoder().encode(
-  JSON.stringify([
-    {
-      question: "1+1?",
-      responses: [
-        { text: "Step 1: 1+1=2. Step 2: The answer is 2", model_name: "m" },
-        { text: "Step 1: 3", model_name: "m" },
-      ],
-    },
-    { question: "2+2?", responses: [{ text: "Step 1: 4", model_name: "m" }] },
-  ]),
-);
-const candidates = parseCandidateFile(candidateBytes, "cands.json");
+const candidates = await writeCandidateFixture([
+  {
+    question: "1+1?",
+    responses: [
+      { text: "Step 1: 1+1=2. Step 2: The answer is 2", model_name: "m" },
+      { text: "Step 1: 3", model_name: "m" },
+    ],
+  },
+  { question: "2+2?", responses: [{ text: "Step 1: 4", model_name: "m" }] },
+]);
 const goodScores = [[[0.5, 1.5], [-2]], [[3]]];
 
 async function tempDir(): Promise<string> {
@@ -54,7 +51,7 @@ describe("scores files", () => {
       [[3]],
     ]);
     await expect(readScoresFile(fewerCandidates, { candidates })).rejects.toThrow(
-      /a\.jsonl:2: field 'scores'.*question 0: 1 candidates scored but cands\.json has 2/,
+      /a\.jsonl:2: field 'scores'.*question 0: 1 candidates scored but \S*cands\.json has 2/,
     );
     const wrongSteps = join(dir, "b.jsonl");
     await writeScoresFile(wrongSteps, { candidatesSha256: candidates.sha256, scorer: "toy" }, [
@@ -62,14 +59,14 @@ describe("scores files", () => {
       [[3]],
     ]);
     await expect(readScoresFile(wrongSteps, { candidates })).rejects.toThrow(
-      /candidate 0: 1 step scores but cands\.json has 2 steps/,
+      /candidate 0: 1 step scores but \S*cands\.json has 2 steps/,
     );
     const missingQuestion = join(dir, "c.jsonl");
     await writeScoresFile(missingQuestion, { candidatesSha256: candidates.sha256, scorer: "toy" }, [
       goodScores[0]!,
     ]);
     await expect(readScoresFile(missingQuestion, { candidates })).rejects.toThrow(
-      /scores for 1 questions but cands\.json has 2/,
+      /scores for 1 questions but \S*cands\.json has 2/,
     );
   });
 

@@ -1,0 +1,171 @@
+import { setMaxListeners } from "node:events";
+import { type Command, Option } from "commander";
+import { CliError } from "../../cli-error.js";
+import { parseChoice, parsePositiveInteger } from "../../options.js";
+import { formatTable, printJson } from "../../output.js";
+
+const inputFormats = [
+  "math-shepherd",
+  "soft-labels",
+  "prm800k",
+  "processbench",
+  "trajectories",
+  "candidates",
+] as const;
+
+/** Registers `pqm annotate`; its work is imported only when it runs. */
+export function registerAnnotate(program: Command): void {
+  program
+    .command("annotate")
+    .description(
+      "Monte-Carlo process annotation (Math-Shepherd): label each step by rolling out completions from it",
+    )
+    .option("--input <file>", "step-labelled, trajectory or candidate file (format detected)")
+    .option(
+      "--arith <count>",
+      "instead of --input: generate this many arith training questions",
+      parsePositiveInteger,
+    )
+    .option("--samples <count>", "sampled solutions per --arith question", parsePositiveInteger, 4)
+    .option("--arith-seed <number>", "seed of the arith environment", parsePositiveIntegerOrZero, 0)
+    .option("--format <name>", `input format: ${inputFormats.join(", ")} (default: detected)`)
+    .option("--test <name|file>", "gold answers of a candidate file: math500, gsm-plus, gsm8k or a test file")
+    .option("--domain <name>", "answer checker of a test file's questions: math or gsm", "math")
+    .option("--data-dir <folder>", "local data folder for known test sets (default PQM_DATA_DIR)")
+    .requiredOption("--output <labels.jsonl>", "labels JSONL, appended row by row; a rerun resumes")
+    .requiredOption(
+      "--completer <spec>",
+      "arith, or openai:<base-url>[,<base-url>...] (OpenAI-compatible servers)",
+    )
+    .option("--model <name>", "model name for an openai: completer")
+    .option("--api <name>", "completions or chat (openai: completer)", "completions")
+    .option("--n <count>", "rollouts per step prefix", parsePositiveInteger, 8)
+    .option("--concurrency <count>", "completer calls in flight", parsePositiveInteger, 8)
+    .option(
+      "--early-stop",
+      "stop a step's rollouts at the first success (hard labels exact, soft labels biased)",
+    )
+    .option(
+      "--search <name>",
+      "all (every step) or first-error (binary search for the first wrong step)",
+      "all",
+    )
+    .option(
+      "--api-key-env <NAME>",
+      "environment variable holding the API key (default OPENAI_API_KEY when set)",
+    )
+    .option("--api-key-file <PATH>", "file holding the API key")
+    .addOption(new Option("--api-key [key]").hideHelp())
+    .option("--no-progress", "no progress lines on stderr")
+    .option("--json", "print the summary as JSON")
+    .action(
+      async (options: {
+        input?: string;
+        arith?: number;
+        samples: number;
+        arithSeed: number;
+        format?: string;
+        test?: string;
+        domain: string;
+        dataDir?: string;
+        output: string;
+        completer: string;
+        model?: string;
+        api: string;
+        n: number;
+        concurrency: number;
+        earlyStop?: boolean;
+        search: string;
+        apiKeyEnv?: string;
+        apiKeyFile?: string;
+        apiKey?: string | boolean;
+        progress: boolean;
+        json?: boolean;
+      }) => {
+        if (options.apiKey !== undefined) {
+          // Never echo the value: a key typed here is already in the shell history.
+          throw new CliError(
+            "--api-key is refused: a key on the command line leaks into shell history and process lists; " +
+              "put it in an environment variable (--api-key-env NAME) or a file (--api-key-file PATH)",
+            2,
+          );
+        }
+        const { runAnnotate } = await import("./annotate.js");
+        const controller = new AbortController();
+        // Every completer call in flight listens on the signal; hundreds at once are expected here.
+        setMaxListeners(0, controller.signal);
+        const onInterrupt = () => controller.abort(new Error("interrupted"));
+        process.once("SIGINT", onInterrupt);
+        let report: Awaited<ReturnType<typeof runAnnotate>>;
+        try {
+          report = await runAnnotate(
+            {
+              ...(options.input !== undefined ? { input: options.input } : {}),
+              ...(options.arith !== undefined ? { arith: options.arith } : {}),
+              samples: options.samples,
+              arithSeed: options.arithSeed,
+              ...(options.format !== undefined
+                ? { format: parseChoice("--format", options.format, inputFormats) }
+                : {}),
+              ...(options.test !== undefined ? { test: options.test } : {}),
+              domain: parseChoice("--domain", options.domain, ["math", "gsm"] as const),
+              ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+              output: options.output,
+              completer: options.completer,
+              ...(options.model !== undefined ? { model: options.model } : {}),
+              api: parseChoice("--api", options.api, ["completions", "chat"] as const),
+              n: options.n,
+              concurrency: options.concurrency,
+              earlyStop: options.earlyStop ?? false,
+              search: parseChoice("--search", options.search, ["all", "first-error"] as const),
+              ...(options.apiKeyEnv !== undefined ? { apiKeyEnv: options.apiKeyEnv } : {}),
+              ...(options.apiKeyFile !== undefined ? { apiKeyFile: options.apiKeyFile } : {}),
+              progress: options.progress && !options.json,
+            },
+            controller.signal,
+          );
+        } finally {
+          process.off("SIGINT", onInterrupt);
+        }
+        const summary = report.summary;
+        if (options.json) printJson(report);
+        else {
+          console.log(`${report.input} -> ${report.output} (completer ${report.completer})`);
+          const rows: string[][] = [
+            ["rows", String(summary.totalRows)],
+            ["resumed from the output", String(summary.resumedRows)],
+            ["labelled now", String(summary.writtenRows)],
+            ["failed", String(summary.failures.length)],
+            ["left out (no gold answer)", String(report.skippedNoAnswer)],
+            ["rollouts", String(summary.rollouts)],
+            ["labelled steps", String(summary.labelledSteps)],
+            ["rollouts per labelled step", summary.rolloutsPerLabelledStep.toFixed(2)],
+            ["seconds", summary.seconds.toFixed(1)],
+          ];
+          if (report.exactAgreement) {
+            const agreement = report.exactAgreement;
+            rows.push([
+              "agreement with exact labels",
+              `${(100 * agreement.share).toFixed(1)}% of ${agreement.steps} steps (missed correct ${agreement.missedCorrect}, lucky wrong ${agreement.luckyWrong})`,
+            ]);
+          }
+          console.log(formatTable(["what", "value"], rows));
+        }
+        if (summary.aborted) {
+          throw new CliError(
+            `interrupted; finished rows are in ${report.output}: rerun the same command to resume`,
+            130,
+          );
+        }
+        if (summary.failures.length > 0) {
+          throw new CliError(
+            `${summary.failures.length} rows failed (reasons in ${report.failuresFile}), e.g. ${summary.failures[0]!.reason}; rerun to retry them`,
+          );
+        }
+      },
+    );
+}
+
+function parsePositiveIntegerOrZero(value: string): number {
+  return value === "0" ? 0 : parsePositiveInteger(value);
+}

@@ -1,0 +1,221 @@
+import type { Command } from "commander";
+import { CliError } from "../../cli-error.js";
+import { parseChoice, parseIntegerList, parsePositiveInteger } from "../../options.js";
+import { formatTable, printJson } from "../../output.js";
+
+/** A results folder name with the time, safe on every file system: `pqm-results/bon-2026-11-26T10-12-00`. */
+export function defaultResultsFolder(kind: string, now = new Date()): string {
+  return `pqm-results/${kind}-${now.toISOString().slice(0, 19).replace(/:/g, "-")}`;
+}
+
+function parseNonNegativeInteger(value: string): number {
+  return value === "0" ? 0 : parsePositiveInteger(value);
+}
+
+/** Registers `pqm eval bon | processbench`; their work is imported only when they run. */
+export function registerEval(program: Command): void {
+  const evalCommand = program
+    .command("eval")
+    .description("evaluate a process reward model: best-of-n over candidates, ProcessBench");
+
+  evalCommand
+    .command("bon")
+    .description("best-of-n accuracy of PRM scores on a candidate file, with baselines and a report")
+    .requiredOption("--test <name|file>", "math500, gsm-plus, gsm8k, or a JSONL/JSON/Parquet test file")
+    .requiredOption("--candidates <file>", "candidate file: [{question, responses: [{text, model_name}]}]")
+    .option("--scores <file>", "pqm-scores/1 file for the candidate file")
+    .option("--model <checkpoint>", "score the candidates with a checkpoint (not available yet)")
+    .option(
+      "--n <list>",
+      "subset sizes, e.g. 1,8,16 (default 1,8,16,32,64,128 up to the candidates)",
+      parseIntegerList,
+    )
+    .option(
+      "--aggregation <name>",
+      "solution score from step scores: min (default), max, last, mean, prod-sigmoid, sum-log-sigmoid",
+    )
+    .option(
+      "--protocol <name>",
+      "reference (first n, one run) or subsets (mean over random subsets; default)",
+    )
+    .option(
+      "--compat <name>",
+      "reference: reproduce the reference code (protocol reference, min, Step N: split)",
+    )
+    .option(
+      "--subsets <count>",
+      "random subsets per question and n (subsets protocol)",
+      parsePositiveInteger,
+      100,
+    )
+    .option("--seed <number>", "seed of the subsets and the bootstrap", parseNonNegativeInteger, 0)
+    .option("--bootstrap <count>", "bootstrap resamples for the intervals", parsePositiveInteger, 1000)
+    .option("--domain <name>", "answer checker of a test file's questions: math or gsm", "math")
+    .option("--out <folder>", "results folder (default pqm-results/bon-<time>)")
+    .option("--cache-dir <folder>", "cache of answer verdicts and model scores", ".pqm-cache")
+    .option("--data-dir <folder>", "local data folder for known test sets (default PQM_DATA_DIR)")
+    .option("--no-progress", "no progress lines on stderr")
+    .option("--json", "print the results object (results.json) as JSON")
+    .action(
+      async (options: {
+        test: string;
+        candidates: string;
+        scores?: string;
+        model?: string;
+        n?: number[];
+        aggregation?: string;
+        protocol?: string;
+        compat?: string;
+        subsets: number;
+        seed: number;
+        bootstrap: number;
+        domain: string;
+        out?: string;
+        cacheDir: string;
+        dataDir?: string;
+        progress: boolean;
+        json?: boolean;
+      }) => {
+        const compat =
+          options.compat === undefined ? undefined : parseChoice("--compat", options.compat, ["reference"]);
+        // @pqm/core loads TF.js, so the list of aggregations is imported only when the command runs.
+        const { aggregationNames } = await import("@pqm/core");
+        const aggregation = parseChoice("--aggregation", options.aggregation ?? "min", aggregationNames);
+        const protocol = parseChoice("--protocol", options.protocol ?? (compat ? "reference" : "subsets"), [
+          "reference",
+          "subsets",
+        ] as const);
+        if (compat === "reference" && (protocol !== "reference" || aggregation !== "min")) {
+          throw new CliError(
+            "--compat reference means --protocol reference --aggregation min; drop the others",
+            2,
+          );
+        }
+        const { runBestOfN } = await import("./bon.js");
+        const out = options.out ?? defaultResultsFolder("bon");
+        const { results } = await runBestOfN({
+          test: options.test,
+          candidates: options.candidates,
+          ...(options.scores !== undefined ? { scores: options.scores } : {}),
+          ...(options.model !== undefined ? { model: options.model } : {}),
+          ...(options.n !== undefined ? { ns: options.n } : {}),
+          aggregation,
+          protocol,
+          subsets: options.subsets,
+          seed: options.seed,
+          bootstrapResamples: options.bootstrap,
+          domain: parseChoice("--domain", options.domain, ["math", "gsm"] as const),
+          out,
+          cacheDir: options.cacheDir,
+          ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+          stepSplit: compat === "reference" ? "reference" : "auto",
+          progress: options.progress && !options.json,
+        });
+        if (options.json) return printJson(results);
+        const { bestOfNMethodLabels, bestOfNMethods, formatPercent } = await import("@pqm/eval");
+        const bon = results.bestOfN!;
+        console.log(
+          `Best-of-n accuracy (%) on ${bon.questionCount} questions, ${bon.protocol} protocol, aggregation ${bon.aggregation}`,
+        );
+        console.log(
+          formatTable(
+            ["method", ...bon.ns.map((n) => `n=${n}`)],
+            bestOfNMethods.map((method) => [
+              method,
+              ...bon.methods[method].map((point) => formatPercent(point.mean)),
+            ]),
+          ),
+        );
+        console.log(
+          `\n${bestOfNMethods.map((method) => `${method}: ${bestOfNMethodLabels[method]}`).join("; ")}`,
+        );
+        console.log(`report: ${out}`);
+      },
+    );
+
+  evalCommand
+    .command("processbench")
+    .description("ProcessBench: find each solution's first wrong step from PRM scores; F1 per subset")
+    .option("--scores <file>", "pqm-scores/1 file over the ProcessBench items (see --export)")
+    .option("--model <checkpoint>", "score the items with a checkpoint (not available yet)")
+    .option("--subsets <list>", "subsets, in the scores file's order", "gsm8k,math,olympiadbench,omnimath")
+    .option("--threshold-subset <name>", "the subset whose F1 chooses the threshold", "gsm8k")
+    .option(
+      "--data-dir <folder>",
+      "local data folder holding processbench/<subset>.json (default PQM_DATA_DIR)",
+    )
+    .option("--export <file>", "only write the items as a candidate file to score, print its SHA-256")
+    .option("--out <folder>", "results folder (default pqm-results/processbench-<time>)")
+    .option("--cache-dir <folder>", "where the items' candidate file and model scores go", ".pqm-cache")
+    .option("--no-progress", "no progress lines on stderr")
+    .option("--json", "print the results object (results.json) as JSON")
+    .action(
+      async (options: {
+        scores?: string;
+        model?: string;
+        subsets: string;
+        thresholdSubset: string;
+        dataDir?: string;
+        export?: string;
+        out?: string;
+        cacheDir: string;
+        progress: boolean;
+        json?: boolean;
+      }) => {
+        const subsets = options.subsets
+          .split(",")
+          .map((subset) => subset.trim())
+          .filter((subset) => subset !== "");
+        const common = {
+          subsets,
+          thresholdSubset: options.thresholdSubset,
+          ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+          progress: options.progress && !options.json,
+        };
+        const { exportProcessBenchCandidates, runProcessBench } = await import("./processbench.js");
+        if (options.export !== undefined) {
+          const exported = await exportProcessBenchCandidates(options.export, common);
+          if (options.json) return printJson(exported);
+          console.log(`${exported.candidatesFile}`);
+          console.log(`sha256 ${exported.candidatesSha256}`);
+          console.log(
+            `items ${Object.entries(exported.items)
+              .map(([subset, count]) => `${subset} ${count}`)
+              .join(", ")}`,
+          );
+          return;
+        }
+        const out = options.out ?? defaultResultsFolder("processbench");
+        const result = await runProcessBench({
+          ...common,
+          ...(options.scores !== undefined ? { scores: options.scores } : {}),
+          ...(options.model !== undefined ? { model: options.model } : {}),
+          cacheDir: options.cacheDir,
+          out,
+        });
+        if (options.json) return printJson(result.results);
+        const { formatNumber, formatPercent } = await import("@pqm/eval");
+        const evaluation = result.results.processBench!;
+        console.log(
+          `ProcessBench, threshold ${formatNumber(evaluation.threshold, 4)} chosen on ${evaluation.thresholdSubset}`,
+        );
+        console.log(
+          formatTable(
+            ["subset", "items", "error acc %", "correct acc %", "F1 %"],
+            subsets.map((subset) => {
+              const metrics = evaluation.subsets[subset]!;
+              return [
+                subset,
+                String(metrics.errorCount + metrics.correctCount),
+                formatPercent(metrics.errorAccuracy),
+                formatPercent(metrics.correctAccuracy),
+                formatPercent(metrics.f1),
+              ];
+            }),
+          ),
+        );
+        console.log(`held-out mean F1 %: ${formatPercent(evaluation.heldOutMeanF1)}`);
+        console.log(`report: ${out}`);
+      },
+    );
+}

@@ -1,0 +1,293 @@
+import { existsSync } from "node:fs";
+import { appendFile, copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Question } from "@pqm/core";
+import { ArithEnvironment, readProcessBench } from "@pqm/data";
+import {
+  type BestOfNResult,
+  evaluateCandidates,
+  evaluateProcessBench,
+  firstWrongStep,
+  formatPercent,
+  loadDataAnswerChecker,
+  type ProcessBenchItem,
+  readCandidateFile,
+  readScoresFile,
+  writeScoresFile,
+} from "@pqm/eval";
+import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../run-cli.js";
+
+let folder = "";
+let testFile = "";
+let candidatesFile = "";
+let scoresFile = "";
+let questions: Question[] = [];
+
+/** The exact Q-value as a logit, clamped so that Q = 0 or 1 stays finite. */
+function logit(q: number): number {
+  const p = Math.min(Math.max(q, 1e-4), 1 - 1e-4);
+  return Math.log(p / (1 - p));
+}
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), "pqm-cli-eval-"));
+  const environment = new ArithEnvironment({ seed: 3 });
+  candidatesFile = join(folder, "candidates.json");
+  await environment.writeCandidateFile(candidatesFile, { questions: 6, n: 8 });
+  questions = environment.testQuestions(6);
+  testFile = join(folder, "test.jsonl");
+  await writeFile(
+    testFile,
+    questions
+      .map((question) => JSON.stringify({ question: question.text, answer: question.answer }))
+      .join("\n"),
+  );
+  // Scores from the exact Q-values the environment wrote beside every candidate: a perfect PQM.
+  const candidates = await readCandidateFile(candidatesFile);
+  scoresFile = join(folder, "scores.jsonl");
+  await writeScoresFile(
+    scoresFile,
+    { candidatesSha256: candidates.sha256, scorer: "exact-q" },
+    candidates.questions.map((set) =>
+      set.responses.map((response) => response.annotations!.qValues!.map(logit)),
+    ),
+  );
+});
+
+afterAll(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+/** What @pqm/eval computes in-process for the same inputs and options. */
+async function expectedBestOfN(options: {
+  ns: number[];
+  protocol: "reference" | "subsets";
+}): Promise<BestOfNResult> {
+  const candidates = await readCandidateFile(candidatesFile);
+  const testQuestions = questions.map((question) => ({
+    ...question,
+    id: question.id,
+    domain: "gsm" as const,
+  }));
+  const evaluation = await evaluateCandidates(
+    {
+      questions: testQuestions,
+      candidates,
+      scores: await readScoresFile(scoresFile, { candidates }),
+      checker: await loadDataAnswerChecker(),
+    },
+    { ...options, aggregation: "min", subsets: 100, seed: 0, bootstrapResamples: 1000 },
+  );
+  // Through JSON, as the CLI prints it (NaN becomes null).
+  return JSON.parse(JSON.stringify(evaluation.bestOfN)) as BestOfNResult;
+}
+
+describe("pqm eval bon", () => {
+  it("prints the results object with the accuracies @pqm/eval computes, and writes the report", async () => {
+    const out = join(folder, "bon-reference");
+    const run = await runCli(
+      [
+        "eval",
+        "bon",
+        ...["--test", testFile, "--domain", "gsm", "--candidates", candidatesFile, "--scores", scoresFile],
+        ...["--n", "1,4,8", "--protocol", "reference", "--out", out, "--cache-dir", join(folder, "cache")],
+        "--json",
+      ],
+      { cwd: folder },
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const results = JSON.parse(run.stdout) as { format: string; bestOfN: BestOfNResult };
+    expect(results.format).toBe("pqm-eval-results/1");
+    const expected = await expectedBestOfN({ ns: [1, 4, 8], protocol: "reference" });
+    expect(results.bestOfN.methods).toEqual(expected.methods);
+    expect(results.bestOfN.ns).toEqual([1, 4, 8]);
+    // Exact Q-values pick a correct candidate whenever one exists: best-of-8 equals pass@8.
+    const at8 = (method: "bon" | "pass") => results.bestOfN.methods[method][2]!.mean;
+    expect(at8("bon")).toBe(at8("pass"));
+    for (const name of [
+      "results.json",
+      "report.md",
+      "index.html",
+      "accuracy-vs-n.svg",
+      "accuracy-vs-n.png",
+    ]) {
+      expect(existsSync(join(out, name)), name).toBe(true);
+    }
+    expect(JSON.parse(await readFile(join(out, "results.json"), "utf8")).bestOfN.methods).toEqual(
+      expected.methods,
+    );
+  });
+
+  it("prints a table of accuracy per method per n (subsets protocol, default n up to the candidates)", async () => {
+    const run = await runCli(
+      [
+        "eval",
+        "bon",
+        ...["--test", testFile, "--domain", "gsm", "--candidates", candidatesFile, "--scores", scoresFile],
+        ...["--out", join(folder, "bon-subsets"), "--cache-dir", join(folder, "cache"), "--no-progress"],
+      ],
+      { cwd: folder },
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const expected = await expectedBestOfN({ ns: [1, 8], protocol: "subsets" });
+    const lines = run.stdout.split("\n");
+    expect(lines.find((line) => line.startsWith("method"))).toMatch(/^method\s+n=1\s+n=8$/);
+    for (const method of ["bon", "majority", "pass"] as const) {
+      const row = lines.find((line) => line.startsWith(`${method} `));
+      expect(row?.trim().split(/\s+/).slice(1), method).toEqual(
+        expected.methods[method].map((point) => formatPercent(point.mean)),
+      );
+    }
+  });
+
+  it("refuses a scores file made for other candidate bytes, naming the scores file, with exit code 1", async () => {
+    const changed = join(folder, "candidates-changed.json");
+    await copyFile(candidatesFile, changed);
+    await appendFile(changed, "\n");
+    const run = await runCli([
+      "eval",
+      "bon",
+      ...["--test", testFile, "--domain", "gsm", "--candidates", changed, "--scores", scoresFile],
+      ...["--out", join(folder, "refused"), "--cache-dir", join(folder, "cache")],
+    ]);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(`${scoresFile}:1: field 'candidates_sha256'`);
+    expect(run.stderr).toContain(changed);
+    expect(existsSync(join(folder, "refused"))).toBe(false);
+  });
+
+  it("refuses a bad --n with a usage exit code", async () => {
+    const run = await runCli([
+      "eval",
+      "bon",
+      ...["--test", testFile, "--candidates", candidatesFile, "--scores", scoresFile, "--n", "1,0,8"],
+    ]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/'0' is not a positive integer/);
+  });
+
+  it("refuses an n above the candidate count with exit code 1, naming the candidate file", async () => {
+    const run = await runCli(
+      [
+        "eval",
+        "bon",
+        ...["--test", testFile, "--domain", "gsm", "--candidates", candidatesFile, "--scores", scoresFile],
+        ...["--n", "16", "--out", join(folder, "too-many"), "--cache-dir", join(folder, "cache")],
+      ],
+      { cwd: folder },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/candidates\.json.*fewer than n = 16/);
+  });
+
+  it("--model and pqm score say that checkpoint scoring is not available yet", async () => {
+    const bon = await runCli([
+      "eval",
+      "bon",
+      ...["--test", testFile, "--candidates", candidatesFile, "--model", join(folder, "checkpoint")],
+      ...["--cache-dir", join(folder, "cache"), "--out", join(folder, "model")],
+    ]);
+    expect(bon.exitCode).toBe(1);
+    expect(bon.stderr).toMatch(/not available yet/);
+    const score = await runCli([
+      "score",
+      ...["--model", join(folder, "checkpoint"), "--candidates", candidatesFile],
+      ...["--out", join(folder, "s.jsonl")],
+    ]);
+    expect(score.exitCode).toBe(1);
+    expect(score.stderr).toMatch(/not available yet/);
+  });
+
+  it("refuses an unknown test set name with a usage exit code", async () => {
+    const run = await runCli([
+      "eval",
+      "bon",
+      ...["--test", "math5000", "--candidates", candidatesFile, "--scores", scoresFile],
+    ]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(
+      /'math5000' is neither a file nor a known test set \(math500, gsm-plus, gsm8k\)/,
+    );
+  });
+});
+
+describe.skipIf(!sharedAvailable)(`pqm eval on the shared data${sharedSkipReason}`, () => {
+  it("resolves --test math500 through PQM_DATA_DIR and refuses candidates for another test set", async () => {
+    const run = await runCli(
+      ["eval", "bon", "--test", "math500", "--candidates", candidatesFile, "--scores", scoresFile],
+      { env: { PQM_DATA_DIR: sharedPath("data") } },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(sharedPath("data", "math500", "test.jsonl"));
+    expect(run.stderr).toContain(candidatesFile);
+  });
+
+  it("eval processbench: F1 per subset equals @pqm/eval's on scores made from the shared labels", async () => {
+    const subsets = ["gsm8k", "math"];
+    const common = ["--subsets", subsets.join(","), "--data-dir", sharedPath("data"), "--no-progress"];
+    const exported = await runCli([
+      "eval",
+      "processbench",
+      "--export",
+      join(folder, "pb-candidates.json"),
+      ...common,
+      "--json",
+    ]);
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    const { candidatesSha256, items } = JSON.parse(exported.stdout) as {
+      candidatesSha256: string;
+      items: Record<string, number>;
+    };
+    expect(items).toEqual({ gsm8k: 400, math: 1000 });
+    // Scores from the labels: +2 before the first wrong step, -2 from it; every fifth item's scores
+    // reversed, so that the F1s are not all 1.
+    const expectedItems: Record<string, ProcessBenchItem[]> = {};
+    const scores: number[][][] = [];
+    for (const subset of subsets) {
+      expectedItems[subset] = [];
+      for await (const trajectory of readProcessBench(sharedPath("data", "processbench", `${subset}.json`))) {
+        const label = firstWrongStep(trajectory.hardLabels);
+        const stepScores = trajectory.hardLabels.map((good) => (good ? 2 : -2) + 0.01 * scores.length);
+        if (scores.length % 5 === 0) stepScores.reverse();
+        expectedItems[subset]!.push({ label, stepScores });
+        scores.push([stepScores]);
+      }
+    }
+    const pbScores = join(folder, "pb-scores.jsonl");
+    await writeScoresFile(pbScores, { candidatesSha256, scorer: "labels" }, scores);
+    const run = await runCli(
+      ["eval", "processbench", "--scores", pbScores, ...common, "--out", join(folder, "pb-report")],
+      { cwd: folder },
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    const expected = evaluateProcessBench(expectedItems, "gsm8k");
+    for (const subset of subsets) {
+      const row = run.stdout.split("\n").find((line) => line.startsWith(`${subset} `));
+      expect(row?.trim().split(/\s+/).at(-1), subset).toBe(formatPercent(expected.subsets[subset]!.f1));
+    }
+    expect(expected.subsets.math!.f1).toBeLessThan(0.99);
+    expect(existsSync(join(folder, "pb-report", "report.md"))).toBe(true);
+
+    const wrong = join(folder, "pb-wrong.jsonl");
+    await writeScoresFile(wrong, { candidatesSha256: "0".repeat(64), scorer: "labels" }, scores);
+    const refused = await runCli(["eval", "processbench", "--scores", wrong, ...common], { cwd: folder });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(wrong);
+    expect(refused.stderr).toMatch(/processbench-gsm8k-math\.candidates\.json/);
+  });
+});
+
+describe("pqm eval processbench: bad input", () => {
+  it("refuses a threshold subset outside --subsets with a usage exit code", async () => {
+    const run = await runCli([
+      "eval",
+      "processbench",
+      ...["--scores", scoresFile, "--subsets", "math", "--threshold-subset", "gsm8k"],
+    ]);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/--threshold-subset 'gsm8k' is not among --subsets math/);
+  });
+});
