@@ -1,0 +1,403 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { DecoderConfig } from "./decoder-config.js";
+import { additiveAttentionMask } from "./layers/attention-mask.js";
+import { embeddingLookup } from "./layers/embedding-lookup.js";
+import { LinearLayer } from "./layers/linear-layer.js";
+import { rmsNorm } from "./layers/rms-norm.js";
+import { applyRotaryEmbedding, ropeCosSin, ropeInverseFrequencies } from "./layers/rotary-embedding.js";
+
+/**
+ * Which weights train: `full` (every weight), `lora` (only LoRA adapters; the base is frozen),
+ * `frozen` (nothing; inference or a value head trained on top).
+ */
+export type TrainingMode = "full" | "lora" | "frozen";
+
+/** The projections a LoRA adapter can target, by their Hugging Face module names. */
+export const LORA_TARGET_MODULES = [
+  "q_proj",
+  "k_proj",
+  "v_proj",
+  "o_proj",
+  "gate_proj",
+  "up_proj",
+  "down_proj",
+] as const;
+/** One of `LORA_TARGET_MODULES`. */
+export type LoraTargetModule = (typeof LORA_TARGET_MODULES)[number];
+
+/** LoRA settings (defaults as PEFT's: rank 8, alpha 8; targets default to every projection). */
+export interface LoraOptions {
+  rank: number;
+  /** Scale numerator: the update is multiplied by alpha / rank. Default: rank (scale 1). */
+  alpha?: number;
+  /** Projections that get an adapter. Default: all of `LORA_TARGET_MODULES`. */
+  targetModules?: readonly LoraTargetModule[];
+  /** Seed of the A matrices' initialisation. Default 0. */
+  seed?: number;
+}
+
+/** Options shared by `loadPretrained` and `createRandomDecoder`. */
+export interface DecoderBuildOptions {
+  /** Default: `lora` when `lora` is given, else `full`. */
+  mode?: TrainingMode;
+  /** Attach LoRA adapters. */
+  lora?: LoraOptions;
+}
+
+/** Inputs of a forward pass; all int32 `[batch, seq]`. */
+export interface DecoderInputs {
+  inputIds: tf.Tensor;
+  /** 1 for real tokens, 0 for padding. Default: all ones. */
+  attentionMask?: tf.Tensor;
+  /** Rotary positions. Default: 0 .. seq−1 on every row (what transformers' forward() uses). */
+  positionIds?: tf.Tensor;
+}
+
+/** Outputs of a forward pass. */
+export interface DecoderOutput {
+  /** `[batch, seq, hidden]`: after the final RMSNorm (transformers' `last_hidden_state`). */
+  hiddenStates: tf.Tensor3D;
+  /** `[batch, seq, vocab]`. */
+  logits: tf.Tensor3D;
+}
+
+/** The residual stream after each half of one decoder layer (debugging aid). */
+export interface LayerTrace {
+  /** `[batch, seq, hidden]`: `x + o_proj(attention)`. */
+  afterAttention: tf.Tensor3D;
+  /** `[batch, seq, hidden]`: the layer's output. */
+  afterMlp: tf.Tensor3D;
+}
+
+/**
+ * Supplies a weight in Hugging Face layout by name (`[out, in]` for projections). The decoder
+ * takes ownership of the returned tensor.
+ */
+export type WeightSource = (name: string, shape: number[]) => tf.Tensor;
+
+interface DecoderLayer {
+  inputLayernorm: tf.Variable;
+  postAttentionLayernorm: tf.Variable;
+  qProj: LinearLayer;
+  kProj: LinearLayer;
+  vProj: LinearLayer;
+  oProj: LinearLayer;
+  gateProj: LinearLayer;
+  upProj: LinearLayer;
+  downProj: LinearLayer;
+}
+
+let modelCount = 0;
+
+/**
+ * A Llama-family decoder (Llama, Mistral, Qwen2) in float32 TensorFlow.js, following transformers'
+ * modeling code convention by convention: pre-norm layers, RMSNorm with eps inside the square root,
+ * rotate-half RoPE, grouped-query attention with repeat-interleaved kv heads, an additive mask with
+ * the most negative finite float32, SwiGLU, tied or untied LM head. Weights are `tf.Variable`s
+ * (trainable per `mode`), so `forwardSync` / `forwardHidden` work inside `tf.grad` and
+ * `optimizer.minimize`. Every weight matmul is 2-D and weights are stored `[in, out]`.
+ */
+export class DecoderBackbone {
+  /** The resolved configuration. */
+  readonly config: DecoderConfig;
+  /** Which weights are trainable. */
+  readonly mode: TrainingMode;
+  private readonly embedTokens: tf.Variable;
+  private readonly layers: DecoderLayer[];
+  private readonly norm: tf.Variable;
+  /** null when tied to the embeddings. */
+  private readonly lmHead: LinearLayer | null;
+  private readonly inverseFrequencies: Float32Array;
+  private disposed = false;
+
+  /**
+   * Builds the decoder from a weight source (a checkpoint or a random initialiser).
+   * @throws whatever `source` throws for a missing or misshapen weight; Error for a bad LoRA target.
+   */
+  constructor(config: DecoderConfig, source: WeightSource, options: DecoderBuildOptions = {}) {
+    this.config = config;
+    this.mode = options.mode ?? (options.lora === undefined ? "full" : "lora");
+    const scope = `pqm_decoder_${modelCount++}`;
+    // Freed again if a later weight fails to load, so a failed load leaks nothing.
+    const created: tf.Variable[] = [];
+    const variable = (name: string, shape: number[]): tf.Variable => {
+      const value = source(name, shape);
+      const result = tf.variable(value, this.mode === "full", `${scope}/${name}`);
+      value.dispose();
+      created.push(result);
+      return result;
+    };
+    const linear = (module: string, inFeatures: number, outFeatures: number, bias: boolean): LinearLayer => {
+      const hfWeight = source(`${module}.weight`, [outFeatures, inFeatures]);
+      const transposed = tf.transpose(hfWeight); // [in, out]
+      hfWeight.dispose();
+      const weight = tf.variable(transposed, this.mode === "full", `${scope}/${module}.weight`);
+      transposed.dispose();
+      created.push(weight);
+      return new LinearLayer(module, weight, bias ? variable(`${module}.bias`, [outFeatures]) : null);
+    };
+    const { hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, headDim } = config;
+    try {
+      this.embedTokens = variable("model.embed_tokens.weight", [config.vocabSize, hiddenSize]);
+      this.layers = [];
+      for (let index = 0; index < config.numHiddenLayers; index++) {
+        const prefix = `model.layers.${index}`;
+        this.layers.push({
+          inputLayernorm: variable(`${prefix}.input_layernorm.weight`, [hiddenSize]),
+          postAttentionLayernorm: variable(`${prefix}.post_attention_layernorm.weight`, [hiddenSize]),
+          qProj: linear(
+            `${prefix}.self_attn.q_proj`,
+            hiddenSize,
+            numAttentionHeads * headDim,
+            config.qkvBias,
+          ),
+          kProj: linear(`${prefix}.self_attn.k_proj`, hiddenSize, numKeyValueHeads * headDim, config.qkvBias),
+          vProj: linear(`${prefix}.self_attn.v_proj`, hiddenSize, numKeyValueHeads * headDim, config.qkvBias),
+          oProj: linear(
+            `${prefix}.self_attn.o_proj`,
+            numAttentionHeads * headDim,
+            hiddenSize,
+            config.outputBias,
+          ),
+          gateProj: linear(`${prefix}.mlp.gate_proj`, hiddenSize, intermediateSize, config.mlpBias),
+          upProj: linear(`${prefix}.mlp.up_proj`, hiddenSize, intermediateSize, config.mlpBias),
+          downProj: linear(`${prefix}.mlp.down_proj`, intermediateSize, hiddenSize, config.mlpBias),
+        });
+      }
+      this.norm = variable("model.norm.weight", [hiddenSize]);
+      this.lmHead = config.tieWordEmbeddings ? null : linear("lm_head", hiddenSize, config.vocabSize, false);
+      if (options.lora !== undefined) this.attachLora(options.lora);
+    } catch (error) {
+      for (const made of created) made.dispose();
+      throw error;
+    }
+    this.inverseFrequencies = ropeInverseFrequencies(headDim, config.ropeTheta, config.ropeScaling);
+  }
+
+  private attachLora(options: LoraOptions): void {
+    const targets = options.targetModules ?? LORA_TARGET_MODULES;
+    for (const target of targets) {
+      if (!(LORA_TARGET_MODULES as readonly string[]).includes(target)) {
+        throw new Error(`unknown LoRA target module '${target}'; known: ${LORA_TARGET_MODULES.join(", ")}`);
+      }
+    }
+    const alpha = options.alpha ?? options.rank;
+    let seed = options.seed ?? 0;
+    for (const layer of this.layers) {
+      for (const projection of this.projections(layer)) {
+        const moduleName = projection.name.slice(projection.name.lastIndexOf(".") + 1) as LoraTargetModule;
+        if (targets.includes(moduleName)) projection.attachLora(options.rank, alpha, seed++);
+        if (projection.lora !== null && this.mode === "frozen") {
+          projection.lora.a.trainable = false;
+          projection.lora.b.trainable = false;
+        }
+      }
+    }
+  }
+
+  private projections(layer: DecoderLayer): LinearLayer[] {
+    return [layer.qProj, layer.kProj, layer.vProj, layer.oProj, layer.gateProj, layer.upProj, layer.downProj];
+  }
+
+  /**
+   * The forward pass, resolved as a promise for callers that do not differentiate it; the result
+   * tensors belong to the caller. See `forwardSync` for shapes and errors.
+   */
+  async forward(inputs: DecoderInputs): Promise<DecoderOutput> {
+    return this.forwardSync(inputs);
+  }
+
+  /**
+   * The forward pass, synchronous so it can run inside `tf.grad` / `optimizer.minimize`.
+   * @throws Error for inputs of the wrong dtype, rank or shape, or token ids outside the vocabulary.
+   */
+  forwardSync(inputs: DecoderInputs): DecoderOutput {
+    return tf.tidy(() => {
+      const hiddenStates = this.forwardHidden(inputs);
+      return { hiddenStates, logits: this.logitsFromHidden(hiddenStates) };
+    });
+  }
+
+  /**
+   * Hidden states only (after the final norm), skipping the LM head: what a value head needs.
+   * @returns `[batch, seq, hidden]`.
+   * @throws Error as `forwardSync`.
+   */
+  forwardHidden(inputs: DecoderInputs): tf.Tensor3D {
+    return this.run(inputs, null);
+  }
+
+  /**
+   * Like `forwardHidden`, also returning the residual stream after each attention and MLP block
+   * (for locating a numerical difference; costs memory).
+   */
+  forwardWithTrace(inputs: DecoderInputs): { hiddenStates: tf.Tensor3D; layers: LayerTrace[] } {
+    const layers: LayerTrace[] = [];
+    const hiddenStates = this.run(inputs, layers);
+    return { hiddenStates, layers };
+  }
+
+  /**
+   * LM-head logits for hidden states (`lm_head.weight`, or `embed_tokens.weight` when tied).
+   * @param hiddenStates `[batch, seq, hidden]`.
+   * @returns `[batch, seq, vocab]`.
+   */
+  logitsFromHidden(hiddenStates: tf.Tensor): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, seq, hidden] = hiddenStates.shape as [number, number, number];
+      const flat = tf.reshape(hiddenStates, [batch * seq, hidden]); // [batch*seq, hidden]
+      const logits =
+        this.lmHead === null
+          ? tf.matMul(flat as tf.Tensor2D, this.embedTokens as tf.Tensor2D, false, true)
+          : this.lmHead.apply(flat); // [batch*seq, vocab]
+      return tf.reshape(logits, [batch, seq, this.config.vocabSize]) as tf.Tensor3D; // [batch, seq, vocab]
+    });
+  }
+
+  private checkInputs(inputs: DecoderInputs): { batch: number; seq: number } {
+    if (this.disposed) throw new Error("DecoderBackbone: used after dispose()");
+    const { inputIds } = inputs;
+    if (inputIds.rank !== 2 || inputIds.dtype !== "int32") {
+      throw new Error(
+        `inputIds must be int32 [batch, seq], got ${inputIds.dtype} [${inputIds.shape.join(", ")}]`,
+      );
+    }
+    for (const [field, tensor] of [
+      ["attentionMask", inputs.attentionMask],
+      ["positionIds", inputs.positionIds],
+    ] as const) {
+      if (
+        tensor !== undefined &&
+        (tensor.dtype !== "int32" || !tf.util.arraysEqual(tensor.shape, inputIds.shape))
+      ) {
+        throw new Error(
+          `${field} must be int32 [${inputIds.shape.join(", ")}] like inputIds, got ${tensor.dtype} [${tensor.shape.join(", ")}]`,
+        );
+      }
+    }
+    const [low, high] = tf.tidy(() => [tf.min(inputIds).dataSync()[0], tf.max(inputIds).dataSync()[0]]) as [
+      number,
+      number,
+    ];
+    if (low < 0 || high >= this.config.vocabSize) {
+      throw new Error(
+        `inputIds must lie in [0, ${this.config.vocabSize}), got values from ${low} to ${high}`,
+      );
+    }
+    return { batch: inputIds.shape[0] as number, seq: inputIds.shape[1] as number };
+  }
+
+  private run(inputs: DecoderInputs, trace: LayerTrace[] | null): tf.Tensor3D {
+    const { batch, seq } = this.checkInputs(inputs);
+    const { hiddenSize, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps } = this.config;
+    const groupSize = numAttentionHeads / numKeyValueHeads;
+    const scale = 1 / Math.sqrt(headDim);
+    return tf.tidy(() => {
+      const attentionMask = inputs.attentionMask ?? tf.ones([batch, seq], "int32");
+      const positionIds =
+        inputs.positionIds ?? tf.tile(tf.reshape(tf.range(0, seq, 1, "int32"), [1, seq]), [batch, 1]);
+      const mask = additiveAttentionMask(attentionMask, this.config.slidingWindow); // [batch, 1, 1, seq, seq]
+      const { cos, sin } = ropeCosSin(positionIds, this.inverseFrequencies); // [batch, 1, seq, headDim]
+      let x = tf.reshape(embeddingLookup(this.embedTokens, inputs.inputIds), [batch * seq, hiddenSize]); // [batch*seq, hidden]
+
+      for (const layer of this.layers) {
+        const normed = rmsNorm(x, layer.inputLayernorm, rmsNormEps); // [batch*seq, hidden]
+        const heads = (projection: LinearLayer, count: number): tf.Tensor =>
+          tf.transpose(tf.reshape(projection.apply(normed), [batch, seq, count, headDim]), [0, 2, 1, 3]); // [batch, count, seq, headDim]
+        const query = applyRotaryEmbedding(heads(layer.qProj, numAttentionHeads), cos, sin); // [batch, heads, seq, headDim]
+        const key = applyRotaryEmbedding(heads(layer.kProj, numKeyValueHeads), cos, sin); // [batch, kvHeads, seq, headDim]
+        const value = heads(layer.vProj, numKeyValueHeads); // [batch, kvHeads, seq, headDim]
+        // Query head h uses kv head floor(h / groupSize) (repeat_interleave), and heads are
+        // contiguous, so each kv head's group of query heads stacks into one product without
+        // copying k and v.
+        const groupedQuery = tf.reshape(query, [batch * numKeyValueHeads, groupSize * seq, headDim]); // [batch*kvHeads, group*seq, headDim]
+        const flatKey = tf.reshape(key, [batch * numKeyValueHeads, seq, headDim]); // [batch*kvHeads, seq, headDim]
+        const flatValue = tf.reshape(value, [batch * numKeyValueHeads, seq, headDim]); // [batch*kvHeads, seq, headDim]
+        const scores = tf.mul(tf.matMul(groupedQuery, flatKey, false, true), scale); // [batch*kvHeads, group*seq, seq]
+        const masked = tf.add(tf.reshape(scores, [batch, numKeyValueHeads, groupSize, seq, seq]), mask); // [batch, kvHeads, group, seq, seq]
+        const probabilities = tf.reshape(tf.softmax(masked), [
+          batch * numKeyValueHeads,
+          groupSize * seq,
+          seq,
+        ]); // [batch*kvHeads, group*seq, seq]
+        const context = tf.matMul(probabilities, flatValue); // [batch*kvHeads, group*seq, headDim]
+        const merged = tf.reshape(
+          tf.transpose(tf.reshape(context, [batch, numAttentionHeads, seq, headDim]), [0, 2, 1, 3]),
+          [batch * seq, numAttentionHeads * headDim],
+        ); // [batch*seq, heads*headDim]
+        x = tf.add(x, layer.oProj.apply(merged)); // [batch*seq, hidden]
+        const afterAttention = x;
+
+        const mlpInput = rmsNorm(x, layer.postAttentionLayernorm, rmsNormEps); // [batch*seq, hidden]
+        const gate = layer.gateProj.apply(mlpInput); // [batch*seq, intermediate]
+        const activated = tf.mul(tf.mul(gate, tf.sigmoid(gate)), layer.upProj.apply(mlpInput)); // silu(gate) · up
+        x = tf.add(x, layer.downProj.apply(activated)); // [batch*seq, hidden]
+        if (trace !== null) {
+          const entry = {
+            afterAttention: tf.keep(tf.reshape(afterAttention, [batch, seq, hiddenSize]) as tf.Tensor3D),
+            afterMlp: tf.keep(tf.reshape(x, [batch, seq, hiddenSize]) as tf.Tensor3D),
+          };
+          trace.push(entry);
+        }
+      }
+      const final = rmsNorm(x, this.norm, rmsNormEps); // [batch*seq, hidden]
+      return tf.reshape(final, [batch, seq, hiddenSize]) as tf.Tensor3D; // [batch, seq, hidden]
+    });
+  }
+
+  /** The variables an optimiser should update (per `mode`). */
+  get trainableVariables(): tf.Variable[] {
+    return this.allVariables().filter((variable) => variable.trainable);
+  }
+
+  /** Every variable of the model: weights, biases, norms, adapters. */
+  allVariables(): tf.Variable[] {
+    const out: tf.Variable[] = [this.embedTokens];
+    for (const layer of this.layers) {
+      out.push(layer.inputLayernorm, layer.postAttentionLayernorm);
+      for (const projection of this.projections(layer)) out.push(...projection.variables());
+    }
+    out.push(this.norm);
+    if (this.lmHead !== null) out.push(...this.lmHead.variables());
+    return out;
+  }
+
+  /** Number of base-model parameters (adapters excluded; tied embeddings counted once). */
+  parameterCount(): number {
+    let count = 0;
+    for (const variable of this.allVariables()) if (!variable.name.includes(".lora_")) count += variable.size;
+    return count;
+  }
+
+  /**
+   * The weights under their Hugging Face names and layouts (`[out, in]` for projections), LoRA
+   * adapters merged in; `lm_head.weight` omitted when tied, as `save_pretrained` does. Every tensor
+   * is new: the caller disposes them.
+   */
+  namedWeights(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    out.set("model.embed_tokens.weight", tf.clone(this.embedTokens));
+    const addLinear = (projection: LinearLayer): void => {
+      out.set(`${projection.name}.weight`, projection.hfWeight());
+      if (projection.bias !== null) out.set(`${projection.name}.bias`, tf.clone(projection.bias));
+    };
+    this.layers.forEach((layer, index) => {
+      out.set(`model.layers.${index}.input_layernorm.weight`, tf.clone(layer.inputLayernorm));
+      out.set(
+        `model.layers.${index}.post_attention_layernorm.weight`,
+        tf.clone(layer.postAttentionLayernorm),
+      );
+      for (const projection of this.projections(layer)) addLinear(projection);
+    });
+    out.set("model.norm.weight", tf.clone(this.norm));
+    if (this.lmHead !== null) addLinear(this.lmHead);
+    return out;
+  }
+
+  /** Frees every variable. Further calls throw. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const variable of this.allVariables()) variable.dispose();
+  }
+}

@@ -1,0 +1,15 @@
+// The public API of the backend area: run-time backend choice, the fast wasm matmul, wasm threads.
+export {
+  fastWasmMatMulInstalled,
+  installFastWasmMatMul,
+  uninstallFastWasmMatMul,
+} from "./fast-wasm-matmul.js";
+export { registerTfjsGradients } from "./register-gradients.js";
+export type { BackendChoice, BackendSelection, SelectBackendOptions } from "./select-backend.js";
+export {
+  BACKEND_PREFERENCE,
+  currentBackendSelection,
+  resetBackendSelection,
+  selectBackend,
+} from "./select-backend.js";
+export { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";

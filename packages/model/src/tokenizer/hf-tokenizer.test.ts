@@ -1,0 +1,123 @@
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HfTokenizer, loadTokenizer } from "./hf-tokenizer.js";
+import type { PrmTokenizer } from "./prm-tokenizer.js";
+import { REAL_TOKENIZERS, realTokenizerFolder } from "./real-tokenizer-folders.js";
+import { TokenizerLoadError } from "./tokenizer-errors.js";
+import { importTransformers } from "./transformers-import.js";
+
+const texts = [
+  "Janet’s ducks lay 16 eggs per day. Step 1: 16 - 3 - 4 = 9 eggs. [PRM]\nStep 2: 9 * 2 = $18. [PRM]",
+  "Let $x^2 + 3x = 10$. Find $\\boxed{x}$.",
+  "  two spaces, a tab\tand ünïcödé 日本語",
+];
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "pqm-hf-tokenizer-"));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function autoTokenizer(folder: string) {
+  const { AutoTokenizer, env } = await importTransformers();
+  env.allowRemoteModels = false;
+  env.localModelPath = dirname(folder);
+  return AutoTokenizer.from_pretrained(basename(folder));
+}
+
+describe.each(REAL_TOKENIZERS)("HfTokenizer on the real %s tokenizer", (name) => {
+  let tokenizer: PrmTokenizer;
+  beforeAll(async () => {
+    tokenizer = await loadTokenizer(realTokenizerFolder(name));
+  });
+
+  it("gives the ids AutoTokenizer gives, without special tokens", async () => {
+    expect(tokenizer).toBeInstanceOf(HfTokenizer);
+    const auto = await autoTokenizer(realTokenizerFolder(name));
+    for (const text of texts) {
+      expect(tokenizer.encode(text)).toEqual(auto.encode(text, { add_special_tokens: false }));
+      expect(tokenizer.decode(tokenizer.encode(text))).toBe(
+        auto.decode(auto.encode(text, { add_special_tokens: false })),
+      );
+    }
+  });
+
+  it("adds the BOS token only when asked and when there is one", () => {
+    const plain = tokenizer.encode("Hello");
+    const withBos = tokenizer.encode("Hello", { addBos: true });
+    if (tokenizer.bosTokenId === null) expect(withBos).toEqual(plain);
+    else expect(withBos).toEqual([tokenizer.bosTokenId, ...plain]);
+    expect(plain[0]).not.toBe(tokenizer.bosTokenId);
+  });
+
+  it("maps tokens and ids both ways and knows its special ids", () => {
+    const id = tokenizer.encode("hello")[0]!;
+    expect(tokenizer.tokenToId(tokenizer.idToToken(id)!)).toBe(id);
+    if (tokenizer.eosTokenId !== null) expect(tokenizer.isSpecialId(tokenizer.eosTokenId)).toBe(true);
+    expect(tokenizer.isSpecialId(id)).toBe(false);
+    expect(() => tokenizer.decode([tokenizer.vocabSize + 10])).toThrow(RangeError);
+    expect(tokenizer.decode([])).toBe("");
+  });
+
+  it("adds a special token at vocabSize, and saves it so both loaders read it back", async () => {
+    const local = await loadTokenizer(realTokenizerFolder(name));
+    const before = local.vocabSize;
+    const added = local.addSpecialToken("[PRM]");
+    expect(added).toEqual({ id: before, added: true });
+    expect(local.vocabSize).toBe(before + 1);
+    expect(local.addSpecialToken("[PRM]")).toEqual({ id: before, added: false });
+    const text = texts[0]!;
+    const ids = local.encode(text);
+    expect(ids.filter((id) => id === added.id)).toHaveLength(2);
+    expect(local.decode(ids, { skipSpecialTokens: true })).not.toContain("[PRM]");
+
+    const saved = join(scratch, `${name}-prm`);
+    await local.save(saved);
+    const reloaded = await loadTokenizer(saved);
+    expect(reloaded.vocabSize).toBe(before + 1);
+    expect(reloaded.encode(text)).toEqual(ids);
+    const auto = await autoTokenizer(saved);
+    expect(auto.encode(text, { add_special_tokens: false })).toEqual(ids);
+  });
+});
+
+describe("loadTokenizer errors", () => {
+  it("refuses a Hub id without a resolver, saying what to do", async () => {
+    const error = await loadTokenizer("Qwen/Qwen3-0.6B").catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TokenizerLoadError);
+    expect((error as Error).message).toMatch(/Qwen\/Qwen3-0\.6B: is not a folder on this machine.*download/);
+  });
+
+  it("loads a Hub id through the resolver it is given", async () => {
+    const requested: string[][] = [];
+    const tokenizer = await loadTokenizer("lenml/llama2", {
+      revision: "main",
+      resolveHubFolder: async (repoId, files, revision) => {
+        requested.push([repoId, revision ?? "", ...files]);
+        // A real copy into a cache-like folder, as a Hub client would leave it.
+        const target = join(scratch, "hub-cache", repoId);
+        await mkdir(target, { recursive: true });
+        for (const file of files)
+          await copyFile(join(realTokenizerFolder("llama2"), file), join(target, file));
+        return target;
+      },
+    });
+    expect(requested).toEqual([["lenml/llama2", "main", "tokenizer.json", "tokenizer_config.json"]]);
+    expect(tokenizer.vocabSize).toBe(32000);
+  });
+
+  it("names a missing file and a malformed one", async () => {
+    const folder = join(scratch, "broken");
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, "tokenizer_config.json"), "{}");
+    await expect(loadTokenizer(folder)).rejects.toThrow(/broken\/tokenizer\.json: missing/);
+    await writeFile(join(folder, "tokenizer.json"), "{ not json");
+    await expect(loadTokenizer(folder)).rejects.toThrow(/broken\/tokenizer\.json: not valid JSON/);
+    await expect(loadTokenizer(join(folder, "tokenizer.json"))).rejects.toThrow(/is a file/);
+    await expect(loadTokenizer("./no/such/folder")).rejects.toThrow(/no such folder/);
+  });
+});

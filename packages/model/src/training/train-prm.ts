@@ -1,0 +1,553 @@
+import { appendFile, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { JsonValue, LabelledTrajectory } from "@pqm/core";
+import { getLoss, isLossName, lossLabelKinds } from "@pqm/core";
+import * as tf from "@tensorflow/tfjs-core";
+import { SingleBar } from "cli-progress";
+import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
+import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
+import type { ProcessRewardModel } from "../prm/process-reward-model.js";
+import { stableName } from "../prm/process-reward-model.js";
+import type { PrmBatchTensors } from "../tokenizer/batch-tensors.js";
+import { batchToTensors } from "../tokenizer/batch-tensors.js";
+import type { PrmBatch } from "../tokenizer/collate-rows.js";
+import type { BatchStep, LengthBucket } from "../tokenizer/length-batcher.js";
+import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../tokenizer/length-batcher.js";
+import { deriveSeed } from "../tokenizer/seeded-shuffle.js";
+import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
+import { AdamW } from "./adamw.js";
+import { clipByGlobalNorm } from "./clip-gradients.js";
+import type { LearningRateDecay } from "./learning-rate-schedule.js";
+import { learningRateAt } from "./learning-rate-schedule.js";
+import { stepAuroc } from "./step-auroc.js";
+import { TrainingDivergedError } from "./training-errors.js";
+import { splitByQuestion } from "./validation-split.js";
+
+/** The training configuration: plain data, stored in `pqm.json` with every checkpoint. */
+export interface TrainingConfig {
+  /** Loss name from @pqm/core (`pqm`, `pqm-paper`, `pqm-theory`, `pqm-ablation`, `bce`, `mse`, `orm`). Default `pqm`. */
+  loss: string;
+  /** PQM margin (default 4). */
+  zeta: number;
+  /** Which labels the loss reads: `hard` (0/1) or `soft` (Q-value estimates; `bce`/`mse` only). Default `hard`. */
+  labels: "hard" | "soft";
+  /** Peak learning rate (default 1e-4). */
+  learningRate: number;
+  /** Warm-up as a share of the total steps (default 0.1, the reference's); `warmupSteps` wins when set. */
+  warmupRatio: number;
+  /** Warm-up steps (default: from `warmupRatio`). */
+  warmupSteps: number | null;
+  /** Default `linear`. */
+  decay: LearningRateDecay;
+  /** Learning rate at the end of the decay (default 0). */
+  minLearningRate: number;
+  /** AdamW decoupled weight decay (default 0). */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Clip the global gradient norm to this (default 1.0, the reference's); null for no clipping. */
+  maxGradNorm: number | null;
+  /** Micro-batches per optimiser step (default 1). */
+  gradientAccumulation: number;
+  /** Passes over the training rows (default 1); ignored when `maxSteps` is set. */
+  epochs: number;
+  /** Optimiser steps of the whole run (default: from `epochs`). The schedule spans these. */
+  maxSteps: number | null;
+  /** Rows per batch for every length (default null: the reference's length buckets). */
+  batchSize: number | null;
+  /** Cap on rows x padded length per batch (default null). */
+  maxTokensPerBatch: number | null;
+  /** Seed of shuffling, dropout and the validation split (default 0, the reference's). */
+  seed: number;
+  /** Share of questions held out for validation when no validation set is given (default 0.1). */
+  validationFraction: number;
+  /** Evaluate every this many steps (and at the end); 0: only at the end. Default 0. */
+  evalEvery: number;
+  /** Save a checkpoint every this many steps (and at the end) when `outputDir` is set; 0: only at the end. */
+  checkpointEvery: number;
+}
+
+/** The defaults of {@link TrainingConfig}. */
+export const DEFAULT_TRAINING_CONFIG: Readonly<TrainingConfig> = Object.freeze({
+  loss: "pqm",
+  zeta: 4,
+  labels: "hard",
+  learningRate: 1e-4,
+  warmupRatio: 0.1,
+  warmupSteps: null,
+  decay: "linear",
+  minLearningRate: 0,
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  maxGradNorm: 1,
+  gradientAccumulation: 1,
+  epochs: 1,
+  maxSteps: null,
+  batchSize: null,
+  maxTokensPerBatch: null,
+  seed: 0,
+  validationFraction: 0.1,
+  evalEvery: 0,
+  checkpointEvery: 0,
+});
+
+/** Metrics of one pass over the validation rows. */
+export interface ValidationMetrics {
+  /** Mean loss over validation batches, weighted by rows. */
+  loss: number;
+  /** Step-level AUROC of the scores against the hard labels (NaN when a class is absent). */
+  auroc: number;
+  /** Steps scored. */
+  steps: number;
+}
+
+/** One line of the metrics log. */
+export interface StepRecord {
+  step: number;
+  epoch: number;
+  /** Mean loss over the step's micro-batches. */
+  loss: number;
+  learningRate: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Real (unpadded) tokens per second over this step. */
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+  validation?: ValidationMetrics;
+}
+
+/** Options of one call to {@link trainPrm} that are not part of the model's recipe. */
+export interface TrainRunOptions {
+  /** Checkpoints go to `outputDir/checkpoint-<step>`; none are written without it. */
+  outputDir?: string;
+  /** JSONL metrics log (default `outputDir/metrics.jsonl` when `outputDir` is set). */
+  metricsPath?: string;
+  /** Stop after this many seconds of this call (a checkpoint is written at the stop). */
+  timeBudgetSeconds?: number;
+  /** Stop after this optimiser step, keeping the schedule of the full run (to pause and resume). */
+  stopAfterStep?: number;
+  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+  /** Continue from a checkpoint's training state (see `loadCheckpoint`). */
+  resume?: SavedTrainingState;
+  /** Called after every optimiser step. */
+  onStep?: (record: StepRecord) => void;
+}
+
+/** What {@link trainPrm} did. */
+export interface TrainResult {
+  /** Optimiser steps done in total (resumed ones included). */
+  steps: number;
+  /** Why it stopped. */
+  stoppedBy: "steps" | "time" | "stop-after-step";
+  /** The records of this call's steps. */
+  history: StepRecord[];
+  /** Validation at the end (null without validation rows). */
+  validation: ValidationMetrics | null;
+  /** Checkpoint folders written. */
+  checkpoints: string[];
+  /** Seconds of this call. */
+  elapsedSeconds: number;
+  /** Real tokens per second over this call. */
+  tokensPerSecond: number;
+  /** Trajectories the encoder rejected, by set and reason. */
+  rejected: { train: number; validation: number };
+}
+
+/** Input of {@link trainPrm}. */
+export interface TrainPrmInput {
+  model: ProcessRewardModel;
+  /** Labelled training trajectories. */
+  train: readonly LabelledTrajectory[];
+  /** Validation trajectories; default: `validationFraction` of the training questions. */
+  validation?: readonly LabelledTrajectory[];
+  config?: Partial<TrainingConfig>;
+  run?: TrainRunOptions;
+}
+
+/** Fills defaults and checks the config. @throws RangeError naming the bad field. */
+export function resolveTrainingConfig(config: Partial<TrainingConfig> = {}): TrainingConfig {
+  const resolved: TrainingConfig = { ...DEFAULT_TRAINING_CONFIG, ...config };
+  if (!isLossName(resolved.loss)) {
+    // getLoss also knows user-registered losses; let it validate those.
+    getLoss(resolved.loss, { zeta: resolved.zeta });
+  }
+  if (resolved.labels === "soft" && isLossName(resolved.loss) && lossLabelKinds[resolved.loss] !== "soft") {
+    throw new RangeError(`config.labels = 'soft' but loss '${resolved.loss}' needs hard labels`);
+  }
+  const positive: (keyof TrainingConfig)[] = ["learningRate", "gradientAccumulation", "epochs"];
+  for (const field of positive) {
+    const value = resolved[field];
+    if (typeof value !== "number" || !(value > 0))
+      throw new RangeError(`config.${field} = ${value} must be > 0`);
+  }
+  for (const field of ["maxSteps", "batchSize", "maxTokensPerBatch", "warmupSteps"] as const) {
+    const value = resolved[field];
+    if (value !== null && !(Number.isInteger(value) && value >= (field === "warmupSteps" ? 0 : 1))) {
+      throw new RangeError(`config.${field} = ${value} must be a positive integer or null`);
+    }
+  }
+  if (!Number.isInteger(resolved.gradientAccumulation)) {
+    throw new RangeError(`config.gradientAccumulation = ${resolved.gradientAccumulation} must be an integer`);
+  }
+  if (resolved.maxGradNorm !== null && !(resolved.maxGradNorm > 0)) {
+    throw new RangeError(`config.maxGradNorm = ${resolved.maxGradNorm} must be > 0 or null`);
+  }
+  return resolved;
+}
+
+interface Labelled {
+  batch: PrmBatch;
+  tensors: PrmBatchTensors;
+  labels: tf.Tensor2D;
+}
+
+function withLabels(batch: PrmBatch, source: "hard" | "soft"): Labelled {
+  const tensors = batchToTensors(batch);
+  const labels = source === "soft" && tensors.softLabels !== null ? tensors.softLabels : tensors.labels;
+  if (labels === null) throw new Error("training batch without labels");
+  return { batch, tensors, labels };
+}
+
+function disposeBatch(tensors: PrmBatchTensors): void {
+  for (const tensor of Object.values(tensors)) (tensor as tf.Tensor | null)?.dispose();
+}
+
+function realTokens(batch: PrmBatch): number {
+  let count = 0;
+  for (const value of batch.attentionMask) count += value;
+  return count;
+}
+
+/** Mean loss and step AUROC over validation rows, in evaluation mode (no dropout). */
+export function evaluatePrm(
+  model: ProcessRewardModel,
+  batcher: LengthBucketedBatcher,
+  loss: (scores: tf.Tensor2D, labels: tf.Tensor2D) => tf.Scalar,
+  labelSource: "hard" | "soft",
+): ValidationMetrics {
+  const scores: number[] = [];
+  const labels: number[] = [];
+  let lossSum = 0;
+  let rows = 0;
+  for (const { batch } of batcher.batches()) {
+    const { tensors, labels: target } = withLabels(batch, labelSource);
+    const predicted = model.forwardScores(tensors); // [batch, steps]
+    const value = tf.tidy(() => loss(predicted, target));
+    lossSum += (value.dataSync()[0] as number) * batch.batchSize;
+    rows += batch.batchSize;
+    const values = predicted.dataSync();
+    value.dispose();
+    predicted.dispose();
+    disposeBatch(tensors);
+    const hard = batch.labels as Int32Array;
+    for (let index = 0; index < hard.length; index++) {
+      if (batch.stepMask[index] === 1) {
+        scores.push(values[index] as number);
+        labels.push(hard[index] as number);
+      }
+    }
+  }
+  return {
+    loss: rows === 0 ? Number.NaN : lossSum / rows,
+    auroc: stepAuroc(scores, labels),
+    steps: scores.length,
+  };
+}
+
+/** The config as JSON data (`Infinity`-free), for `pqm.json`. */
+function configJson(config: TrainingConfig): { [key: string]: JsonValue } {
+  return JSON.parse(JSON.stringify(config)) as { [key: string]: JsonValue };
+}
+
+/**
+ * Trains a PRM: one loop in the classic order (learning rate; evaluate and checkpoint; forward and
+ * backward over `gradientAccumulation` micro-batches; clip; AdamW step; log; stop). Batches come from the
+ * length-bucketed batcher; dropout masks are seeded from `(seed, step, micro-batch)`, so a run resumed
+ * from a checkpoint continues exactly as an uninterrupted one. Writes JSONL metrics and checkpoints when
+ * asked; shows a progress bar on stderr. Every step frees its tensors (the live count stays flat).
+ * @throws TrainingDivergedError when the loss or the gradient norm is NaN or infinite (naming the step
+ *   and the batch's rows); RangeError for a bad config; Error when no training row can be encoded or
+ *   the resume state belongs to other data.
+ */
+export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
+  const { model } = input;
+  const run = input.run ?? {};
+  const config = resolveTrainingConfig(input.config);
+  const loss = getLoss(config.loss, { zeta: config.zeta });
+
+  // Data: encode with the model's own spec, split, batch by length.
+  let trainSet = input.train;
+  let validationSet = input.validation;
+  if (validationSet === undefined && config.validationFraction > 0) {
+    const split = splitByQuestion(input.train, config.validationFraction, config.seed);
+    trainSet = split.train;
+    validationSet = split.validation;
+  }
+  const trainEncoded = model.encoder.encodeAll(trainSet);
+  const validationEncoded = model.encoder.encodeAll(validationSet ?? []);
+  if (trainEncoded.rows.length === 0) {
+    throw new Error(`no training row could be encoded (${trainEncoded.rejected.length} rejected)`);
+  }
+  const buckets: readonly LengthBucket[] =
+    config.batchSize === null
+      ? REFERENCE_BUCKETS
+      : [{ maxLength: Number.POSITIVE_INFINITY, batchSize: config.batchSize }];
+  const batcherOptions = {
+    padTokenId: model.padTokenId,
+    buckets,
+    seed: config.seed,
+    ...(config.maxTokensPerBatch === null ? {} : { maxTokensPerBatch: config.maxTokensPerBatch }),
+  };
+  const batcher = new LengthBucketedBatcher(trainEncoded.rows, batcherOptions);
+  const validationBatcher =
+    validationEncoded.rows.length === 0
+      ? null
+      : new LengthBucketedBatcher(validationEncoded.rows, { ...batcherOptions, shuffle: false });
+  const evaluate = (): ValidationMetrics | null =>
+    validationBatcher === null ? null : evaluatePrm(model, validationBatcher, loss, config.labels);
+
+  const batchesPerEpoch = batcher.planEpoch(0).length;
+  const totalSteps =
+    config.maxSteps ??
+    Math.max(1, Math.floor((batchesPerEpoch * config.epochs) / config.gradientAccumulation));
+  const warmupSteps = config.warmupSteps ?? Math.round(totalSteps * config.warmupRatio);
+  const schedule = {
+    peak: config.learningRate,
+    warmupSteps,
+    totalSteps,
+    decay: config.decay,
+    minimum: config.minLearningRate,
+  };
+
+  const parameters = model.trainableVariables();
+  const parameterList = [...parameters.values()];
+  const optimizer = new AdamW({
+    beta1: config.beta1,
+    beta2: config.beta2,
+    epsilon: config.epsilon,
+    weightDecay: config.weightDecay,
+  });
+  let step = 0;
+  let batcherState = batcher.initialState();
+  let elapsedBefore = 0;
+  let tokensSeen = 0;
+  if (run.resume !== undefined) {
+    const saved = run.resume.state;
+    if (saved.rng.seed !== config.seed) {
+      throw new Error(
+        `the checkpoint was trained with seed ${saved.rng.seed}, this run has seed ${config.seed}`,
+      );
+    }
+    optimizer.setState({ step: saved.optimizerStep, moments: run.resume.optimizerMoments }, parameters);
+    step = saved.step;
+    batcherState = saved.batcher;
+    elapsedBefore = saved.elapsedSeconds;
+    tokensSeen = saved.tokensSeen;
+  }
+  // Unlimited epochs when steps bound the run; the batcher is lazy.
+  const untilEpoch = config.maxSteps === null ? config.epochs : Number.MAX_SAFE_INTEGER;
+  const iterator: Iterator<BatchStep> = batcher.batches(batcherState, untilEpoch);
+
+  const metricsPath =
+    run.metricsPath ?? (run.outputDir === undefined ? undefined : join(run.outputDir, "metrics.jsonl"));
+  if (metricsPath !== undefined) await mkdir(dirname(metricsPath), { recursive: true });
+  const showProgress = run.progress ?? process.stderr.isTTY === true;
+  const bar = showProgress
+    ? new SingleBar({
+        stream: process.stderr,
+        format:
+          "train [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | eta {eta_formatted}",
+        noTTYOutput: true,
+        notTTYSchedule: 10_000,
+        hideCursor: true,
+      })
+    : null;
+  bar?.start(totalSteps, step, { loss: "-", lr: "-", tps: "-" });
+
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const history: StepRecord[] = [];
+  const checkpoints: string[] = [];
+  let tokensThisCall = 0;
+  let lastValidation: ValidationMetrics | null = null;
+  let stoppedBy: TrainResult["stoppedBy"] = "steps";
+  let dataExhausted = false;
+
+  const checkpoint = async (): Promise<void> => {
+    if (run.outputDir === undefined) return;
+    const folder = join(run.outputDir, `checkpoint-${String(step).padStart(6, "0")}`);
+    const state: TrainingStateJson = {
+      version: 1,
+      step,
+      optimizerStep: optimizer.step,
+      rng: { seed: config.seed, scheme: "derived-from-step" },
+      batcher: batcherState,
+      elapsedSeconds: elapsedBefore + seconds(),
+      tokensSeen,
+    };
+    const { moments } = optimizer.getState();
+    await saveCheckpoint(folder, model, {
+      loss: config.loss,
+      zeta: config.loss.startsWith("pqm") ? config.zeta : null,
+      step,
+      training: configJson(config),
+      trainingState: { state, optimizerMoments: moments },
+    });
+    checkpoints.push(folder);
+  };
+
+  try {
+    while (step < totalSteps) {
+      // 1. Learning rate of this step.
+      const learningRate = learningRateAt(step, schedule);
+
+      // 2. Evaluate and checkpoint (never re-saving the step a run resumed from).
+      let validation: ValidationMetrics | null = null;
+      if (config.evalEvery > 0 && step % config.evalEvery === 0 && step > 0) validation = evaluate();
+      if (
+        config.checkpointEvery > 0 &&
+        step % config.checkpointEvery === 0 &&
+        step > (run.resume?.state.step ?? 0)
+      ) {
+        await checkpoint();
+      }
+
+      // 3. Forward and backward over the micro-batches, gradients averaged.
+      const stepStart = performance.now();
+      let accumulated: Map<string, tf.Tensor> | null = null;
+      let lossSum = 0;
+      let micro = 0;
+      let stepTokens = 0;
+      let lastRows: number[] = [];
+      for (; micro < config.gradientAccumulation; micro++) {
+        const next = iterator.next();
+        if (next.done === true) {
+          dataExhausted = true;
+          break;
+        }
+        const { batch } = next.value;
+        lastRows = batch.sourceIndices;
+        const { tensors, labels } = withLabels(batch, config.labels);
+        const dropoutSeed = deriveSeed(config.seed, step, micro);
+        const { value, grads } = tf.variableGrads(
+          () => loss(model.forwardScores(tensors, { training: true, dropoutSeed }), labels),
+          parameterList,
+        );
+        const lossValue = value.dataSync()[0] as number;
+        value.dispose();
+        disposeBatch(tensors);
+        if (!Number.isFinite(lossValue)) {
+          for (const gradient of Object.values(grads)) gradient?.dispose();
+          for (const gradient of accumulated?.values() ?? []) gradient.dispose();
+          throw divergence(step, "loss", lossValue, lastRows, trainSet, trainEncoded.rows);
+        }
+        lossSum += lossValue;
+        stepTokens += realTokens(batch);
+        batcherState = next.value.next;
+        const scaled = new Map<string, tf.Tensor>();
+        for (const [name, gradient] of Object.entries(grads)) {
+          if (gradient === null) continue;
+          const key = stableName(name);
+          const previous = accumulated?.get(key);
+          scaled.set(
+            key,
+            tf.tidy(() => {
+              const part =
+                config.gradientAccumulation === 1
+                  ? tf.clone(gradient)
+                  : tf.div(gradient, config.gradientAccumulation);
+              return previous === undefined ? part : tf.add(previous, part);
+            }),
+          );
+          gradient.dispose();
+          previous?.dispose();
+        }
+        accumulated = scaled;
+      }
+      if (accumulated === null || micro === 0) break;
+
+      // 4. Clip by the global norm (the norm is measured either way, for the log and the guard).
+      const clipped = clipByGlobalNorm(accumulated, config.maxGradNorm ?? Number.POSITIVE_INFINITY);
+      if (!Number.isFinite(clipped.norm)) {
+        for (const gradient of clipped.gradients.values()) gradient.dispose();
+        throw divergence(step, "gradient norm", clipped.norm, lastRows, trainSet, trainEncoded.rows);
+      }
+
+      // 5. Optimiser step.
+      optimizer.applyGradients(parameters, clipped.gradients, learningRate);
+      for (const gradient of clipped.gradients.values()) gradient.dispose();
+      step++;
+      tokensSeen += stepTokens;
+      tokensThisCall += stepTokens;
+
+      // 6. Log.
+      const record: StepRecord = {
+        step,
+        epoch: batcherState.epoch,
+        loss: lossSum / micro,
+        learningRate,
+        gradNorm: clipped.norm,
+        tokensPerSecond: stepTokens / ((performance.now() - stepStart) / 1000),
+        elapsedSeconds: elapsedBefore + seconds(),
+        ...(validation === null ? {} : { validation }),
+      };
+      if (validation !== null) lastValidation = validation;
+      history.push(record);
+      if (metricsPath !== undefined) await appendFile(metricsPath, `${JSON.stringify(record)}\n`);
+      run.onStep?.(record);
+      bar?.update(step, {
+        loss: record.loss.toFixed(4),
+        lr: learningRate.toExponential(2),
+        tps: Math.round(record.tokensPerSecond),
+      });
+
+      // 7. Stop.
+      if (dataExhausted) break;
+      if (run.stopAfterStep !== undefined && step >= run.stopAfterStep) {
+        stoppedBy = "stop-after-step";
+        break;
+      }
+      if (run.timeBudgetSeconds !== undefined && seconds() >= run.timeBudgetSeconds) {
+        stoppedBy = "time";
+        break;
+      }
+    }
+    const finalValidation = evaluate();
+    if (finalValidation !== null) {
+      lastValidation = finalValidation;
+      const line = { step, final: true, validation: finalValidation };
+      if (metricsPath !== undefined) await appendFile(metricsPath, `${JSON.stringify(line)}\n`);
+    }
+    await checkpoint();
+  } finally {
+    bar?.stop();
+    optimizer.dispose();
+  }
+  const elapsedSeconds = seconds();
+  return {
+    steps: step,
+    stoppedBy,
+    history,
+    validation: lastValidation,
+    checkpoints,
+    elapsedSeconds,
+    tokensPerSecond: tokensThisCall / elapsedSeconds,
+    rejected: { train: trainEncoded.rejected.length, validation: validationEncoded.rejected.length },
+  };
+}
+
+function divergence(
+  step: number,
+  quantity: "loss" | "gradient norm",
+  value: number,
+  sourceIndices: readonly number[],
+  trainSet: readonly LabelledTrajectory[],
+  _rows: readonly EncodedRow[],
+): TrainingDivergedError {
+  const questionIds = sourceIndices.map((index) => trainSet[index]?.question.id ?? "?");
+  return new TrainingDivergedError(step + 1, quantity, value, sourceIndices, questionIds);
+}
