@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/bin.ts"],
+  // The demo's worker thread is an entry of its own, built beside the bin (dist/demo-worker.js).
+  entry: { bin: "src/bin.ts", "demo-worker": "src/commands/demo/demo-worker.ts" },
   format: ["esm"],
   sourcemap: true,
   clean: true,

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CliError, exitCodes } from "./cli-error.js";
 import { registerAnnotate } from "./commands/annotate/annotate-command.js";
 import { registerData } from "./commands/data/data-command.js";
+import { registerDemo } from "./commands/demo/demo-command.js";
 import { registerEval } from "./commands/eval/eval-command.js";
 import { registerScore } from "./commands/eval/score-command.js";
 import { registerExample } from "./commands/example-command.js";
@@ -17,6 +18,7 @@ program
   .showHelpAfterError("(run pqm --help for usage)")
   .exitOverride();
 
+registerDemo(program);
 registerExample(program);
 registerData(program);
 registerAnnotate(program);

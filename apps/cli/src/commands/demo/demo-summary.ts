@@ -1,0 +1,117 @@
+import type { CurvePoint } from "@pqm/eval";
+import type { DemoSeedResult } from "./run-demo.js";
+
+/** A mean with its 95% interval: over seeds (Student t) with several seeds, else the run's own interval. */
+export interface SummaryValue {
+  mean: number;
+  low: number;
+  high: number;
+  /** How the interval was made. */
+  interval: "bootstrap over questions" | "t over seeds" | "none";
+}
+
+/** Best-of-n accuracy per method and n, over seeds. */
+export interface DemoSummary {
+  seeds: number;
+  ns: number[];
+  bestOfN: Record<"pqm" | "bce" | "majority" | "random" | "pass", SummaryValue[]>;
+  /** PQM minus BCE best-of-n accuracy per n (interval only with several seeds). */
+  pqmMinusBce: SummaryValue[];
+  step: Record<
+    "stepAuroc" | "spearman" | "orderingShare" | "validationAuroc",
+    { pqm: SummaryValue; bce: SummaryValue }
+  >;
+  labelQuality: { hardLabelAccuracy: SummaryValue; softLabelMae: SummaryValue };
+  policyAccuracy: SummaryValue;
+  stageSeconds: Record<string, SummaryValue>;
+  totalSeconds: SummaryValue;
+}
+
+// Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond.
+const tQuantiles = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
+  2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/** Mean and 95% t-interval of per-seed values; with one value, its own interval when given. */
+export function overSeeds(values: readonly number[], single?: { low: number; high: number }): SummaryValue {
+  const finite = values.filter(Number.isFinite);
+  const count = finite.length;
+  if (count === 0) return { mean: Number.NaN, low: Number.NaN, high: Number.NaN, interval: "none" };
+  const mean = finite.reduce((sum, value) => sum + value, 0) / count;
+  if (count === 1) {
+    return single
+      ? { mean, low: single.low, high: single.high, interval: "bootstrap over questions" }
+      : { mean, low: mean, high: mean, interval: "none" };
+  }
+  const variance = finite.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (count - 1);
+  const half = (tQuantiles[count - 2] ?? 1.96) * Math.sqrt(variance / count);
+  return { mean, low: mean - half, high: mean + half, interval: "t over seeds" };
+}
+
+function curve(runs: readonly CurvePoint[][], ns: readonly number[]): SummaryValue[] {
+  return ns.map((n) => {
+    const points = runs.map((points) => points.find((point) => point.n === n));
+    const values = points.map((point) => point?.mean ?? Number.NaN);
+    const only = points.length === 1 ? points[0] : undefined;
+    return overSeeds(values, only ? { low: only.low, high: only.high } : undefined);
+  });
+}
+
+/** Combines the seeds' results into means and intervals. */
+export function summariseDemo(runs: readonly DemoSeedResult[], ns: readonly number[]): DemoSummary {
+  const pqmCurves = runs.map((run) => run.models.pqm.bestOfN);
+  const bceCurves = runs.map((run) => run.models.bce.bestOfN);
+  const pair = (pick: (model: DemoSeedResult["models"]["pqm"]) => number | null) => ({
+    pqm: overSeeds(runs.map((run) => pick(run.models.pqm) ?? Number.NaN)),
+    bce: overSeeds(runs.map((run) => pick(run.models.bce) ?? Number.NaN)),
+  });
+  const stageNames = [...new Set(runs.flatMap((run) => run.stages.map((stage) => stage.stage)))];
+  return {
+    seeds: runs.length,
+    ns: [...ns],
+    bestOfN: {
+      pqm: curve(pqmCurves, ns),
+      bce: curve(bceCurves, ns),
+      majority: curve(
+        runs.map((run) => run.baselines.majority),
+        ns,
+      ),
+      random: curve(
+        runs.map((run) => run.baselines.random),
+        ns,
+      ),
+      pass: curve(
+        runs.map((run) => run.baselines.pass),
+        ns,
+      ),
+    },
+    pqmMinusBce: ns.map((n) =>
+      overSeeds(
+        runs.map((run) => {
+          const pqm = run.models.pqm.bestOfN.find((point) => point.n === n)?.mean ?? Number.NaN;
+          const bce = run.models.bce.bestOfN.find((point) => point.n === n)?.mean ?? Number.NaN;
+          return pqm - bce;
+        }),
+      ),
+    ),
+    step: {
+      stepAuroc: pair((model) => model.stepLabels.auroc),
+      spearman: pair((model) => model.qValues.spearmanPooled),
+      orderingShare: pair((model) => model.qValues.orderingShare),
+      validationAuroc: pair((model) => model.validationAuroc),
+    },
+    labelQuality: {
+      hardLabelAccuracy: overSeeds(runs.map((run) => run.corpus.hardLabelAccuracy)),
+      softLabelMae: overSeeds(runs.map((run) => run.corpus.softLabelMae)),
+    },
+    policyAccuracy: overSeeds(runs.map((run) => run.test.policyAccuracy)),
+    stageSeconds: Object.fromEntries(
+      stageNames.map((name) => [
+        name,
+        overSeeds(runs.map((run) => run.stages.find((stage) => stage.stage === name)?.seconds ?? Number.NaN)),
+      ]),
+    ),
+    totalSeconds: overSeeds(runs.map((run) => run.stages.reduce((sum, stage) => sum + stage.seconds, 0))),
+  };
+}
