@@ -13,12 +13,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LoopbackHub } from "@pqm/testing";
+import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { HfDownloadOptions } from "./hf-download.js";
 import { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
 import { HubError } from "./hub-error.js";
-import type { LoopbackHub } from "./loopback-hub.test-support.js";
-import { startLoopbackHub } from "./loopback-hub.test-support.js";
 
 // Deliberately not shaped like `hf_...`, so only the exact-secret redaction can hide it.
 const TOKEN = "sekrit-Token-4242-abcdef";
@@ -415,8 +415,7 @@ describe("hfDownload offline and without network", () => {
     hub.addFile("datasets/acme/down", "d.jsonl", "{}\n");
     const cached = await hfDownload("hf://datasets/acme/down/d.jsonl", options());
     // A port that was just open and is now closed: connection refused.
-    const { startLoopbackHub: start } = await import("./loopback-hub.test-support.js");
-    const gone = await start();
+    const gone = await startLoopbackHub();
     await gone.close();
     expect(await hfDownload("hf://datasets/acme/down/d.jsonl", options({ endpoint: gone.endpoint }))).toBe(
       cached,

@@ -4,6 +4,7 @@
 export type { HfDownloadProgress, HfProgressMode } from "./download-progress.js";
 export type { HfDownloadOptions, HfFileMetadata } from "./hf-download.js";
 export { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
+export { hfDownloadFiles } from "./hf-download-files.js";
 export type { HfFileRef, HfRepoType } from "./hf-uri.js";
 export { DEFAULT_REVISION, formatHfUri, hfRepoId, isCommitHash, parseHfUri, resolveHfUrl } from "./hf-uri.js";
 export type { HfRepoCachePaths } from "./hub-cache.js";

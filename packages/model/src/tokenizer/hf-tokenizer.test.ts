@@ -1,6 +1,7 @@
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HfTokenizer, loadTokenizer } from "./hf-tokenizer.js";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
@@ -86,10 +87,57 @@ describe.each(REAL_TOKENIZERS)("HfTokenizer on the real %s tokenizer", (name) =>
 });
 
 describe("loadTokenizer errors", () => {
-  it("refuses a Hub id without a resolver, saying what to do", async () => {
-    const error = await loadTokenizer("Qwen/Qwen3-0.6B").catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(TokenizerLoadError);
-    expect((error as Error).message).toMatch(/Qwen\/Qwen3-0\.6B: is not a folder on this machine.*download/);
+  it("downloads a Hub id through @pqm/data's Hub client by default (a real Hub-layout server on loopback)", async () => {
+    const hub = await startLoopbackHub();
+    try {
+      for (const file of ["tokenizer.json", "tokenizer_config.json"]) {
+        hub.addFile("acme/llama2-tok", file, await readFile(join(realTokenizerFolder("llama2"), file)), {
+          lfs: file === "tokenizer.json",
+        });
+      }
+      const hubOptions = {
+        endpoint: hub.endpoint,
+        cacheDir: join(scratch, "hf-cache"),
+        env: {},
+        progress: "silent" as const,
+      };
+      const tokenizer = await loadTokenizer("hf://acme/llama2-tok", { hub: hubOptions });
+      const local = await loadTokenizer(realTokenizerFolder("llama2"));
+      expect(tokenizer.vocabSize).toBe(32000);
+      expect(tokenizer.encode("Step 1: 12 + 7 = 19 apples.")).toEqual(
+        local.encode("Step 1: 12 + 7 = 19 apples."),
+      );
+      expect(
+        hub.requests.some((request) => request.path.includes("acme/llama2-tok/resolve/main/tokenizer.json")),
+      ).toBe(true);
+      // A second load comes from the cache even with the Hub gone.
+      await hub.close();
+      const cached = await loadTokenizer("acme/llama2-tok", { hub: { ...hubOptions, offline: true } });
+      expect(cached.vocabSize).toBe(32000);
+    } finally {
+      await hub.close().catch(() => undefined);
+    }
+  });
+
+  it("names the id and the Hub's answer when the tokenizer is not there", async () => {
+    const hub = await startLoopbackHub();
+    try {
+      const error = await loadTokenizer("acme/missing", {
+        hub: {
+          endpoint: hub.endpoint,
+          cacheDir: join(scratch, "hf-cache-2"),
+          env: {},
+          retries: 0,
+          progress: "silent",
+        },
+      }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TokenizerLoadError);
+      expect((error as Error).message).toMatch(
+        /acme\/missing: could not fetch the tokenizer files from the Hub.*not found/,
+      );
+    } finally {
+      await hub.close();
+    }
   });
 
   it("loads a Hub id through the resolver it is given", async () => {

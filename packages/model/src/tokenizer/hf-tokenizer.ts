@@ -1,6 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { PreTrainedTokenizer } from "@huggingface/transformers";
+import { type HfDownloadOptions, hfDownloadFiles } from "@pqm/data";
 import { BUILTIN_CONFIG_KEY, BuiltinTokenizer } from "./builtin-tokenizer.js";
 import type {
   AddedSpecialToken,
@@ -28,8 +29,13 @@ export type HubFolderResolver = (
 
 /** Options of {@link loadTokenizer}. */
 export interface LoadTokenizerOptions {
-  /** Resolves a Hub id to a local folder; without it a Hub id is refused with a message saying what to do. */
+  /**
+   * Resolves a Hub id to a local folder. Default: @pqm/data's Hub client downloads the two tokenizer
+   * files into the Hugging Face cache (honouring HF_ENDPOINT, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE).
+   */
   resolveHubFolder?: HubFolderResolver;
+  /** Options of the default resolver's downloads (endpoint, cache folder, token, progress...). */
+  hub?: HfDownloadOptions;
   /** Hub revision passed to `resolveHubFolder`. */
   revision?: string;
 }
@@ -212,18 +218,15 @@ export async function loadTokenizer(
       "is a file; pass the folder that holds tokenizer.json and tokenizer_config.json",
     );
   }
-  if (!looksLikeHubId(folderOrId)) throw new TokenizerLoadError(folderOrId, "no such folder");
-  if (options.resolveHubFolder === undefined) {
-    throw new TokenizerLoadError(
-      folderOrId,
-      "is not a folder on this machine. Hub ids are not downloaded by loadTokenizer itself: download the " +
-        "repository's tokenizer.json and tokenizer_config.json first (the pqm download command or the data " +
-        "package's Hub client) and pass that folder, or pass `resolveHubFolder`",
-    );
-  }
+  const repoId = folderOrId.startsWith("hf://") ? folderOrId.slice("hf://".length) : folderOrId;
+  if (!looksLikeHubId(repoId)) throw new TokenizerLoadError(folderOrId, "no such folder");
+  const resolveHubFolder: HubFolderResolver =
+    options.resolveHubFolder ??
+    ((id, files, revision) =>
+      hfDownloadFiles(id, files, { ...options.hub, ...(revision ? { revision } : {}) }));
   let folder: string;
   try {
-    folder = await options.resolveHubFolder(folderOrId, TOKENIZER_FILES, options.revision);
+    folder = await resolveHubFolder(repoId, TOKENIZER_FILES, options.revision);
   } catch (cause) {
     throw new TokenizerLoadError(
       folderOrId,

@@ -1,4 +1,4 @@
-// A small stand-in for the Hugging Face Hub on loopback, for the hub tests: a "hub" server that serves
+// A small stand-in for the Hugging Face Hub on loopback, for tests of Hub clients: a "hub" server that serves
 // `/{datasets/}owner/name/resolve/{rev}/{path}` from files in a temp folder, and a "CDN" server on
 // another port (another origin) that LFS files redirect to. Both record every request.
 import { createHash } from "node:crypto";
