@@ -6,6 +6,7 @@ import { registerDemo } from "./commands/demo/demo-command.js";
 import { registerEval } from "./commands/eval/eval-command.js";
 import { registerScore } from "./commands/eval/score-command.js";
 import { registerExample } from "./commands/example-command.js";
+import { registerExperiment } from "./commands/experiment/experiment-command.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
 // from its own file and imports its work when it runs, so `pqm --help` loads no TF.js and no data code.
@@ -20,6 +21,7 @@ program
 
 registerDemo(program);
 registerExample(program);
+registerExperiment(program);
 registerData(program);
 registerAnnotate(program);
 registerEval(program);

@@ -23,7 +23,9 @@ function runInWorker(job: TrainJob, log: (line: string) => void): Promise<TrainJ
         void worker.terminate();
       } else {
         settled = true;
-        reject(new Error(`training the ${job.loss} model failed in its worker: ${message.message}`));
+        reject(
+          new Error(`training the ${job.name ?? job.loss} model failed in its worker: ${message.message}`),
+        );
         void worker.terminate();
       }
     });
@@ -31,22 +33,38 @@ function runInWorker(job: TrainJob, log: (line: string) => void): Promise<TrainJ
       if (!settled) reject(error);
     });
     worker.on("exit", (code) => {
-      if (!settled) reject(new Error(`the ${job.loss} worker exited with code ${code} before it finished`));
+      if (!settled) {
+        reject(new Error(`the ${job.name ?? job.loss} worker exited with code ${code} before it finished`));
+      }
     });
   });
 }
 
+/** Worker threads at once: one per core of the machines this was measured on (wasm runs one thread). */
+export const TRAIN_WORKERS = 2;
+
 /**
- * Trains and scores the demo's models: each in its own worker thread when `parallel` (one core each,
- * since wasm runs one thread a process), else one after another in this thread.
+ * Trains and scores models, results in job order: `TRAIN_WORKERS` at a time, each in its own worker
+ * thread, when `parallel` (one core each, since wasm runs one thread a process), else one after
+ * another in this thread.
  */
 export async function runTrainJobs(
   jobs: readonly TrainJob[],
   parallel: boolean,
   log: (line: string) => void,
 ): Promise<TrainJobResult[]> {
-  if (parallel && existsSync(workerFile)) return Promise.all(jobs.map((job) => runInWorker(job, log)));
-  const results: TrainJobResult[] = [];
-  for (const job of jobs) results.push(await trainAndScore(job, log));
+  const results: TrainJobResult[] = new Array(jobs.length);
+  if (parallel && existsSync(workerFile)) {
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const index = next++;
+        results[index] = await runInWorker(jobs[index]!, log);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TRAIN_WORKERS, jobs.length) }, lane));
+    return results;
+  }
+  for (const [index, job] of jobs.entries()) results[index] = await trainAndScore(job, log);
   return results;
 }

@@ -5,7 +5,14 @@ import type { DemoConfig } from "./demo-config.js";
 
 /** Everything one model's training and scoring needs; plain data, so it can cross to a worker thread. */
 export interface TrainJob {
-  loss: "pqm" | "bce";
+  /** A loss name of @pqm/core (`pqm`, `pqm-paper`, `pqm-theory`, `pqm-ablation`, `bce`, `mse`, `orm`). */
+  loss: string;
+  /** The margin for the PQM losses (default: the config's). */
+  zeta?: number;
+  /** Which labels the loss reads (default hard; `soft` for bce and mse on soft labels). */
+  labels?: "hard" | "soft";
+  /** Name of this model in logs and file names (default: the loss). */
+  name?: string;
   corpus: LabelledTrajectory[];
   /** The held-out candidates to score, flattened. */
   candidates: Trajectory[];
@@ -18,7 +25,8 @@ export interface TrainJob {
 
 /** What training and scoring one model gave. */
 export interface TrainJobResult {
-  loss: "pqm" | "bce";
+  loss: string;
+  name: string;
   backend: string;
   trainSteps: number;
   trainSeconds: number;
@@ -35,6 +43,7 @@ export interface TrainJobResult {
  */
 export async function trainAndScore(job: TrainJob, log: (line: string) => void): Promise<TrainJobResult> {
   const { config } = job;
+  const name = job.name ?? job.loss;
   const backend = await selectBackend({ ...(job.backend ? { backend: job.backend } : {}), log: () => {} });
   const tokenizer = buildWordTokenizer(job.tokenizerCorpus);
   const model = ProcessRewardModel.fromScratch(
@@ -48,7 +57,7 @@ export async function trainAndScore(job: TrainJob, log: (line: string) => void):
       initializer_range: 0.02,
     },
     tokenizer,
-    { seed: job.seed, name: `arith-${job.loss}` },
+    { seed: job.seed, name: `arith-${name}` },
   );
   try {
     const train = await trainPrm({
@@ -56,8 +65,8 @@ export async function trainAndScore(job: TrainJob, log: (line: string) => void):
       train: job.corpus,
       config: {
         loss: job.loss,
-        zeta: config.zeta,
-        labels: "hard",
+        zeta: job.zeta ?? config.zeta,
+        labels: job.labels ?? "hard",
         learningRate: config.learningRate,
         maxSteps: config.trainSteps,
         batchSize: config.batchSize,
@@ -74,12 +83,13 @@ export async function trainAndScore(job: TrainJob, log: (line: string) => void):
       },
     });
     log(
-      `  ${job.loss}: ${train.steps} steps in ${train.elapsedSeconds.toFixed(1)} s (${Math.round(train.tokensPerSecond)} tokens/s), validation AUROC ${train.validation?.auroc.toFixed(3) ?? "-"}`,
+      `  ${name}: ${train.steps} steps in ${train.elapsedSeconds.toFixed(1)} s (${Math.round(train.tokensPerSecond)} tokens/s), validation AUROC ${train.validation?.auroc.toFixed(3) ?? "-"}`,
     );
     const started = performance.now();
     const scores = await model.scoreSteps(job.candidates);
     return {
       loss: job.loss,
+      name,
       backend: backend.description,
       trainSteps: train.steps,
       trainSeconds: train.elapsedSeconds,

@@ -40,8 +40,10 @@ describe("pqm demo (scaled down, through the built binary)", () => {
     }
     // Every accuracy is a share.
     for (const curve of Object.values(printed.summary.bestOfN)) {
-      for (const value of curve)
-        expect(value.mean).toBeGreaterThanOrEqual(0), expect(value.mean).toBeLessThanOrEqual(1);
+      for (const value of curve) {
+        expect(value.mean).toBeGreaterThanOrEqual(0);
+        expect(value.mean).toBeLessThanOrEqual(1);
+      }
     }
     for (const file of [
       "index.html",

@@ -142,14 +142,14 @@ function answerGroups(solutions: readonly ArithSolution[]): (number | null)[] {
   });
 }
 
-interface TestCandidates {
+export interface TestCandidates {
   questions: Question[];
   solutions: ArithSolution[][];
   correct: boolean[][];
   groups: (number | null)[][];
 }
 
-function sampleTestCandidates(
+export function sampleTestCandidates(
   environment: ArithEnvironment,
   config: DemoConfig,
   seed: number,
@@ -165,7 +165,7 @@ function sampleTestCandidates(
 }
 
 /** Best-of-n and the step-level metrics of one model's scores on the held-out candidates. */
-function evaluateModel(
+export function evaluateModel(
   trained: TrainJobResult,
   test: TestCandidates,
   config: DemoConfig,
@@ -200,7 +200,7 @@ function evaluateModel(
   return {
     result: {
       loss: trained.loss,
-      zeta: trained.loss === "pqm" ? config.zeta : null,
+      zeta: trained.loss.startsWith("pqm") ? config.zeta : null,
       trainSteps: trained.trainSteps,
       trainSeconds: trained.trainSeconds,
       trainTokensPerSecond: trained.trainTokensPerSecond,
