@@ -7,6 +7,7 @@ import { registerEval } from "./commands/eval/eval-command.js";
 import { registerScore } from "./commands/eval/score-command.js";
 import { registerExample } from "./commands/example-command.js";
 import { registerExperiment } from "./commands/experiment/experiment-command.js";
+import { registerTrain } from "./commands/train/train-command.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
 // from its own file and imports its work when it runs, so `pqm --help` loads no TF.js and no data code.
@@ -26,6 +27,7 @@ registerData(program);
 registerAnnotate(program);
 registerEval(program);
 registerScore(program);
+registerTrain(program);
 
 async function main(argv: string[]): Promise<number> {
   try {

@@ -15,7 +15,7 @@ import {
   writeEvaluationReport,
 } from "@pqm/eval";
 import { CliError } from "../../cli-error.js";
-import { loadModelScorer } from "./model-scorer.js";
+import { scoreWithModel } from "./model-scorer.js";
 import { loadTestSet } from "./test-set.js";
 
 /** The n of the paper (method.md section 7), used up to the candidate count when `--n` is not given. */
@@ -85,10 +85,12 @@ export async function runBestOfN(options: BestOfNCommandOptions): Promise<BestOf
   const scores: ScoresFile =
     options.scores !== undefined
       ? await readScoresFile(options.scores, { candidates })
-      : await scoreCandidatesCached(await loadModelScorer(options.model!), candidates, options.cacheDir, {
-          questions: testSet.questions,
-          progress: options.progress,
-        });
+      : await scoreWithModel(options.model!, (scorer) =>
+          scoreCandidatesCached(scorer, candidates, options.cacheDir, {
+            questions: testSet.questions,
+            progress: options.progress,
+          }),
+        );
   const fewest = Math.min(...candidates.questions.map((set) => set.responses.length));
   const ns = options.ns ?? defaultNs(fewest);
   if (ns.length === 0 || fewest < 1) {

@@ -24,7 +24,7 @@ export function registerEval(program: Command): void {
     .requiredOption("--test <name|file>", "math500, gsm-plus, gsm8k, or a JSONL/JSON/Parquet test file")
     .requiredOption("--candidates <file>", "candidate file: [{question, responses: [{text, model_name}]}]")
     .option("--scores <file>", "pqm-scores/1 file for the candidate file")
-    .option("--model <checkpoint>", "score the candidates with a checkpoint (not available yet)")
+    .option("--model <checkpoint>", "score the candidates with a checkpoint folder (pqm train writes them)")
     .option(
       "--n <list>",
       "subset sizes, e.g. 1,8,16 (default 1,8,16,32,64,128 up to the candidates)",
@@ -137,7 +137,7 @@ export function registerEval(program: Command): void {
     .command("processbench")
     .description("ProcessBench: find each solution's first wrong step from PRM scores; F1 per subset")
     .option("--scores <file>", "pqm-scores/1 file over the ProcessBench items (see --export)")
-    .option("--model <checkpoint>", "score the items with a checkpoint (not available yet)")
+    .option("--model <checkpoint>", "score the items with a checkpoint folder (pqm train writes them)")
     .option("--subsets <list>", "subsets, in the scores file's order", "gsm8k,math,olympiadbench,omnimath")
     .option("--threshold-subset <name>", "the subset whose F1 chooses the threshold", "gsm8k")
     .option(

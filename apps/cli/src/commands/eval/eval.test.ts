@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { appendFile, copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Question } from "@pqm/core";
@@ -183,7 +183,7 @@ describe("pqm eval bon", () => {
     expect(run.stderr).toMatch(/candidates\.json.*fewer than n = 16/);
   });
 
-  it("--model and pqm score say that checkpoint scoring is not available yet", async () => {
+  it("--model and pqm score refuse a missing checkpoint folder and a folder that is not a checkpoint", async () => {
     const bon = await runCli([
       "eval",
       "bon",
@@ -191,14 +191,19 @@ describe("pqm eval bon", () => {
       ...["--cache-dir", join(folder, "cache"), "--out", join(folder, "model")],
     ]);
     expect(bon.exitCode).toBe(1);
-    expect(bon.stderr).toMatch(/not available yet/);
+    expect(bon.stderr).toMatch(/--model .*checkpoint: no such checkpoint folder/);
+    // A folder without config.json is refused before any model code loads.
+    const notACheckpoint = join(folder, "not-a-checkpoint");
+    await mkdir(notACheckpoint, { recursive: true });
+    await writeFile(join(notACheckpoint, "notes.txt"), "not a model");
     const score = await runCli([
       "score",
-      ...["--model", join(folder, "checkpoint"), "--candidates", candidatesFile],
-      ...["--out", join(folder, "s.jsonl")],
+      ...["--model", notACheckpoint, "--candidates", candidatesFile],
+      ...["--out", join(folder, "s.jsonl"), "--cache-dir", join(folder, "cache")],
     ]);
     expect(score.exitCode).toBe(1);
-    expect(score.stderr).toMatch(/not available yet/);
+    expect(score.stderr).toMatch(/--model .*not-a-checkpoint: not a checkpoint folder \(no config\.json\)/);
+    expect(existsSync(join(folder, "s.jsonl"))).toBe(false);
   });
 
   it("refuses an unknown test set name with a usage exit code", async () => {

@@ -16,7 +16,7 @@ import {
   writeEvaluationReport,
 } from "@pqm/eval";
 import { CliError } from "../../cli-error.js";
-import { loadModelScorer } from "./model-scorer.js";
+import { scoreWithModel } from "./model-scorer.js";
 
 /** The ProcessBench subsets, in the order of the paper's table. */
 export const PROCESSBENCH_SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath"] as const;
@@ -77,9 +77,9 @@ export async function runProcessBench(
       ? await readScoresFile(options.scores, { candidates }).catch((error: unknown) => {
           throw explainHash(error, candidatesFile);
         })
-      : await scoreCandidatesCached(await loadModelScorer(options.model!), candidates, options.cacheDir, {
-          progress: options.progress,
-        });
+      : await scoreWithModel(options.model!, (scorer) =>
+          scoreCandidatesCached(scorer, candidates, options.cacheDir, { progress: options.progress }),
+        );
   const items: Record<string, ProcessBenchItem[]> = {};
   let offset = 0;
   for (const subset of options.subsets) {

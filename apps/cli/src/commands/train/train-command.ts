@@ -1,0 +1,120 @@
+import type { Command } from "commander";
+import { parseNumber } from "../../options.js";
+import { printJson } from "../../output.js";
+
+/** Each flag of `pqm train` that sets a config field: flag, its value name, the dotted field, help. */
+const fieldFlags = [
+  [
+    "--train",
+    "<file>",
+    "data.train",
+    "labelled training file (Math-Shepherd, soft labels, PRM800K, trajectories)",
+  ],
+  [
+    "--validation",
+    "<file>",
+    "data.validation",
+    "labelled validation file (default: hold out training questions)",
+  ],
+  [
+    "--backbone",
+    "<source>",
+    "model.backbone",
+    "model folder, hf://owner/name[@rev], or preset:tiny|small|medium|large",
+  ],
+  [
+    "--template",
+    "<name>",
+    "encoding.template",
+    "prompt template (default plain from a preset, else pqm-alpaca)",
+  ],
+  ["--max-length", "<tokens>", "encoding.maxLength", "longest row in tokens"],
+  ["--loss", "<name>", "training.loss", "pqm, pqm-paper, pqm-theory, pqm-ablation, bce, mse or orm"],
+  ["--zeta", "<margin>", "training.zeta", "PQM margin zeta"],
+  ["--labels", "<kind>", "training.labels", "hard or soft (soft: bce/mse only)"],
+  ["--lr", "<rate>", "training.learningRate", "peak learning rate"],
+  ["--steps", "<count>", "training.maxSteps", "optimiser steps of the whole run (wins over --epochs)"],
+  ["--epochs", "<count>", "training.epochs", "passes over the training rows"],
+  ["--batch-size", "<rows>", "training.batchSize", "rows per batch (default: length buckets 64/24/8)"],
+  ["--seed", "<number>", "training.seed", "seed of shuffling, dropout and the validation split"],
+  ["--eval-every", "<steps>", "training.evalEvery", "validate every N steps (and at the end)"],
+  ["--out", "<folder>", "output.dir", "output folder (default pqm-runs/train-<time>)"],
+  [
+    "--checkpoint-every",
+    "<steps>",
+    "output.checkpointEvery",
+    "save a checkpoint every N steps (and at the end)",
+  ],
+  ["--time-budget", "<seconds>", "run.timeBudgetSeconds", "stop (and checkpoint) after this many seconds"],
+  ["--backend", "<name>", "run.backend", "TF.js backend: wasm, cpu (default: the fastest installed)"],
+] as const;
+
+/** Fields whose flag value is a number (commander parses them; the schema checks their range). */
+const numericFields = new Set<string>([
+  "encoding.maxLength",
+  "training.zeta",
+  "training.learningRate",
+  "training.maxSteps",
+  "training.epochs",
+  "training.batchSize",
+  "training.seed",
+  "training.evalEvery",
+  "output.checkpointEvery",
+  "run.timeBudgetSeconds",
+]);
+
+/** Commander's option key of a flag: `--batch-size` -> `batchSize`. */
+function optionKey(flag: string): string {
+  return flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Registers `pqm train`; its work (TF.js, @pqm/model) is imported only when it runs. */
+export function registerTrain(program: Command): void {
+  const command = program
+    .command("train")
+    .description("train a process reward model (PQM or a baseline loss) and write checkpoints")
+    .option("--config <file>", "YAML or JSON config file (defaults < file < flags)");
+  for (const [flag, value, field, help] of fieldFlags) {
+    const description = `${help} [${field}]`;
+    if (numericFields.has(field)) command.option(`${flag} ${value}`, description, parseNumber);
+    else command.option(`${flag} ${value}`, description);
+  }
+  command
+    .option("--resume <checkpoint>", "continue from a checkpoint's model and training state")
+    .option("--no-progress", "no progress lines on stderr")
+    .option("--json", "print the summary as JSON")
+    .action(async (options: Record<string, unknown>) => {
+      const flags: Record<string, Record<string, unknown>> = {};
+      const flagNames: Record<string, string> = {};
+      for (const [flag, , field] of fieldFlags) {
+        const value = options[optionKey(flag)];
+        if (value === undefined) continue;
+        const [section = "", name = ""] = field.split(".");
+        flags[section] = { ...flags[section], [name]: value };
+        flagNames[field] = flag;
+      }
+      const json = options.json === true;
+      const { runTrain } = await import("./train.js");
+      const result = await runTrain({
+        ...(typeof options.config === "string" ? { configFile: options.config } : {}),
+        flags,
+        flagNames,
+        ...(typeof options.resume === "string" ? { resume: options.resume } : {}),
+        progress: options.progress !== false && !json,
+      });
+      if (json) return printJson(result);
+      const resumed = result.resumedFromStep === null ? "" : ` (resumed at step ${result.resumedFromStep})`;
+      console.log(
+        `trained ${result.steps} step${result.steps === 1 ? "" : "s"}${resumed}, stopped by ${result.stoppedBy}, in ` +
+          `${result.elapsedSeconds.toFixed(1)} s at ${Math.round(result.tokensPerSecond)} tokens/s on ${result.backend}`,
+      );
+      const validation = result.validation;
+      console.log(
+        validation === null
+          ? "validation: none (no validation rows)"
+          : `validation: loss ${validation.loss.toFixed(4)}, step AUROC ${Number.isNaN(validation.auroc) ? "n/a (one class)" : validation.auroc.toFixed(3)} over ${validation.steps} steps`,
+      );
+      console.log(`checkpoint: ${result.checkpoint ?? "none written"}`);
+      console.log(`metrics: ${result.metrics}`);
+    });
+}

@@ -1,0 +1,348 @@
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { JsonValue, LabelledTrajectory } from "@pqm/core";
+import type { SavedTrainingState, TrainingConfig } from "@pqm/model";
+import {
+  buildWordTokenizer,
+  countParameters,
+  DEFAULT_STEP_FORMAT,
+  formatSteps,
+  loadCheckpoint,
+  ProcessRewardModel,
+  promptTemplateNames,
+  readPqmMetadata,
+  resolvePromptTemplate,
+  resolveTrainingConfig,
+  selectBackend,
+  trainPrm,
+} from "@pqm/model";
+import { CliError } from "../../cli-error.js";
+import type { BackboneSource } from "./train-backbone.js";
+import { downloadHubBackbone, parseBackbone } from "./train-backbone.js";
+import type { TrainCommandConfig, TrainConfigLayer } from "./train-config.js";
+import {
+  checkConfigLayer,
+  mergeConfigLayers,
+  readTrainConfigFile,
+  resolveTrainCommandConfig,
+} from "./train-config.js";
+
+/** Options of `pqm train`. */
+export interface TrainCommandOptions {
+  /** A YAML or JSON config file (the middle layer). */
+  configFile?: string;
+  /** The layer the flags make (the last one). */
+  flags: TrainConfigLayer;
+  /** The flag that sets each dotted field, for error messages (`training.zeta` -> `--zeta`). */
+  flagNames: Readonly<Record<string, string>>;
+  /** A checkpoint folder whose model and training state the run continues from. */
+  resume?: string;
+  /** Progress lines and the training bar on stderr. */
+  progress: boolean;
+}
+
+/** What `pqm train` did: what `--json` prints. */
+export interface TrainCommandResult {
+  /** Folder of the checkpoints, `metrics.jsonl` and `train-config.json`. */
+  outputDir: string;
+  /** The last checkpoint written (the trained model), or null when none was. */
+  checkpoint: string | null;
+  checkpoints: string[];
+  metrics: string;
+  /** Optimiser steps done in total, resumed ones included. */
+  steps: number;
+  /** The step the run resumed from, or null for a fresh run. */
+  resumedFromStep: number | null;
+  stoppedBy: "steps" | "time" | "stop-after-step";
+  /** Seconds of this run's training loop. */
+  elapsedSeconds: number;
+  /** Real (unpadded) tokens per second over this run. */
+  tokensPerSecond: number;
+  /** Validation at the end: mean loss, step-level AUROC (null in JSON when a class is absent). */
+  validation: { loss: number; auroc: number; steps: number } | null;
+  /** The TF.js backend that ran. */
+  backend: string;
+  model: { backbone: string; hiddenSize: number; layers: number; vocabSize: number; parameters: number };
+  /** Trajectories read, and those the encoder rejected (too long, tag inside a step...). */
+  data: {
+    train: number;
+    validation: number | null;
+    rejected: { train: number; validation: number };
+  };
+  /** The configuration after layering, with every training field resolved. */
+  config: Omit<TrainCommandConfig, "training"> & { training: TrainingConfig };
+}
+
+/** A results folder with the time in its name, safe on every file system: `pqm-runs/train-2026-11-26T10-12-00`. */
+export function defaultRunFolder(now = new Date()): string {
+  return `pqm-runs/train-${now.toISOString().slice(0, 19).replace(/:/g, "-")}`;
+}
+
+async function readLabelled(path: string, what: string): Promise<LabelledTrajectory[]> {
+  if (!existsSync(path)) throw new CliError(`${path}: no such file (the ${what})`);
+  // @pqm/data takes seconds to import (its answer checker), so it loads after the cheap checks pass.
+  const { readLabelledTrajectories } = await import("@pqm/data");
+  const trajectories: LabelledTrajectory[] = [];
+  for await (const trajectory of readLabelledTrajectories(path)) trajectories.push(trajectory);
+  if (trajectories.length === 0)
+    throw new CliError(`${path}: no labelled trajectories in the file (the ${what})`);
+  return trajectories;
+}
+
+/**
+ * The word tokenizer's corpus: every question and its steps as the template will write them, and the
+ * template's fixed text, so no word the model reads becomes `[UNK]`.
+ */
+function tokenizerCorpus(
+  trajectories: readonly LabelledTrajectory[],
+  template: string,
+  stepTag: string,
+): string[] {
+  const texts = trajectories.map(
+    (trajectory) =>
+      `${trajectory.question.text}\n${formatSteps(trajectory.steps, stepTag, DEFAULT_STEP_FORMAT)}`,
+  );
+  try {
+    const layout = resolvePromptTemplate(template).layout(buildWordTokenizer([]));
+    texts.push(layout.head, layout.middle, layout.tail);
+  } catch (error) {
+    throw new CliError(
+      `field 'encoding.template': '${template}' cannot be used with a preset backbone's word tokenizer ` +
+        `(${error instanceof Error ? error.message : error})`,
+      2,
+    );
+  }
+  return texts;
+}
+
+function checkTemplate(template: string | null): void {
+  if (template !== null && !promptTemplateNames.includes(template)) {
+    throw new CliError(
+      `field 'encoding.template': unknown template '${template}' (known: ${promptTemplateNames.join(", ")})`,
+      2,
+    );
+  }
+}
+
+/** The training fields a checkpoint was trained with (`pqm.json`), checked like any other layer. */
+function savedTrainingLayer(
+  training: { [key: string]: JsonValue } | null | undefined,
+  folder: string,
+): { training: TrainConfigLayer["training"]; checkpointEvery: number | undefined } {
+  if (training === null || training === undefined) return { training: {}, checkpointEvery: undefined };
+  const { checkpointEvery, ...rest } = training;
+  const layer = checkConfigLayer({ training: rest }, join(folder, "pqm.json"));
+  return {
+    training: layer.training,
+    checkpointEvery: typeof checkpointEvery === "number" ? checkpointEvery : undefined,
+  };
+}
+
+interface BuiltModel {
+  model: ProcessRewardModel;
+  description: string;
+  resume: SavedTrainingState | undefined;
+  resumedFromStep: number | null;
+}
+
+async function buildModel(
+  config: TrainCommandConfig,
+  source: BackboneSource | null,
+  resumeFolder: string | undefined,
+  corpus: readonly LabelledTrajectory[],
+  log: (line: string) => void,
+  progress: boolean,
+): Promise<BuiltModel> {
+  const { encoding } = config;
+  const common = {
+    seed: config.model.seed,
+    ...(encoding.maxLength === null ? {} : { maxLength: encoding.maxLength }),
+    overflow: encoding.overflow,
+    addBos: encoding.addBos,
+  };
+  if (resumeFolder !== undefined) {
+    const loaded = await loadCheckpoint(resumeFolder);
+    if (loaded.trainingState === null) {
+      loaded.model.dispose();
+      throw new CliError(
+        `--resume ${resumeFolder}: the checkpoint has no training-state/ folder, so training cannot resume from it`,
+      );
+    }
+    log(
+      `resuming from ${resumeFolder} at step ${loaded.trainingState.state.step} (model and encoding from it)`,
+    );
+    return {
+      model: loaded.model,
+      description: `checkpoint ${resumeFolder}`,
+      resume: loaded.trainingState,
+      resumedFromStep: loaded.trainingState.state.step,
+    };
+  }
+  const fresh = { resume: undefined, resumedFromStep: null };
+  if (source === null) throw new Error("a fresh run needs a backbone");
+  if (source.kind === "preset") {
+    if (encoding.existingStepTag !== null) {
+      throw new CliError(
+        "field 'encoding.existingStepTag' needs a pretrained backbone; a preset's word tokenizer has the tag already",
+        2,
+      );
+    }
+    const template = encoding.template ?? "plain";
+    const tokenizer = buildWordTokenizer(tokenizerCorpus(corpus, template, encoding.stepTag), {
+      stepTag: encoding.stepTag,
+    });
+    log(`tokenizer: built-in word tokenizer, ${tokenizer.vocabSize} ids`);
+    const model = ProcessRewardModel.fromScratch(source.preset, tokenizer, {
+      ...common,
+      template,
+      stepTag: encoding.stepTag,
+    });
+    return { model, description: `preset:${source.preset}`, ...fresh };
+  }
+  const folder =
+    source.kind === "folder" ? source.folder : await downloadHubBackbone(source.uri, { progress });
+  if (source.kind === "hub") log(`backbone ${source.uri} downloaded to ${folder}`);
+  const { model, report } = await ProcessRewardModel.fromPretrained(folder, {
+    ...common,
+    template: encoding.template ?? "pqm-alpaca",
+    ...(encoding.existingStepTag === null
+      ? { stepTag: encoding.stepTag }
+      : { existingStepTag: encoding.existingStepTag }),
+  });
+  log(
+    `backbone ${source.kind === "hub" ? source.uri : folder}: step tag id ${report.stepTagId}, ` +
+      `${report.addedTokens} embedding row(s) added`,
+  );
+  return { model, description: source.kind === "hub" ? source.uri : resolve(folder), ...fresh };
+}
+
+/**
+ * Trains a process reward model: layers the configuration (defaults, the config file, the flags; on
+ * `--resume` the checkpoint's training fields come between the defaults and the file), reads the labelled
+ * data, builds the model (a preset from scratch with the built-in word tokenizer, a local or Hub
+ * backbone, or the checkpoint being resumed), runs @pqm/model's `trainPrm` and writes checkpoints,
+ * `metrics.jsonl` and `train-config.json` into the output folder.
+ * @throws CliError (exit 2) for a bad field or flag (naming it and its file), an unknown backbone form or
+ *   template; CliError (exit 1) for missing data or a checkpoint that cannot resume; the errors of
+ *   @pqm/data (naming file, line and field), of the Hub client and of @pqm/model (load, memory,
+ *   divergence) otherwise.
+ */
+export async function runTrain(options: TrainCommandOptions): Promise<TrainCommandResult> {
+  const log = (line: string) => {
+    if (options.progress) process.stderr.write(`${line}\n`);
+  };
+  const fileLayer = options.configFile === undefined ? {} : await readTrainConfigFile(options.configFile);
+  const flagLayer = checkConfigLayer(
+    options.flags,
+    "command line",
+    (field) => options.flagNames[field] ?? `field '${field}'`,
+  );
+  const config = resolveTrainCommandConfig(mergeConfigLayers(fileLayer, flagLayer));
+  checkTemplate(config.encoding.template);
+  if (options.resume !== undefined && !existsSync(join(options.resume, "pqm.json"))) {
+    throw new CliError(`--resume ${options.resume}: not a pqm checkpoint folder (no pqm.json)`);
+  }
+  // Everything that can be checked is checked before anything slow starts: the backbone's form, the
+  // training fields (on --resume the checkpoint's own come under the file's and the flags'), the data.
+  const source = options.resume === undefined ? parseBackbone(config.model.backbone) : null;
+  const saved =
+    options.resume === undefined
+      ? { training: {}, checkpointEvery: undefined }
+      : savedTrainingLayer((await readPqmMetadata(options.resume)).training, options.resume);
+  let trainingConfig: TrainingConfig;
+  try {
+    trainingConfig = resolveTrainingConfig({
+      ...saved.training,
+      ...config.training,
+      checkpointEvery: config.output.checkpointEvery ?? saved.checkpointEvery ?? 0,
+    });
+  } catch (error) {
+    throw new CliError(
+      `training configuration: ${error instanceof Error ? error.message : String(error)}`,
+      2,
+    );
+  }
+  const train = await readLabelled(config.data.train, "training data");
+  const validation =
+    config.data.validation === null
+      ? undefined
+      : await readLabelled(config.data.validation, "validation data");
+
+  const selection = await selectBackend({
+    ...(config.run.backend === "auto" ? {} : { backend: config.run.backend }),
+    log,
+  });
+  log(
+    `data: ${train.length} training trajectories from ${config.data.train}` +
+      (validation === undefined ? "" : `, ${validation.length} validation from ${config.data.validation}`),
+  );
+  const built = await buildModel(
+    config,
+    source,
+    options.resume,
+    [...train, ...(validation ?? [])],
+    log,
+    options.progress,
+  );
+  const { model } = built;
+  try {
+    const outputDir =
+      config.output.dir ?? (options.resume === undefined ? defaultRunFolder() : dirname(options.resume));
+    const resolvedConfig = {
+      ...config,
+      output: { ...config.output, dir: outputDir, checkpointEvery: trainingConfig.checkpointEvery },
+      training: trainingConfig,
+    };
+    await mkdir(outputDir, { recursive: true });
+    await writeFile(
+      join(outputDir, "train-config.json"),
+      `${JSON.stringify({ ...resolvedConfig, resumedFrom: options.resume ?? null }, null, 2)}\n`,
+    );
+    const backbone = model.backbone.config;
+    log(
+      `model: ${built.description}, hidden ${backbone.hiddenSize}, ${backbone.numHiddenLayers} layers, ` +
+        `vocabulary ${backbone.vocabSize}; loss ${trainingConfig.loss}; output ${outputDir}`,
+    );
+    const result = await trainPrm({
+      model,
+      train,
+      ...(validation === undefined ? {} : { validation }),
+      config: trainingConfig,
+      run: {
+        outputDir,
+        ...(config.run.timeBudgetSeconds === null ? {} : { timeBudgetSeconds: config.run.timeBudgetSeconds }),
+        progress: options.progress,
+        ...(built.resume === undefined ? {} : { resume: built.resume }),
+      },
+    });
+    return {
+      outputDir,
+      checkpoint: result.checkpoints.at(-1) ?? null,
+      checkpoints: result.checkpoints,
+      metrics: join(outputDir, "metrics.jsonl"),
+      steps: result.steps,
+      resumedFromStep: built.resumedFromStep,
+      stoppedBy: result.stoppedBy,
+      elapsedSeconds: result.elapsedSeconds,
+      tokensPerSecond: result.tokensPerSecond,
+      validation: result.validation,
+      backend: selection.tfBackend,
+      model: {
+        backbone: built.description,
+        hiddenSize: backbone.hiddenSize,
+        layers: backbone.numHiddenLayers,
+        vocabSize: backbone.vocabSize,
+        parameters: countParameters(backbone),
+      },
+      data: {
+        train: train.length,
+        validation: validation?.length ?? null,
+        rejected: result.rejected,
+      },
+      config: resolvedConfig,
+    };
+  } finally {
+    model.dispose();
+  }
+}
