@@ -1,0 +1,190 @@
+import type * as OnnxRuntime from "onnxruntime-node";
+import { ONNX_IO_NAMES } from "./decoder-onnx-graph.js";
+import { OnnxExportError } from "./onnx-export-error.js";
+
+type OnnxRuntimeModule = typeof OnnxRuntime;
+
+let pending: Promise<OnnxRuntimeModule> | undefined;
+
+/**
+ * Imports `onnxruntime-node` on first use and caches it: loading its native binding costs start-up time
+ * that users of the TF.js path should not pay. It is an optional peer (also a dependency of
+ * `@huggingface/transformers`).
+ * @throws Error naming the install command when the package is missing.
+ */
+export function importOnnxRuntime(): Promise<OnnxRuntimeModule> {
+  pending ??= import("onnxruntime-node").catch((cause: unknown) => {
+    pending = undefined;
+    throw new Error(
+      "onnxruntime-node could not be imported; it is an optional peer dependency of @pqm/model needed for " +
+        "ONNX scoring: install it (`pnpm add onnxruntime-node@1.30.0`; set ONNXRUNTIME_NODE_INSTALL_CUDA=skip " +
+        "where the CUDA download is not reachable)",
+      { cause },
+    );
+  });
+  return pending;
+}
+
+/** Options of {@link OnnxDecoderSession.open}. */
+export interface OnnxSessionOptions {
+  /** ONNX Runtime's intra-op threads (default 1; 2 uses both cores of a small machine). */
+  threads?: number;
+  /**
+   * Let idle intra-op threads spin-wait for work (ONNX Runtime's default, true): lowest latency on an idle
+   * machine; false yields the core instead, which helps when other processes compete for the cores.
+   */
+  spinning?: boolean;
+}
+
+/** One float32 output of a run: flat row-major data and its shape. */
+export interface OnnxOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** The output names of an exported decoder (`hidden_states`, `values`, `logits`). */
+export type DecoderOutputName = (typeof ONNX_IO_NAMES)["hiddenStates" | "values" | "logits"];
+
+/** A padded token batch, row-major `[batch, sequence]`. */
+export interface TokenBatch {
+  batch: number;
+  sequence: number;
+  inputIds: ArrayLike<number>;
+  /** 1 real, 0 padding. */
+  attentionMask: ArrayLike<number>;
+}
+
+function toInt64(values: ArrayLike<number>): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let index = 0; index < values.length; index++) out[index] = BigInt(values[index] as number);
+  return out;
+}
+
+/**
+ * An ONNX Runtime CPU session over an exported decoder (see `exportBackboneToOnnx` /
+ * `exportPrmToOnnx`), with the graph optimisations on and a fixed number of intra-op threads. Takes
+ * `[batch, sequence]` token batches and returns the requested float32 outputs.
+ */
+export class OnnxDecoderSession {
+  private released = false;
+
+  private constructor(
+    private readonly runtime: OnnxRuntimeModule,
+    private readonly session: OnnxRuntime.InferenceSession,
+    /** Where the model came from (a path, or `<memory>`), for messages. */
+    readonly source: string,
+    /** Intra-op threads. */
+    readonly threads: number,
+  ) {}
+
+  /**
+   * Opens an exported file (a path) or its bytes.
+   * @throws OnnxExportError naming the source when ONNX Runtime rejects the model or it lacks the
+   *   `input_ids` / `attention_mask` inputs; Error when onnxruntime-node is not installed.
+   */
+  static async open(
+    model: string | Uint8Array,
+    options: OnnxSessionOptions = {},
+  ): Promise<OnnxDecoderSession> {
+    const runtime = await importOnnxRuntime();
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new OnnxExportError("threads", `must be a positive integer, got ${threads}`);
+    }
+    const source = typeof model === "string" ? model : "<memory>";
+    const sessionOptions: OnnxRuntime.InferenceSession.SessionOptions = {
+      executionProviders: ["cpu"],
+      graphOptimizationLevel: "all",
+      executionMode: "sequential",
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      extra: { session: { intra_op: { allow_spinning: options.spinning === false ? "0" : "1" } } },
+    };
+    let session: OnnxRuntime.InferenceSession;
+    try {
+      session =
+        typeof model === "string"
+          ? await runtime.InferenceSession.create(model, sessionOptions)
+          : await runtime.InferenceSession.create(model, sessionOptions);
+    } catch (cause) {
+      throw new OnnxExportError(source, `ONNX Runtime cannot load the model: ${String(cause)}`, { cause });
+    }
+    for (const name of [ONNX_IO_NAMES.inputIds, ONNX_IO_NAMES.attentionMask]) {
+      if (!session.inputNames.includes(name)) {
+        await session.release();
+        throw new OnnxExportError(
+          source,
+          `not an exported decoder: no input '${name}' (inputs: ${session.inputNames.join(", ")})`,
+        );
+      }
+    }
+    return new OnnxDecoderSession(runtime, session, source, threads);
+  }
+
+  /** The graph's output names. */
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Whether the graph has the output `name`. */
+  hasOutput(name: DecoderOutputName): boolean {
+    return this.session.outputNames.includes(name);
+  }
+
+  /**
+   * Runs one padded batch and returns the requested outputs (only those are computed past what they share).
+   * @throws OnnxExportError when an output is missing from the graph, the batch's arrays have the wrong
+   *   size, or ONNX Runtime fails (e.g. a token id outside the vocabulary).
+   */
+  async run<Name extends DecoderOutputName>(
+    batch: TokenBatch,
+    outputs: readonly Name[],
+  ): Promise<Record<Name, OnnxOutput>> {
+    if (this.released) throw new OnnxExportError(this.source, "session used after release()");
+    for (const name of outputs) {
+      if (!this.hasOutput(name)) {
+        throw new OnnxExportError(
+          this.source,
+          `the graph has no output '${name}' (outputs: ${this.outputNames.join(", ")})`,
+        );
+      }
+    }
+    const size = batch.batch * batch.sequence;
+    if (batch.inputIds.length !== size || batch.attentionMask.length !== size) {
+      throw new OnnxExportError(
+        this.source,
+        `input_ids and attention_mask must hold batch x sequence = ${size} values, got ${batch.inputIds.length} and ${batch.attentionMask.length}`,
+      );
+    }
+    const dims = [batch.batch, batch.sequence];
+    const feeds = {
+      [ONNX_IO_NAMES.inputIds]: new this.runtime.Tensor("int64", toInt64(batch.inputIds), dims),
+      [ONNX_IO_NAMES.attentionMask]: new this.runtime.Tensor("int64", toInt64(batch.attentionMask), dims),
+    };
+    let results: OnnxRuntime.InferenceSession.OnnxValueMapType;
+    try {
+      results = await this.session.run(feeds, [...outputs]);
+    } catch (cause) {
+      throw new OnnxExportError(
+        this.source,
+        `ONNX Runtime failed on a [${dims.join(", ")}] batch: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    const out = {} as Record<Name, OnnxOutput>;
+    for (const name of outputs) {
+      const tensor = results[name] as OnnxRuntime.Tensor;
+      out[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
+    }
+    return out;
+  }
+
+  /** Frees the native session. Further runs throw. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.session.release();
+  }
+}

@@ -1,0 +1,69 @@
+import type { LabelledTrajectory } from "@pqm/core";
+import type { RowRejection } from "../tokenizer/trajectory-encoder.js";
+import type { OnnxPrmScorer } from "./onnx-prm-scorer.js";
+
+/** One labelled trajectory's features: the final hidden state at each step tag. */
+export interface TagFeatureRow {
+  /** Index of the trajectory in the input list. */
+  sourceIndex: number;
+  /** Question id, for splitting by question. */
+  questionId: string;
+  /** `[steps, hidden]` row-major. */
+  hidden: Float32Array;
+  /** Hard labels (0/1) per step. */
+  hardLabels: readonly number[];
+  /** Soft labels per step, when the trajectory has them. */
+  softLabels: readonly number[] | null;
+}
+
+/** Hidden states at the step tags of a labelled dataset (see {@link extractTagHiddenStates}). */
+export interface TagHiddenStates {
+  hiddenSize: number;
+  /** In input order (rejected trajectories left out). */
+  rows: TagFeatureRow[];
+  /** Trajectories the encoder refused (no steps, too long...), with the reason. */
+  rejected: RowRejection[];
+}
+
+/** Options of {@link extractTagHiddenStates}. */
+export interface ExtractTagHiddenStatesOptions {
+  /** Report progress: `true` writes a line per batch to stderr; a function receives the counts. */
+  progress?: boolean | ((done: number, total: number) => void);
+}
+
+/**
+ * Runs the frozen backbone of an ONNX scorer once over a labelled dataset and keeps the final hidden state
+ * at every step tag: the only input a value head reads, so a head can then be trained on these features
+ * alone (`trainValueHeadOnFeatures`) at no further backbone cost. Trajectories the encoder refuses are
+ * listed in `rejected`, not thrown.
+ * @throws OnnxExportError when ONNX Runtime fails.
+ */
+export async function extractTagHiddenStates(
+  scorer: OnnxPrmScorer,
+  trajectories: readonly LabelledTrajectory[],
+  options: ExtractTagHiddenStatesOptions = {},
+): Promise<TagHiddenStates> {
+  const summary = scorer.encoder.encodeAll(trajectories);
+  const progress =
+    options.progress === true
+      ? (done: number, total: number) =>
+          process.stderr.write(`extractTagHiddenStates: ${done}/${total} rows\n`)
+      : options.progress === false
+        ? undefined
+        : options.progress;
+  const extracted = await scorer.tagHiddenStates(summary.rows, progress);
+  let hiddenSize = 0;
+  const rows: TagFeatureRow[] = extracted.map(({ row, hidden }) => {
+    const trajectory = trajectories[row.sourceIndex] as LabelledTrajectory;
+    hiddenSize = hidden.length / row.tagPositions.length;
+    return {
+      sourceIndex: row.sourceIndex,
+      questionId: trajectory.question.id,
+      hidden,
+      hardLabels: row.hardLabels ?? trajectory.hardLabels,
+      softLabels: row.softLabels,
+    };
+  });
+  rows.sort((a, b) => a.sourceIndex - b.sourceIndex);
+  return { hiddenSize, rows, rejected: summary.rejected };
+}
