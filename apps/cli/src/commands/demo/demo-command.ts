@@ -1,21 +1,12 @@
 import type { Command } from "commander";
 import { parseChoice, parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
 import { formatTable, printJson } from "../../output.js";
-import { type DemoConfig, defaultDemoConfig, quickDemoConfig } from "./demo-config.js";
+import { type DemoConfigFlags, demoConfigFromFlags } from "./demo-config.js";
 
-interface DemoFlags {
-  seeds?: number;
-  seed?: number;
+interface DemoFlags extends DemoConfigFlags {
   out?: string;
-  quick?: boolean;
   json?: boolean;
   backend?: string;
-  trainSteps?: number;
-  trainQuestions?: number;
-  testQuestions?: number;
-  candidates?: number;
-  n?: number[];
-  zeta?: number;
 }
 
 /** Registers `pqm demo`, the toolkit's main job; its work is imported only when it runs. */
@@ -44,23 +35,7 @@ export function registerDemo(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const { runDemo } = await import("./run-demo-command.js");
       const { demoTables } = await import("./demo-report.js");
-      const base = flags.quick ? quickDemoConfig : defaultDemoConfig;
-      const config: DemoConfig = {
-        ...base,
-        ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}),
-        ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-        ...(flags.trainSteps !== undefined ? { trainSteps: flags.trainSteps } : {}),
-        ...(flags.trainQuestions !== undefined ? { trainQuestions: flags.trainQuestions } : {}),
-        ...(flags.testQuestions !== undefined ? { testQuestions: flags.testQuestions } : {}),
-        ...(flags.candidates !== undefined ? { candidates: flags.candidates } : {}),
-        ...(flags.n !== undefined ? { ns: flags.n } : {}),
-        ...(flags.zeta !== undefined ? { zeta: flags.zeta } : {}),
-      };
-      const largest = Math.max(...config.ns);
-      if (largest > config.candidates) {
-        const { CliError } = await import("../../cli-error.js");
-        throw new CliError(`--n ${largest} is larger than --candidates ${config.candidates}`, 2);
-      }
+      const config = demoConfigFromFlags(flags);
       const backend = flags.backend
         ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
         : undefined;

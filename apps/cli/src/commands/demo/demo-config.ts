@@ -3,6 +3,7 @@
  * two models included, fits in about three minutes on two CPU cores with the wasm backend.
  */
 import type { ArithPolicyOptions, ArithProblemOptions } from "@pqm/data";
+import { CliError } from "../../cli-error.js";
 
 export interface DemoConfig {
   /** The arith environment's knobs: short problems with small numbers, so a tiny model can learn to check steps. */
@@ -92,3 +93,42 @@ export const quickDemoConfig: Readonly<DemoConfig> = Object.freeze({
   subsets: 20,
   bootstrapResamples: 100,
 });
+
+/** The command-line flags `pqm demo` and `pqm experiment` share; absent ones keep the recipe's value. */
+export interface DemoConfigFlags {
+  quick?: boolean;
+  seeds?: number;
+  seed?: number;
+  trainSteps?: number;
+  trainQuestions?: number;
+  testQuestions?: number;
+  candidates?: number;
+  n?: number[];
+  zeta?: number;
+}
+
+/**
+ * The recipe (default, or quick with `--quick`) with the flags laid over it.
+ * @throws CliError (usage) when the largest n exceeds the candidates per question.
+ */
+export function demoConfigFromFlags(flags: DemoConfigFlags): DemoConfig {
+  const overrides: Partial<DemoConfig> = {
+    seeds: flags.seeds,
+    seed: flags.seed,
+    trainSteps: flags.trainSteps,
+    trainQuestions: flags.trainQuestions,
+    testQuestions: flags.testQuestions,
+    candidates: flags.candidates,
+    ns: flags.n,
+    zeta: flags.zeta,
+  };
+  const config: DemoConfig = { ...(flags.quick ? quickDemoConfig : defaultDemoConfig) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) Object.assign(config, { [key]: value });
+  }
+  const largest = Math.max(...config.ns);
+  if (largest > config.candidates) {
+    throw new CliError(`--n ${largest} is larger than --candidates ${config.candidates}`, 2);
+  }
+  return config;
+}

@@ -1,21 +1,14 @@
 import type { Command } from "commander";
 import { parseChoice, parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
 import { formatTable, printJson } from "../../output.js";
-import { type DemoConfig, defaultDemoConfig, quickDemoConfig } from "../demo/demo-config.js";
+import { type DemoConfigFlags, demoConfigFromFlags } from "../demo/demo-config.js";
 
 const names = ["zeta", "annotation", "sample-efficiency", "loss-variants"] as const;
 
-interface ExperimentFlags {
+interface ExperimentFlags extends DemoConfigFlags {
   out?: string;
-  quick?: boolean;
   json?: boolean;
-  seed?: number;
   backend?: string;
-  trainSteps?: number;
-  trainQuestions?: number;
-  testQuestions?: number;
-  candidates?: number;
-  n?: number[];
 }
 
 /** Registers `pqm experiment <name>`; its work is imported only when it runs. */
@@ -39,23 +32,7 @@ export function registerExperiment(program: Command): void {
     .action(async (name: string, flags: ExperimentFlags) => {
       const experiment = parseChoice("experiment", name, names);
       const { runExperiment, writeExperimentReport, experimentTable } = await import("./run-experiment.js");
-      const base = flags.quick ? quickDemoConfig : defaultDemoConfig;
-      const config: DemoConfig = {
-        ...base,
-        ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-        ...(flags.trainSteps !== undefined ? { trainSteps: flags.trainSteps } : {}),
-        ...(flags.trainQuestions !== undefined ? { trainQuestions: flags.trainQuestions } : {}),
-        ...(flags.testQuestions !== undefined ? { testQuestions: flags.testQuestions } : {}),
-        ...(flags.candidates !== undefined ? { candidates: flags.candidates } : {}),
-        ...(flags.n !== undefined ? { ns: flags.n } : {}),
-      };
-      if (Math.max(...config.ns) > config.candidates) {
-        const { CliError } = await import("../../cli-error.js");
-        throw new CliError(
-          `--n ${Math.max(...config.ns)} is larger than --candidates ${config.candidates}`,
-          2,
-        );
-      }
+      const config = demoConfigFromFlags(flags);
       const backend = flags.backend
         ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
         : undefined;
