@@ -1,5 +1,5 @@
 // Scoring benchmark of the ONNX path against the TF.js wasm path and the PyTorch peer
-// (/work/shared/bench/torch-peer): tokens/s of a scoring pass (backbone forward, value head, scores read
+// (../shared/bench/torch-peer): tokens/s of a scoring pass (backbone forward, value head, scores read
 // at 8 step tags per sequence) for the peer's S and M shapes, with 1 and 2 threads, medians after
 // warm-up. Each engine and thread count runs in its own child process (the wasm thread count is fixed
 // when the backend starts). The ONNX child also checks its scores against TF.js on the first batch.
@@ -14,23 +14,17 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { createRandomDecoder } from "../src/backbone/create-random-decoder.js";
 import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
 import { selectBackend } from "../src/backend/select-backend.js";
 import { decoderOnnxBytes } from "../src/onnx/export-onnx.js";
 import { OnnxDecoderSession } from "../src/onnx/onnx-decoder-session.js";
 import { ValueHead } from "../src/prm/value-head.js";
+import { CONFIGS, type ConfigName, median, PEER_DIR, peerDecoder } from "./peer-configs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PEER = "/work/shared/bench/torch-peer/torch_prm_step.py";
+const PEER = join(PEER_DIR, "torch_prm_step.py");
 const TAGS_PER_SEQUENCE = 8;
 
-/** The peer's configurations (its README's table). */
-const CONFIGS = {
-  S: { vocab: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 344, seq: 128, batch: 16 },
-  M: { vocab: 4096, hidden: 256, layers: 4, heads: 8, kvHeads: 4, intermediate: 688, seq: 256, batch: 8 },
-} as const;
-type ConfigName = keyof typeof CONFIGS;
 type Engine = "onnx" | "tfjs-wasm";
 
 interface ChildResult {
@@ -52,31 +46,9 @@ function argument(name: string): string | undefined {
   return index < 0 ? undefined : process.argv[index + 1];
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 function buildModel(name: ConfigName): { backbone: DecoderBackbone; head: ValueHead } {
   const shape = CONFIGS[name];
-  // Qwen2-style like the peer: q/k/v biases, RoPE theta 1e6, eps 1e-6.
-  const backbone = createRandomDecoder(
-    {
-      model_type: "qwen2",
-      vocab_size: shape.vocab,
-      hidden_size: shape.hidden,
-      num_hidden_layers: shape.layers,
-      num_attention_heads: shape.heads,
-      num_key_value_heads: shape.kvHeads,
-      intermediate_size: shape.intermediate,
-      rope_theta: 1_000_000,
-      rms_norm_eps: 1e-6,
-      tie_word_embeddings: true,
-      max_position_embeddings: shape.seq,
-    },
-    0,
-  );
+  const backbone = peerDecoder(name);
   return { backbone, head: ValueHead.create(shape.hidden, 1) };
 }
 

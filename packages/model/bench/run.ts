@@ -1,4 +1,4 @@
-// PRM training and scoring benchmark against the PyTorch peer (/work/shared/bench/torch-peer):
+// PRM training and scoring benchmark against the PyTorch peer (../shared/bench/torch-peer):
 // tokens/s of a training step (forward, PQM loss, backward, clip, AdamW) and of a scoring pass for the
 // peer's S, M and L shapes, on wasm with 1 and 2 threads, median of a few steps after warm-up, plus
 // peak RSS. Each backend setting runs in its own child process (the wasm thread count is fixed when the
@@ -13,24 +13,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getLoss } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { createRandomDecoder } from "../src/backbone/create-random-decoder.js";
 import { selectBackend } from "../src/backend/select-backend.js";
 import { stableName } from "../src/prm/process-reward-model.js";
 import { ValueHead } from "../src/prm/value-head.js";
 import { AdamW } from "../src/training/adamw.js";
 import { clipByGlobalNorm } from "../src/training/clip-gradients.js";
+import { CONFIGS, type ConfigName, median, PEER_DIR, peerDecoder } from "./peer-configs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PEER = "/work/shared/bench/torch-peer";
+const PEER = PEER_DIR;
 const TAGS_PER_SEQUENCE = 8;
-
-/** The peer's configurations (its README's table). */
-const CONFIGS = {
-  S: { vocab: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 344, seq: 128, batch: 16 },
-  M: { vocab: 4096, hidden: 256, layers: 4, heads: 8, kvHeads: 4, intermediate: 688, seq: 256, batch: 8 },
-  L: { vocab: 32000, hidden: 512, layers: 6, heads: 8, kvHeads: 8, intermediate: 1376, seq: 512, batch: 4 },
-} as const;
-type ConfigName = keyof typeof CONFIGS;
 
 interface ChildResult {
   config: ConfigName;
@@ -51,33 +43,12 @@ function argument(name: string): string | undefined {
   return index < 0 ? undefined : process.argv[index + 1];
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /** One configuration at one thread count, in this process. */
 async function child(name: ConfigName, threads: number): Promise<ChildResult> {
   const selection = await selectBackend({ backend: "wasm", threads, log: () => {} });
   const shape = CONFIGS[name];
-  // Qwen2-style like the peer: q/k/v biases, RoPE theta 1e6, eps 1e-6, no LM head in the step.
-  const backbone = createRandomDecoder(
-    {
-      model_type: "qwen2",
-      vocab_size: shape.vocab,
-      hidden_size: shape.hidden,
-      num_hidden_layers: shape.layers,
-      num_attention_heads: shape.heads,
-      num_key_value_heads: shape.kvHeads,
-      intermediate_size: shape.intermediate,
-      rope_theta: 1_000_000,
-      rms_norm_eps: 1e-6,
-      tie_word_embeddings: true,
-      max_position_embeddings: shape.seq,
-    },
-    0,
-  );
+  // Qwen2-style like the peer; no LM head in the step.
+  const backbone = peerDecoder(name);
   const head = ValueHead.create(shape.hidden, 1);
   const parameters = new Map<string, tf.Variable>();
   for (const variable of backbone.trainableVariables) parameters.set(stableName(variable.name), variable);
