@@ -1,228 +1,639 @@
-// PRM training and scoring benchmark against the PyTorch peer (../shared/bench/torch-peer):
-// tokens/s of a training step (forward, PQM loss, backward, clip, AdamW) and of a scoring pass for the
-// peer's S, M and L shapes, on wasm with 1 and 2 threads, median of a few steps after warm-up, plus
-// peak RSS. Each backend setting runs in its own child process (the wasm thread count is fixed when the
-// backend starts). When Debian's PyTorch is installed the peer runs in the same invocation and the
-// ratios project/peer are reported at equal thread counts.
-//   node --import tsx bench/run.ts [--skip-l] [--configs S,M] [--threads 1,2]
-//   writes bench/results/training.json
-import { execFileSync, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+// `pnpm bench` for @pqm/model: the PRM training step and the scoring pass against the PyTorch peer
+// (../shared/bench/torch-peer), side by side on this machine, plus the correctness checks that keep the
+// speed honest.
+//
+//   node --import tsx bench/run.ts [--configs S,M,L] [--threads 1,2] [--rounds 2]
+//                                  [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--no-peer]
+//                                  [--leak-steps 1000] [--out bench/results]
+//
+// 1. Loss agreement: 20 training steps of the S architecture (batch 4, sequence 64) from the same
+//    initial weights and batches on every backend that starts here (cpu, wasm with each thread count,
+//    tfjs-node(-gpu) when installed); the losses must agree within a tolerance.
+// 2. Leaks: 1,000 steps of `trainPrm` (the real loop, with validation and checkpoints) on the chosen
+//    backend; the live tensor count after each step must stay flat.
+// 3. Speed: for each configuration and thread count, `--rounds` rounds; each round runs, in
+//    alternating order, (a) the project's training step and TF.js scoring pass, (b) ONNX Runtime
+//    scoring of the same model exported to ONNX, (c) the peer. Every process is a child measured the
+//    same way: medians of its timed steps after warm-up, and its peak resident memory from
+//    `/usr/bin/time -v`. Reported: the median over rounds, and ratios project/peer at equal threads.
+// Writes <out>/prm.json and <out>/prm.md (the table the README shows).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLoss } from "@pqm/core";
+import { ArithEnvironment } from "@pqm/data";
 import * as tf from "@tensorflow/tfjs-core";
-import { selectBackend } from "../src/backend/select-backend.js";
-import { stableName } from "../src/prm/process-reward-model.js";
-import { ValueHead } from "../src/prm/value-head.js";
-import { AdamW } from "../src/training/adamw.js";
-import { clipByGlobalNorm } from "../src/training/clip-gradients.js";
-import { CONFIGS, type ConfigName, median, PEER_DIR, peerDecoder } from "./peer-configs.js";
+import { type BackendChoice, selectBackend, type WasmMatMulChoice } from "../src/backend/select-backend.js";
+import { decoderOnnxBytes } from "../src/onnx/export-onnx.js";
+import { OnnxDecoderSession } from "../src/onnx/onnx-decoder-session.js";
+import { ProcessRewardModel } from "../src/prm/process-reward-model.js";
+import { buildWordTokenizer } from "../src/tokenizer/builtin-tokenizer.js";
+import { trainPrm } from "../src/training/train-prm.js";
+import {
+  CONFIGS,
+  type ConfigName,
+  type MeasuredRun,
+  measureProcess,
+  median,
+  peerCommand,
+  peerUnavailableReason,
+} from "./peer-configs.js";
+import { createStepHarness, makeBatches, TAGS_PER_SEQUENCE } from "./prm-step.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PEER = PEER_DIR;
-const TAGS_PER_SEQUENCE = 8;
-
-interface ChildResult {
-  config: ConfigName;
-  backend: string;
-  threads: number;
-  trainMsMedian: number;
-  trainTokensPerSecond: number;
-  scoreMsMedian: number;
-  scoreTokensPerSecond: number;
-  peakRssMiB: number;
-  parameters: number;
-  lossFirst: number;
-  lossLast: number;
-}
+const AGREEMENT_STEPS = 20;
+/** Largest |loss difference| allowed after 20 steps, relative to the reference loss. */
+const AGREEMENT_TOLERANCE = 2e-3;
 
 function argument(name: string): string | undefined {
   const index = process.argv.indexOf(name);
   return index < 0 ? undefined : process.argv[index + 1];
 }
 
-/** One configuration at one thread count, in this process. */
-async function child(name: ConfigName, threads: number): Promise<ChildResult> {
-  const selection = await selectBackend({ backend: "wasm", threads, log: () => {} });
-  const shape = CONFIGS[name];
-  // Qwen2-style like the peer; no LM head in the step.
-  const backbone = peerDecoder(name);
-  const head = ValueHead.create(shape.hidden, 1);
-  const parameters = new Map<string, tf.Variable>();
-  for (const variable of backbone.trainableVariables) parameters.set(stableName(variable.name), variable);
-  parameters.set("v_head.summary.weight", head.weight);
-  parameters.set("v_head.summary.bias", head.bias);
-  const list = [...parameters.values()];
-  const loss = getLoss("pqm", { zeta: 4 });
-  const optimizer = new AdamW();
+function round(value: number, digits = 3): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
 
-  // Random tokens; 8 tags evenly spread; monotone labels (correct up to a random first mistake).
-  let seed = 12345;
-  const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-  const makeBatch = () => {
-    const ids = Int32Array.from({ length: shape.batch * shape.seq }, () =>
-      Math.floor(random() * shape.vocab),
-    );
-    const tags = new Int32Array(shape.batch * TAGS_PER_SEQUENCE);
-    const labels = new Float32Array(shape.batch * TAGS_PER_SEQUENCE);
-    for (let row = 0; row < shape.batch; row++) {
-      const firstWrong = Math.floor(random() * (TAGS_PER_SEQUENCE + 1));
-      for (let step = 0; step < TAGS_PER_SEQUENCE; step++) {
-        tags[row * TAGS_PER_SEQUENCE + step] = Math.floor(((step + 1) * shape.seq) / TAGS_PER_SEQUENCE) - 1;
-        labels[row * TAGS_PER_SEQUENCE + step] = step < firstWrong ? 1 : 0;
-      }
-    }
-    return {
-      inputIds: tf.tensor2d(ids, [shape.batch, shape.seq], "int32"),
-      tagPositions: tf.tensor2d(tags, [shape.batch, TAGS_PER_SEQUENCE], "int32"),
-      labels: tf.tensor2d(labels, [shape.batch, TAGS_PER_SEQUENCE]),
-    };
-  };
-  const batches = [makeBatch(), makeBatch(), makeBatch()];
+type BackendFlag = BackendChoice | "auto";
+
+function matmulFlag(): WasmMatMulChoice {
+  const value = argument("--matmul") ?? "auto";
+  if (value !== "auto" && value !== "onnxruntime" && value !== "wasm")
+    throw new Error(`--matmul must be auto, onnxruntime or wasm, got ${value}`);
+  return value;
+}
+
+async function startBackend(flag: BackendFlag, threads: number) {
+  return selectBackend({
+    backend: flag === "auto" ? undefined : flag,
+    threads,
+    matmul: matmulFlag(),
+    log: () => {},
+  });
+}
+
+/** The engine's name in reports: the TF.js backend, and who does its matrix products. */
+function engineName(selection: { tfBackend: string; matmul: string }): string {
+  return `tfjs-${selection.tfBackend}${selection.matmul === "onnxruntime" ? "+onnxruntime-matmul" : ""}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Children: each prints one JSON line on standard output.
+
+/** Training step and TF.js scoring pass of one configuration. */
+async function trainChild(name: ConfigName, backend: BackendFlag, threads: number) {
+  const selection = await startBackend(backend, threads);
+  // L's batch-4 tape does not fit wasm's 4 GiB heap (the step fails with "memory access out of
+  // bounds"): accumulate 4 micro-batches of 1 row, the same gradient, on wasm and cpu.
+  const microBatches = name === "L" && selection.tfBackend !== "tensorflow" ? 4 : 1;
+  const harness = createStepHarness(name, {}, { microBatches });
   const warmup = name === "L" ? 1 : 2;
   const measured = name === "L" ? 3 : 5;
   const trainTimes: number[] = [];
   const losses: number[] = [];
   for (let index = 0; index < warmup + measured; index++) {
-    const batch = batches[index % batches.length]!;
+    process.stderr.write(`bench: ${name} training step ${index + 1}/${warmup + measured}\r`);
     const start = performance.now();
-    const { value, grads } = tf.variableGrads(() => {
-      const hidden = backbone.forwardHidden({ inputIds: batch.inputIds });
-      return loss(
-        head.apply(hidden, batch.tagPositions, { training: true, dropoutSeed: index }),
-        batch.labels,
-      );
-    }, list);
-    const named = new Map<string, tf.Tensor>();
-    for (const [variableName, gradient] of Object.entries(grads)) {
-      if (gradient !== null) named.set(stableName(variableName), gradient);
-    }
-    const clipped = clipByGlobalNorm(named, 1);
-    optimizer.applyGradients(parameters, clipped.gradients, 1e-4);
-    losses.push(value.dataSync()[0] as number);
-    tf.dispose([value, ...clipped.gradients.values()]);
+    losses.push(harness.train(index));
     if (index >= warmup) trainTimes.push(performance.now() - start);
   }
   const scoreTimes: number[] = [];
   for (let index = 0; index < warmup + measured; index++) {
-    const batch = batches[index % batches.length]!;
     const start = performance.now();
-    const scores = tf.tidy(() =>
-      head.apply(backbone.forwardHidden({ inputIds: batch.inputIds }), batch.tagPositions),
-    );
-    await scores.data();
-    scores.dispose();
+    await harness.score(index);
     if (index >= warmup) scoreTimes.push(performance.now() - start);
   }
-  const tokens = shape.batch * shape.seq;
+  const tokens = harness.shape.batch * harness.shape.seq;
   const trainMs = median(trainTimes);
   const scoreMs = median(scoreTimes);
   return {
-    config: name,
-    backend: selection.tfBackend,
+    engine: engineName(selection),
+    backend: selection.backend,
     threads: selection.threads,
-    trainMsMedian: Math.round(trainMs * 10) / 10,
+    config: name,
+    microBatches,
+    parameters: harness.parameters,
+    trainMs: round(trainMs, 1),
     trainTokensPerSecond: Math.round(tokens / (trainMs / 1000)),
-    scoreMsMedian: Math.round(scoreMs * 10) / 10,
+    scoreMs: round(scoreMs, 1),
     scoreTokensPerSecond: Math.round(tokens / (scoreMs / 1000)),
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    parameters: backbone.parameterCount() + head.hiddenSize + 1,
-    lossFirst: losses[0]!,
-    lossLast: losses.at(-1)!,
+    losses: losses.map((value) => round(value, 5)),
   };
 }
 
-function torchAvailable(): boolean {
-  return spawnSync("/usr/bin/python3", ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+/** ONNX Runtime scoring of the same model, exported from TF.js (wasm, 1 thread, builds it). */
+async function onnxChild(name: ConfigName, threads: number) {
+  await selectBackend({ backend: "wasm", threads: 1, matmul: "wasm", log: () => {} });
+  const harness = createStepHarness(name);
+  const shape = harness.shape;
+  const tokens = shape.batch * shape.seq;
+  const { backbone, head } = harness;
+  const exportStart = performance.now();
+  const { bytes } = decoderOnnxBytes(backbone, {
+    weight: Float32Array.from(head.weight.dataSync()),
+    bias: head.bias.dataSync()[0]!,
+  });
+  const exportMs = performance.now() - exportStart;
+  const session = await OnnxDecoderSession.open(bytes, { threads });
+  const batches = makeBatches(shape, 3).map((batch) => {
+    const ids = batch.inputIds.dataSync() as Int32Array;
+    const tags = batch.tagPositions.dataSync() as Int32Array;
+    tf.dispose([batch.inputIds, batch.tagPositions, batch.labels]);
+    return { ids, tags };
+  });
+  const mask = new Int32Array(tokens).fill(1);
+  const score = async (index: number): Promise<Float32Array> => {
+    const batch = batches[index % batches.length]!;
+    const { values } = await session.run(
+      { batch: shape.batch, sequence: shape.seq, inputIds: batch.ids, attentionMask: mask },
+      ["values"],
+    );
+    const out = new Float32Array(batch.tags.length);
+    for (let row = 0; row < shape.batch; row++) {
+      for (let step = 0; step < TAGS_PER_SEQUENCE; step++) {
+        const slot = row * TAGS_PER_SEQUENCE + step;
+        out[slot] = values.data[row * shape.seq + batch.tags[slot]!]!;
+      }
+    }
+    return out;
+  };
+  const reference = await harness.score(0);
+  const first = await score(0);
+  let maxAbsDifference = 0;
+  for (let index = 0; index < first.length; index++)
+    maxAbsDifference = Math.max(maxAbsDifference, Math.abs(first[index]! - reference[index]!));
+  const warmup = 3;
+  const measured = name === "L" ? 5 : 10;
+  const times: number[] = [];
+  for (let index = 0; index < warmup + measured; index++) {
+    const start = performance.now();
+    await score(index);
+    if (index >= warmup) times.push(performance.now() - start);
+  }
+  await session.release();
+  const ms = median(times);
+  return {
+    engine: "onnxruntime",
+    threads,
+    config: name,
+    scoreMs: round(ms, 1),
+    scoreTokensPerSecond: Math.round(tokens / (ms / 1000)),
+    maxAbsDifferenceVsTfjs: maxAbsDifference,
+    exportMs: Math.round(exportMs),
+    onnxBytes: bytes.byteLength,
+  };
 }
 
+/** 20 training steps of S's architecture on a small batch, from the same weights and data. */
+async function agreeChild(backend: BackendFlag, threads: number) {
+  const selection = await startBackend(backend, threads);
+  const harness = createStepHarness("S", { batch: 4, seq: 64 });
+  const losses: number[] = [];
+  for (let index = 0; index < AGREEMENT_STEPS; index++) losses.push(harness.train(index));
+  const scores = await harness.score(0);
+  return {
+    backend: selection.backend,
+    engine: engineName(selection),
+    threads: selection.threads,
+    losses,
+    scoresAfter: Array.from(scores.slice(0, 8)),
+  };
+}
+
+/** `trainPrm` for `steps` steps; the live tensor count after every step. */
+async function leakChild(backend: BackendFlag, threads: number, steps: number) {
+  const selection = await startBackend(backend, threads);
+  const environment = new ArithEnvironment({ seed: 0 });
+  const corpus = environment.exactTrainingCorpus({ questions: 200, samplesPerQuestion: 4 });
+  const tokenizer = buildWordTokenizer(corpus.map((t) => `${t.question.text} ${t.steps.join(" ")}`));
+  // One small layer: the check is about the loop's bookkeeping, and 1,000 steps should take a minute.
+  const model = ProcessRewardModel.fromScratch(
+    {
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+    },
+    tokenizer,
+    { seed: 0 },
+  );
+  const outputDir = mkdtempSync(join(os.tmpdir(), "pqm-leaks-"));
+  const counts: number[] = [];
+  const bytes: number[] = [];
+  const started = performance.now();
+  try {
+    await trainPrm({
+      model,
+      train: corpus,
+      config: {
+        loss: "pqm",
+        learningRate: 2e-3,
+        batchSize: 8,
+        maxSteps: steps,
+        evalEvery: Math.max(1, Math.floor(steps / 4)),
+        checkpointEvery: Math.max(1, Math.floor(steps / 2)),
+      },
+      run: {
+        outputDir,
+        progress: false,
+        onStep: (record) => {
+          counts.push(tf.memory().numTensors);
+          bytes.push(tf.memory().numBytes);
+          if (record.step % 100 === 0)
+            process.stderr.write(`bench: leak check step ${record.step}/${steps}\r`);
+        },
+      },
+    });
+  } finally {
+    model.dispose();
+    rmSync(outputDir, { recursive: true, force: true });
+  }
+  const afterFirst = counts.slice(1);
+  return {
+    engine: engineName(selection),
+    threads: selection.threads,
+    steps: counts.length,
+    liveTensorsAfterStep1: counts[0],
+    liveTensorsMin: Math.min(...afterFirst),
+    liveTensorsMax: Math.max(...afterFirst),
+    liveTensorsLast: counts.at(-1),
+    bytesMin: Math.min(...bytes.slice(1)),
+    bytesMax: Math.max(...bytes.slice(1)),
+    flat: new Set(afterFirst).size === 1,
+    seconds: round((performance.now() - started) / 1000, 1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The parent.
+
+interface SpeedRow {
+  config: ConfigName;
+  threads: number;
+  trainTokensPerSecond: number | null;
+  tfjsScoreTokensPerSecond: number | null;
+  onnxScoreTokensPerSecond: number | null;
+  peerTrainTokensPerSecond: number | null;
+  peerScoreTokensPerSecond: number | null;
+  trainRatio: number | null;
+  tfjsScoreRatio: number | null;
+  onnxScoreRatio: number | null;
+  peakRssMiB: number | null;
+  onnxPeakRssMiB: number | null;
+  peerPeakRssMiB: number | null;
+  memoryRatio: number | null;
+  rounds: number;
+}
+
+function childCommand(...flags: (string | number)[]): string[] {
+  return [process.execPath, "--import", "tsx", join(here, "run.ts"), "--child", ...flags.map(String)];
+}
+
+const medianOf = (values: (number | null | undefined)[]): number | null => {
+  const present = values.filter((value): value is number => typeof value === "number");
+  return present.length === 0 ? null : median(present);
+};
+
+const ratio = (ours: number | null, theirs: number | null): number | null =>
+  ours === null || theirs === null || theirs === 0 ? null : round(ours / theirs);
+
 async function main(): Promise<void> {
-  if (process.argv.includes("--child")) {
-    const result = await child(argument("--config") as ConfigName, Number(argument("--threads")));
+  const childMode = argument("--child");
+  const backendFlag = (argument("--backend") ?? "auto") as BackendFlag;
+  if (childMode !== undefined) {
+    const threads = Number(argument("--threads") ?? 1);
+    const name = argument("--config") as ConfigName;
+    const result =
+      childMode === "train"
+        ? await trainChild(name, backendFlag, threads)
+        : childMode === "onnx"
+          ? await onnxChild(name, threads)
+          : childMode === "agree"
+            ? await agreeChild(backendFlag, threads)
+            : await leakChild(backendFlag, threads, Number(argument("--steps") ?? 1000));
     // Exit explicitly: wasm pthread workers (2-thread runs) can keep the process alive.
     process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
     return;
   }
-  const configs = (argument("--configs") ?? (process.argv.includes("--skip-l") ? "S,M" : "S,M,L"))
-    .split(",")
-    .filter((name): name is ConfigName => name in CONFIGS);
+
+  const configs = (argument("--configs") ?? "S,M,L").split(",").map((name) => {
+    if (!(name in CONFIGS)) throw new Error(`--configs: unknown configuration ${name} (S, M or L)`);
+    return name as ConfigName;
+  });
   const threadCounts = (argument("--threads") ?? "1,2").split(",").map(Number);
-  const project: ChildResult[] = [];
-  for (const name of configs) {
-    for (const threads of threadCounts) {
-      process.stderr.write(`bench: ${name} on wasm, ${threads} thread(s)...\n`);
-      const output = execFileSync(
-        process.execPath,
-        ["--import", "tsx", join(here, "run.ts"), "--child", "--config", name, "--threads", String(threads)],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 },
+  const rounds = Number(argument("--rounds") ?? 2);
+  const leakSteps = Number(argument("--leak-steps") ?? 1000);
+  const outDir = resolve(argument("--out") ?? join(here, "results"));
+  const peerReason = process.argv.includes("--no-peer") ? "--no-peer given" : peerUnavailableReason();
+  const started = Date.now();
+
+  // Which backend the speed runs use (the child decides for "auto"; ask one quickly).
+  const probe = await startBackend(backendFlag, 1);
+  const native = probe.tfBackend === "tensorflow";
+  process.stderr.write(
+    `bench: ${engineName(probe)}${native ? "" : `, threads ${threadCounts.join(",")}`}; peer: ${peerReason ?? "PyTorch in the same run"}\n`,
+  );
+
+  // 1. Loss agreement across backends.
+  const agreementBackends: { backend: BackendFlag; threads: number; matmul: WasmMatMulChoice }[] = [
+    { backend: "cpu", threads: 1, matmul: "wasm" },
+    ...threadCounts.map((threads) => ({ backend: "wasm" as const, threads, matmul: "wasm" as const })),
+    ...threadCounts.map((threads) => ({ backend: "wasm" as const, threads, matmul: "onnxruntime" as const })),
+  ];
+  if (native) agreementBackends.push({ backend: probe.backend, threads: 1, matmul: "auto" });
+  const agreementRuns: { engine: string; threads: number; losses: number[] }[] = [];
+  for (const entry of agreementBackends) {
+    process.stderr.write(
+      `bench: loss agreement, ${entry.backend} ${entry.threads} thread(s), matmul ${entry.matmul}...\n`,
+    );
+    try {
+      const run = await measureProcess(
+        childCommand(
+          "agree",
+          "--backend",
+          entry.backend,
+          "--threads",
+          entry.threads,
+          "--matmul",
+          entry.matmul,
+        ),
       );
-      const result = JSON.parse(output.trim().split("\n").at(-1)!) as ChildResult;
-      process.stderr.write(`  ${JSON.stringify(result)}\n`);
-      project.push(result);
+      agreementRuns.push(run.result as { engine: string; threads: number; losses: number[] });
+    } catch (error) {
+      // onnxruntime-node missing: that engine is simply not compared.
+      process.stderr.write(`  skipped: ${(error as Error).message.split("\n")[0]}\n`);
     }
   }
-  let peer: Record<string, unknown>[] = [];
-  let peerNote = "PyTorch not installed (/usr/bin/python3 -c 'import torch' failed); no peer run";
-  if (torchAvailable()) {
-    process.stderr.write(`bench: the PyTorch peer for ${configs.join(" ")}...\n`);
-    const output = execFileSync("bash", [join(PEER, "run.sh"), ...configs], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-      maxBuffer: 1 << 24,
-    });
-    peer = output
-      .trim()
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    peerNote = `bash ${PEER}/run.sh ${configs.join(" ")}`;
+  const reference = agreementRuns[0]!;
+  const agreement = {
+    steps: AGREEMENT_STEPS,
+    workload:
+      "S architecture, batch 4, sequence 64, PQM loss, AdamW lr 1e-4, clip 1.0, same weights and batches",
+    tolerance: `|loss - reference| <= ${AGREEMENT_TOLERANCE} x |reference loss| at every step`,
+    reference: `${reference.engine}/${reference.threads}`,
+    runs: agreementRuns.map((run) => {
+      const worst = Math.max(
+        ...run.losses.map(
+          (loss, step) => Math.abs(loss - reference.losses[step]!) / Math.abs(reference.losses[step]!),
+        ),
+      );
+      return {
+        engine: run.engine,
+        threads: run.threads,
+        lossFirst: run.losses[0],
+        lossAfter20: run.losses.at(-1),
+        maxRelativeDifference: worst,
+        agrees: worst <= AGREEMENT_TOLERANCE,
+      };
+    }),
+  };
+  for (const run of agreement.runs) process.stderr.write(`  ${JSON.stringify(run)}\n`);
+
+  // 2. Leaks over the real training loop.
+  process.stderr.write(`bench: leak check, ${leakSteps} steps of trainPrm on ${probe.backend}...\n`);
+  const leaks = (
+    await measureProcess(
+      childCommand(
+        "leaks",
+        ...[
+          "--backend",
+          probe.backend,
+          "--threads",
+          threadCounts[0]!,
+          "--steps",
+          leakSteps,
+          "--matmul",
+          matmulFlag(),
+        ],
+      ),
+    )
+  ).result;
+  process.stderr.write(`  ${JSON.stringify(leaks)}\n`);
+
+  // 3. Speed, alternating with the peer.
+  const projectRuns: (MeasuredRun & { round: number })[] = [];
+  const onnxRuns: (MeasuredRun & { round: number })[] = [];
+  const peerRuns: (MeasuredRun & { round: number })[] = [];
+  const rows: SpeedRow[] = [];
+  const failures: string[] = [];
+  /** Runs one measured child; a failure is recorded and the benchmark goes on. */
+  const attempt = async (label: string, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      const message = `${label}: ${(error as Error).message}`;
+      failures.push(message);
+      process.stderr.write(`  FAILED ${message}\n`);
+    }
+  };
+  for (const name of configs) {
+    for (const threads of threadCounts) {
+      for (let roundIndex = 0; roundIndex < rounds; roundIndex++) {
+        const jobs: (() => Promise<void>)[] = [
+          () =>
+            attempt(`${name} ${probe.backend} ${threads} thread(s) round ${roundIndex + 1}`, async () => {
+              // A native backend has its own thread pool: run it once per round, at the first thread count.
+              if (native && threads !== threadCounts[0]) return;
+              process.stderr.write(
+                `bench: ${name}, ${probe.backend}, ${threads} thread(s), round ${roundIndex + 1}...\n`,
+              );
+              const run = await measureProcess(
+                childCommand(
+                  "train",
+                  "--config",
+                  name,
+                  "--backend",
+                  probe.backend,
+                  "--threads",
+                  threads,
+                  "--matmul",
+                  matmulFlag(),
+                ),
+              );
+              projectRuns.push({ ...run, round: roundIndex });
+              process.stderr.write(
+                `  ${JSON.stringify({ ...run.result, losses: undefined, peakRssMiB: run.peakRssMiB })}\n`,
+              );
+            }),
+          () =>
+            attempt(`${name} onnxruntime ${threads} thread(s) round ${roundIndex + 1}`, async () => {
+              process.stderr.write(
+                `bench: ${name}, onnxruntime, ${threads} thread(s), round ${roundIndex + 1}...\n`,
+              );
+              const run = await measureProcess(childCommand("onnx", "--config", name, "--threads", threads));
+              onnxRuns.push({ ...run, round: roundIndex });
+              process.stderr.write(`  ${JSON.stringify({ ...run.result, peakRssMiB: run.peakRssMiB })}\n`);
+            }),
+          () =>
+            attempt(`${name} PyTorch peer ${threads} thread(s) round ${roundIndex + 1}`, async () => {
+              if (peerReason !== null) return;
+              process.stderr.write(
+                `bench: ${name}, PyTorch peer, ${threads} thread(s), round ${roundIndex + 1}...\n`,
+              );
+              const run = await measureProcess(peerCommand(name, threads));
+              peerRuns.push({ ...run, round: roundIndex });
+              process.stderr.write(
+                `  ${JSON.stringify({ train_tokens_per_s: run.result.train_tokens_per_s, score_tokens_per_s: run.result.score_tokens_per_s, peakRssMiB: run.peakRssMiB, load: run.result.load_train })}\n`,
+              );
+            }),
+        ];
+        // Alternate the order so that drift in the machine's load does not favour one side.
+        if (roundIndex % 2 === 1) jobs.reverse();
+        for (const job of jobs) await job();
+      }
+      const mine = projectRuns.filter(
+        (run) => run.result.config === name && (native || run.result.threads === threads),
+      );
+      const onnx = onnxRuns.filter((run) => run.result.config === name && run.result.threads === threads);
+      const peer = peerRuns.filter((run) => run.result.tag === name && run.result.threads === threads);
+      const train = medianOf(mine.map((run) => run.result.trainTokensPerSecond as number));
+      const tfjsScore = medianOf(mine.map((run) => run.result.scoreTokensPerSecond as number));
+      const onnxScore = medianOf(onnx.map((run) => run.result.scoreTokensPerSecond as number));
+      const peerTrain = medianOf(peer.map((run) => run.result.train_tokens_per_s as number));
+      const peerScore = medianOf(peer.map((run) => run.result.score_tokens_per_s as number));
+      const rss = medianOf(mine.map((run) => run.peakRssMiB));
+      const peerRss = medianOf(peer.map((run) => run.peakRssMiB));
+      rows.push({
+        config: name,
+        threads,
+        trainTokensPerSecond: train,
+        tfjsScoreTokensPerSecond: tfjsScore,
+        onnxScoreTokensPerSecond: onnxScore,
+        peerTrainTokensPerSecond: peerTrain,
+        peerScoreTokensPerSecond: peerScore,
+        trainRatio: ratio(train, peerTrain),
+        tfjsScoreRatio: ratio(tfjsScore, peerScore),
+        onnxScoreRatio: ratio(onnxScore, peerScore),
+        peakRssMiB: rss,
+        onnxPeakRssMiB: medianOf(onnx.map((run) => run.peakRssMiB)),
+        peerPeakRssMiB: peerRss,
+        memoryRatio: ratio(rss, peerRss),
+        rounds,
+      });
+      process.stderr.write(`  => ${JSON.stringify(rows.at(-1))}\n`);
+    }
   }
-  const ratios = project.map((result) => {
-    const match = peer.find((entry) => entry.tag === result.config && entry.threads === result.threads);
-    return {
-      config: result.config,
-      threads: result.threads,
-      trainRatio:
-        match === undefined
-          ? null
-          : round(result.trainTokensPerSecond / (match.train_tokens_per_s as number)),
-      scoreRatio:
-        match === undefined
-          ? null
-          : round(result.scoreTokensPerSecond / (match.score_tokens_per_s as number)),
-      peerTrainTokensPerSecond: match?.train_tokens_per_s ?? null,
-      peerScoreTokensPerSecond: match?.score_tokens_per_s ?? null,
-    };
-  });
+
+  const command =
+    `cd packages/model && node --import tsx bench/run.ts ${process.argv.slice(2).join(" ")}`.trim();
   const report = {
-    bench: "pqm-model-prm-training",
-    command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
+    bench: "pqm-model-prm",
+    command,
     machine: {
       cpu: os.cpus()[0]?.model ?? "unknown",
-      cores: os.cpus().length,
+      logicalCores: os.cpus().length,
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      loadAverageAtEnd: os.loadavg().map((value) => round(value, 2)),
+      node: process.versions.node,
     },
-    node: process.versions.node,
-    tfjs: tf.version_core,
-    workload: `forward + PQM loss (zeta 4) + backward + clip + AdamW; ${TAGS_PER_SEQUENCE} step tags per sequence; random tokens, monotone labels; medians after warm-up`,
-    project,
-    peer: { command: peerNote, results: peer },
-    ratios,
+    backend: { chosen: probe.backend, engine: engineName(probe), skipped: probe.skipped },
+    versions: { "@tensorflow/tfjs-core": tf.version_core, "onnxruntime-node": "1.30.0" },
+    workload: `training: forward + PQM loss (zeta 4) + backward + global-norm clip 1.0 + dense AdamW (lr 1e-4), ${TAGS_PER_SEQUENCE} step tags per sequence, random tokens, monotone labels; scoring: forward + value head. Medians of timed steps after warm-up (project S/M: 2 warm-up + 5 timed, L: 1 + 3; ONNX 3 + 10 (L 3 + 5); the peer 3 + 10), then the median over ${rounds} alternating rounds. Peak memory: maximum resident set size of each whole process by ${projectRuns[0]?.memoryMethod ?? "/usr/bin/time -v"}.`,
+    peer: {
+      status: peerReason ?? "measured in this run",
+      command:
+        peerReason === null
+          ? `${peerCommand("M", 1).slice(0, 2).join(" ")} <configuration flags> --threads N --steps 10 --warmup 3`
+          : null,
+      torch: peerRuns[0]?.result.torch ?? null,
+      blas: peerRuns[0]?.result.blas_libs ?? null,
+    },
+    agreement,
+    leaks,
+    speed: rows,
+    failures,
+    runs: {
+      project: projectRuns.map(({ result, peakRssMiB, wallSeconds, round: r }) => ({
+        round: r,
+        ...result,
+        peakRssMiB,
+        wallSeconds,
+      })),
+      onnx: onnxRuns.map(({ result, peakRssMiB, wallSeconds, round: r }) => ({
+        round: r,
+        ...result,
+        peakRssMiB,
+        wallSeconds,
+      })),
+      peer: peerRuns.map(({ result, peakRssMiB, wallSeconds, round: r }) => ({
+        round: r,
+        tag: result.tag,
+        threads: result.threads,
+        train_tokens_per_s: result.train_tokens_per_s,
+        score_tokens_per_s: result.score_tokens_per_s,
+        load_train: result.load_train,
+        load_score: result.load_score,
+        loss_first: result.loss_first,
+        peakRssMiB,
+        wallSeconds,
+      })),
+    },
+    minutes: round((Date.now() - started) / 60000, 1),
     time: new Date().toISOString(),
   };
-  const path = join(here, "results", "training.json");
-  writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
-  process.stderr.write(`bench: wrote ${path}\n`);
-  for (const ratio of ratios) process.stderr.write(`  ${JSON.stringify(ratio)}\n`);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "prm.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderMarkdown(
+    report.machine,
+    engineName(probe),
+    command,
+    rows,
+    agreement.runs,
+    leaks,
+    peerReason,
+    failures,
+  );
+  writeFileSync(join(outDir, "prm.md"), markdown);
+  process.stderr.write(`\n${markdown}\nbench: wrote ${join(outDir, "prm.json")} and prm.md\n`);
+  const problems = [
+    ...failures,
+    ...agreement.runs
+      .filter((run) => !run.agrees)
+      .map((run) => `losses on ${run.engine}/${run.threads} disagree`),
+    ...(leaks.flat === true ? [] : ["the live tensor count grew during training"]),
+  ];
+  if (problems.length > 0) {
+    process.stderr.write(`bench: FAILED: ${problems.join("; ")}\n`);
+    process.exitCode = 1;
+  }
 }
 
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
+function renderMarkdown(
+  machine: { cpu: string; logicalCores: number; node: string },
+  backend: string,
+  command: string,
+  rows: SpeedRow[],
+  agreement: { engine: string; threads: number; maxRelativeDifference: number; agrees: boolean }[],
+  leaks: Record<string, unknown>,
+  peerReason: string | null,
+  failures: string[],
+): string {
+  const cell = (value: number | null, suffix = "") =>
+    value === null ? "n/a" : `${value.toLocaleString("en-US")}${suffix}`;
+  const lines = [
+    `Machine: ${machine.cpu}, ${machine.logicalCores} logical cores, Node ${machine.node}; backend ${backend}; peer: ${peerReason ?? "PyTorch (Debian 1.13, OpenBLAS), same run, alternating"}.`,
+    `Command: \`${command}\`. ${new Date().toISOString().slice(0, 10)}.`,
+    "",
+    "| config | threads | train tok/s | peer | ratio | score tok/s TF.js | ONNX | peer | ONNX ratio | peak RSS MiB (train) | peer | ratio |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (row) =>
+        `| ${row.config} | ${row.threads} | ${cell(row.trainTokensPerSecond)} | ${cell(row.peerTrainTokensPerSecond)} | ${cell(row.trainRatio, "x")} | ${cell(row.tfjsScoreTokensPerSecond)} | ${cell(row.onnxScoreTokensPerSecond)} | ${cell(row.peerScoreTokensPerSecond)} | ${cell(row.onnxScoreRatio, "x")} | ${cell(row.peakRssMiB)} | ${cell(row.peerPeakRssMiB)} | ${cell(row.memoryRatio, "x")} |`,
+    ),
+    "",
+    `Loss agreement after ${AGREEMENT_STEPS} steps (relative to ${agreement[0]?.engine}/${agreement[0]?.threads}): ${agreement
+      .map(
+        (run) =>
+          `${run.engine}/${run.threads} ${run.maxRelativeDifference.toExponential(1)}${run.agrees ? "" : " FAIL"}`,
+      )
+      .join(", ")} (tolerance ${AGREEMENT_TOLERANCE}).`,
+    ...failures.map((failure) => `Failed: ${failure.split("\n").join(" / ")}`),
+    `Leaks: ${String(leaks.steps)} trainPrm steps on ${String(leaks.engine)}, live tensors ${String(leaks.liveTensorsMin)}-${String(leaks.liveTensorsMax)} after step 1 (${leaks.flat === true ? "flat" : "GROWING"}).`,
+    "",
+  ];
+  return lines.join("\n");
 }
 
 await main();

@@ -4,8 +4,15 @@ export {
   installFastWasmMatMul,
   uninstallFastWasmMatMul,
 } from "./fast-wasm-matmul.js";
+export type { OnnxMatMulOptions, OnnxMatMulStatistics } from "./onnx-matmul.js";
+export { installOnnxMatMul, onnxMatMulStatistics, uninstallOnnxMatMul } from "./onnx-matmul.js";
 export { registerTfjsGradients } from "./register-gradients.js";
-export type { BackendChoice, BackendSelection, SelectBackendOptions } from "./select-backend.js";
+export type {
+  BackendChoice,
+  BackendSelection,
+  SelectBackendOptions,
+  WasmMatMulChoice,
+} from "./select-backend.js";
 export {
   BACKEND_PREFERENCE,
   currentBackendSelection,

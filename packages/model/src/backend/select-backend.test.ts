@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { fastWasmMatMulInstalled } from "./fast-wasm-matmul.js";
+import { onnxMatMulStatistics } from "./onnx-matmul.js";
 import { currentBackendSelection, resetBackendSelection, selectBackend } from "./select-backend.js";
 
 describe("selectBackend", () => {
@@ -17,7 +18,11 @@ describe("selectBackend", () => {
       "@tensorflow/tfjs-node-gpu": "not installed",
       "@tensorflow/tfjs-node": "not installed",
     });
-    expect(lines).toEqual(["training on wasm (SIMD, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA"]);
+    expect(lines).toEqual([
+      "training on wasm (SIMD, matmuls on ONNX Runtime, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA",
+    ]);
+    expect(selection.matmul).toBe("onnxruntime");
+    expect(onnxMatMulStatistics()).not.toBeNull();
     expect(fastWasmMatMulInstalled()).toBe(true);
     // A second call keeps the first choice and logs nothing.
     expect(await selectBackend({ log: (line) => lines.push(line) })).toBe(selection);
@@ -57,6 +62,31 @@ describe("selectBackend", () => {
       expect((await selectBackend({ log: () => undefined })).backend).toBe("wasm");
     } finally {
       delete process.env.PQM_BACKEND;
+    }
+  });
+
+  it("keeps the wasm backend's own matmuls on request (PQM_WASM_MATMUL=wasm) and rejects unknown values", async () => {
+    process.env.PQM_WASM_MATMUL = "wasm";
+    try {
+      const lines: string[] = [];
+      const selection = await selectBackend({ log: (line) => lines.push(line) });
+      expect(selection.matmul).toBe("backend");
+      expect(onnxMatMulStatistics()).toBeNull();
+      expect(lines).toEqual([
+        "training on wasm (SIMD, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA",
+      ]);
+      resetBackendSelection();
+      process.env.PQM_WASM_MATMUL = "blas";
+      await expect(selectBackend({ log: () => undefined })).rejects.toThrow(
+        /PQM_WASM_MATMUL=blas must be auto, onnxruntime or wasm/,
+      );
+      resetBackendSelection();
+      delete process.env.PQM_WASM_MATMUL;
+      expect((await selectBackend({ matmul: "onnxruntime", log: () => undefined })).matmul).toBe(
+        "onnxruntime",
+      );
+    } finally {
+      delete process.env.PQM_WASM_MATMUL;
     }
   });
 });

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
+import { installOnnxMatMul, uninstallOnnxMatMul } from "./onnx-matmul.js";
 import { registerTfjsGradients } from "./register-gradients.js";
 import { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
 
@@ -14,19 +15,31 @@ export interface SelectBackendOptions {
   backend?: BackendChoice;
   /** wasm threads (env `PQM_WASM_THREADS`); default 1. More than 1 uses the experimental shim. */
   threads?: number;
+  /**
+   * Who computes the wasm backend's matrix products (env `PQM_WASM_MATMUL`): `onnxruntime` (ONNX
+   * Runtime's kernels through onnxruntime-node, 2-3x faster per core), `wasm` (the backend's own), or
+   * `auto` (default: onnxruntime when onnxruntime-node is installed and passes a self-check, else wasm).
+   * With onnxruntime the wasm backend itself keeps one thread and `threads` goes to ONNX Runtime.
+   */
+  matmul?: WasmMatMulChoice;
   /** Where the one-line report goes; default stderr. Pass `() => {}` to silence it. */
   log?: (line: string) => void;
   /** Loads an optional package; default dynamic `import()`. Tests replace it. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
+/** Who computes the wasm backend's matrix products; see {@link SelectBackendOptions.matmul}. */
+export type WasmMatMulChoice = "auto" | "onnxruntime" | "wasm";
+
 /** What `selectBackend` chose. */
 export interface BackendSelection {
   backend: BackendChoice;
   /** The TF.js backend name now active (`tensorflow`, `wasm`, `cpu`). */
   tfBackend: string;
-  /** wasm threads in use (1 elsewhere). */
+  /** Threads doing the work on wasm: the wasm backend's, or ONNX Runtime's when it computes the matmuls (1 elsewhere). */
   threads: number;
+  /** Who computes the matrix products: ONNX Runtime (wasm only) or the backend itself. */
+  matmul: "onnxruntime" | "backend";
   /** The line that was logged. */
   description: string;
   /** Why the faster backends were skipped, by package. */
@@ -64,6 +77,12 @@ function parseThreads(value: string | undefined): number | undefined {
   return threads;
 }
 
+function parseMatMul(value: string | undefined): WasmMatMulChoice | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "auto" || value === "onnxruntime" || value === "wasm") return value;
+  throw new Error(`PQM_WASM_MATMUL=${value} must be auto, onnxruntime or wasm`);
+}
+
 function isNotFound(error: unknown, specifier: string): boolean {
   const code = (error as { code?: string } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
@@ -79,7 +98,7 @@ function isNotFound(error: unknown, specifier: string): boolean {
  * Registers tfjs-core's gradients, then chooses and activates the TF.js backend once per process: `@tensorflow/tfjs-node-gpu`, then
  * `@tensorflow/tfjs-node` (optional peers, loaded only if installed), then wasm (with the fast
  * BatchMatMul kernel installed), then cpu. `options.backend` / `PQM_BACKEND` force one. Logs one
- * line such as `training on wasm (SIMD, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA`.
+ * line such as `training on wasm (SIMD, matmuls on ONNX Runtime, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA`.
  * Later calls return the first selection.
  * @throws Error when a forced backend cannot start (the message names the package to install) or
  *   an environment variable is malformed.
@@ -116,21 +135,51 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         candidate === "tensorflow-gpu"
           ? "training on tensorflow (tfjs-node-gpu, CUDA)"
           : "training on tensorflow (tfjs-node, native CPU); install @tensorflow/tfjs-node-gpu for CUDA";
-      current = { backend: candidate, tfBackend: "tensorflow", threads: 1, description, skipped };
+      current = {
+        backend: candidate,
+        tfBackend: "tensorflow",
+        threads: 1,
+        matmul: "backend",
+        description,
+        skipped,
+      };
     } else if (candidate === "wasm") {
-      await prepareWasmThreads(threads);
-      const actual = await initialiseWasmBackend();
+      const matmulChoice = options.matmul ?? parseMatMul(process.env.PQM_WASM_MATMUL) ?? "auto";
+      // With ONNX Runtime doing the products the threads go to it: the threaded wasm build's shared
+      // heap would force a copy of every operand, and its idle threads compete for the cores.
+      const wasmThreads = matmulChoice === "wasm" ? threads : 1;
+      await prepareWasmThreads(wasmThreads);
+      let actual = await initialiseWasmBackend();
       installFastWasmMatMul();
+      let matmul: "onnxruntime" | "backend" = "backend";
+      if (matmulChoice === "wasm") uninstallOnnxMatMul();
+      else {
+        const installed = await installOnnxMatMul({ threads, spinning: threads === 1 });
+        if (installed) {
+          matmul = "onnxruntime";
+          actual = threads;
+        } else if (matmulChoice === "onnxruntime") {
+          throw new Error(
+            "PQM_WASM_MATMUL=onnxruntime: onnxruntime-node is not installed or failed its self-check; install onnxruntime-node@1.30.0",
+          );
+        } else if (threads > 1) {
+          skipped["onnxruntime-node"] = "not installed or failed its self-check; wasm runs 1 thread";
+        }
+      }
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-      const description = `training on wasm (${simd ? "SIMD" : "no SIMD"}, ${actual} thread${actual === 1 ? "" : "s"}); install @tensorflow/tfjs-node-gpu for CUDA`;
-      current = { backend: "wasm", tfBackend: "wasm", threads: actual, description, skipped };
+      const what =
+        matmul === "onnxruntime"
+          ? `${simd ? "SIMD" : "no SIMD"}, matmuls on ONNX Runtime, ${actual} thread${actual === 1 ? "" : "s"}`
+          : `${simd ? "SIMD" : "no SIMD"}, ${actual} thread${actual === 1 ? "" : "s"}`;
+      const description = `training on wasm (${what}); install @tensorflow/tfjs-node-gpu for CUDA`;
+      current = { backend: "wasm", tfBackend: "wasm", threads: actual, matmul, description, skipped };
     } else {
       await import("@tensorflow/tfjs-backend-cpu");
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not start");
       await tf.ready();
       const description =
         "training on cpu (pure JavaScript, about 30x slower than wasm); install @tensorflow/tfjs-node-gpu for CUDA";
-      current = { backend: "cpu", tfBackend: "cpu", threads: 1, description, skipped };
+      current = { backend: "cpu", tfBackend: "cpu", threads: 1, matmul: "backend", description, skipped };
     }
     log(current.description);
     return current;
