@@ -17,7 +17,7 @@
 //    same way: medians of its timed steps after warm-up, and its peak resident memory from
 //    `/usr/bin/time -v`. Reported: the median over rounds, and ratios project/peer at equal threads.
 // Writes <out>/prm.json and <out>/prm.md (the table the README shows).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -318,6 +318,37 @@ async function main(): Promise<void> {
     return;
   }
 
+  const renderFrom = argument("--render");
+  if (renderFrom !== undefined) {
+    // Rewrites prm.md next to a prm.json (after a change to the table's layout), without measuring.
+    const saved = JSON.parse(readFileSync(renderFrom, "utf8")) as {
+      machine: { cpu: string; logicalCores: number; node: string };
+      backend: { engine: string };
+      command: string;
+      speed: SpeedRow[];
+      agreement: {
+        runs: { engine: string; threads: number; maxRelativeDifference: number; agrees: boolean }[];
+      };
+      leaks: Record<string, unknown>;
+      peer: { status: string };
+      failures?: string[];
+      time: string;
+    };
+    const markdown = renderMarkdown(
+      saved.machine,
+      saved.backend.engine,
+      saved.command,
+      saved.speed,
+      saved.agreement.runs,
+      saved.leaks,
+      saved.peer.status === "measured in this run" ? null : saved.peer.status,
+      saved.failures ?? [],
+      saved.time,
+    );
+    writeFileSync(join(dirname(renderFrom), "prm.md"), markdown);
+    process.stdout.write(markdown);
+    return;
+  }
   const configs = (argument("--configs") ?? "S,M,L").split(",").map((name) => {
     if (!(name in CONFIGS)) throw new Error(`--configs: unknown configuration ${name} (S, M or L)`);
     return name as ConfigName;
@@ -609,18 +640,19 @@ function renderMarkdown(
   leaks: Record<string, unknown>,
   peerReason: string | null,
   failures: string[],
+  time: string = new Date().toISOString(),
 ): string {
-  const cell = (value: number | null, suffix = "") =>
-    value === null ? "n/a" : `${value.toLocaleString("en-US")}${suffix}`;
+  const cell = (value: number | null) => (value === null ? "n/a" : Math.round(value).toLocaleString("en-US"));
+  const times = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(2)}x`);
   const lines = [
     `Machine: ${machine.cpu}, ${machine.logicalCores} logical cores, Node ${machine.node}; backend ${backend}; peer: ${peerReason ?? "PyTorch (Debian 1.13, OpenBLAS), same run, alternating"}.`,
-    `Command: \`${command}\`. ${new Date().toISOString().slice(0, 10)}.`,
+    `Command: \`${command}\`. ${time.slice(0, 10)}.`,
     "",
-    "| config | threads | train tok/s | peer | ratio | score tok/s TF.js | ONNX | peer | ONNX ratio | peak RSS MiB (train) | peer | ratio |",
+    "| config | threads | train tokens/s | peer | ratio | score tokens/s, TF.js | ONNX | peer | ONNX / peer | peak RSS MiB | peer | ratio |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (row) =>
-        `| ${row.config} | ${row.threads} | ${cell(row.trainTokensPerSecond)} | ${cell(row.peerTrainTokensPerSecond)} | ${cell(row.trainRatio, "x")} | ${cell(row.tfjsScoreTokensPerSecond)} | ${cell(row.onnxScoreTokensPerSecond)} | ${cell(row.peerScoreTokensPerSecond)} | ${cell(row.onnxScoreRatio, "x")} | ${cell(row.peakRssMiB)} | ${cell(row.peerPeakRssMiB)} | ${cell(row.memoryRatio, "x")} |`,
+        `| ${row.config} | ${row.threads} | ${cell(row.trainTokensPerSecond)} | ${cell(row.peerTrainTokensPerSecond)} | **${times(row.trainRatio)}** | ${cell(row.tfjsScoreTokensPerSecond)} | ${cell(row.onnxScoreTokensPerSecond)} | ${cell(row.peerScoreTokensPerSecond)} | **${times(row.onnxScoreRatio)}** | ${cell(row.peakRssMiB)} | ${cell(row.peerPeakRssMiB)} | **${times(row.memoryRatio)}** |`,
     ),
     "",
     `Loss agreement after ${AGREEMENT_STEPS} steps (relative to ${agreement[0]?.engine}/${agreement[0]?.threads}): ${agreement
