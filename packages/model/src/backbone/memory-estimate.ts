@@ -8,6 +8,9 @@ export const WASM_MEMORY_LIMIT_BYTES = 4 * 1024 ** 3;
 
 const GIB = 1024 ** 3;
 
+/** How much more a training step keeps than the per-layer tensor count (see `estimateMemory`). */
+const TRAINING_ACTIVATION_FACTOR = 4.5;
+
 /** What a run needs, in bytes (float32 everywhere). */
 export interface MemoryEstimate {
   mode: TrainingMode;
@@ -102,7 +105,13 @@ export function estimateMemory(
   // Per layer a training step keeps ~8 hidden-sized tensors (residuals, norms, projections),
   // q/k/v before and after RoPE, 4 intermediate-sized ones (gate, sigmoid, product, up) and the
   // scores, mask sum and probabilities.
-  const perLayerKept = tokens * (8 * h + 2 * (heads * d + 2 * kv * d) + 4 * m) + 3 * scores;
+  // The factor is measured, not derived: tfjs keeps more per op than the count above (every input and
+  // output a gradient needs, softmax's pieces, the backward's transients, the allocator's slack).
+  // Peak resident memory of a full training step on wasm, minus the weights and optimiser state, was
+  // 3.4x the count for torch-peer M (batch 8 x 256) and 4.7x for L (batch 1 x 512); L at batch 4 x 512,
+  // counted 1.67 GiB in all before this factor, overflowed wasm's 4 GiB.
+  const perLayerKept =
+    TRAINING_ACTIVATION_FACTOR * (tokens * (8 * h + 2 * (heads * d + 2 * kv * d) + 4 * m) + 3 * scores);
   const logitFloats = shape.logits === true ? 2 * tokens * config.vocabSize : 0;
   const activationFloats =
     mode === "frozen"

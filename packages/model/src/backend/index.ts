@@ -19,4 +19,5 @@ export {
   resetBackendSelection,
   selectBackend,
 } from "./select-backend.js";
+export { installSharedWasmIdentity, uninstallSharedWasmIdentity } from "./wasm-identity.js";
 export { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";

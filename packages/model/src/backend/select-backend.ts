@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
 import { installOnnxMatMul, uninstallOnnxMatMul } from "./onnx-matmul.js";
+import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { registerTfjsGradients } from "./register-gradients.js";
 import { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
 
@@ -151,6 +152,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       await prepareWasmThreads(wasmThreads);
       let actual = await initialiseWasmBackend();
       installFastWasmMatMul();
+      installSharedWasmIdentity();
       let matmul: "onnxruntime" | "backend" = "backend";
       if (matmulChoice === "wasm") uninstallOnnxMatMul();
       else {
