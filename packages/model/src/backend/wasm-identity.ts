@@ -4,9 +4,10 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core keeps every tensor a gradient will need by cloning it (`keep(clone(x))` in the engine's
 // tape), and `clone` is the `Identity` kernel. The cpu backend's Identity shares the data (a reference
 // count, as Reshape does everywhere); the wasm backend's copies it into new heap memory. In a training
-// step that is one copy of nearly every activation: on torch-peer M, 469 copies and 0.9 GB of a 1.9 GB
-// peak. TF.js never writes into an existing tensor's data (every kernel allocates its output), so
-// sharing is as safe on wasm as on cpu. This kernel shares, like wasm's own Reshape.
+// step that is one copy of nearly every activation: on torch-peer M, 469 copies per step, and the
+// step's peak resident memory falls from 1.91 to 1.63 GB without them. TF.js never writes into an
+// existing tensor's data (every kernel allocates its output), so sharing is as safe on wasm as on
+// cpu. This kernel shares, like wasm's own Reshape.
 
 interface KernelArguments {
   inputs: tf.NamedTensorInfoMap;
