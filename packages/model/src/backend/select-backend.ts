@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
 import { installOnnxMatMul, uninstallOnnxMatMul } from "./onnx-matmul.js";
-import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { registerTfjsGradients } from "./register-gradients.js";
+import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
 
 /** Backends in order of preference; `tensorflow-gpu` / `tensorflow` are tfjs-node(-gpu). */

@@ -19,7 +19,9 @@ let stockIdentity: tf.KernelConfig | undefined;
 function sharedIdentity(args: KernelArguments): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
   if (x.dtype === "string") {
-    return (stockIdentity?.kernelFunc as unknown as (args: KernelArguments) => tf.TensorInfo)(args);
+    return (
+      (stockIdentity as tf.KernelConfig).kernelFunc as unknown as (args: KernelArguments) => tf.TensorInfo
+    )(args);
   }
   args.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
