@@ -14,13 +14,7 @@ import { createRandomDecoder } from "../src/backbone/create-random-decoder.js";
 import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
 import { installFastWasmMatMul, uninstallFastWasmMatMul } from "../src/backend/fast-wasm-matmul.js";
 import { selectBackend } from "../src/backend/select-backend.js";
-
-/** torch-peer configurations (bench/torch-peer/README.md). */
-const CONFIGS = {
-  S: { vocab: 512, hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 344, seq: 128, batch: 16 },
-  M: { vocab: 4096, hidden: 256, layers: 4, heads: 8, kvHeads: 4, intermediate: 688, seq: 256, batch: 8 },
-} as const;
-type ConfigName = keyof typeof CONFIGS;
+import { CONFIGS, type ConfigName } from "./peer-configs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -1,5 +1,6 @@
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel-override.js";
 
 // The stock wasm BatchMatMul takes its XNNPACK path only for untransposed inputs of batch 1; every
 // other case (all backward matmuls, attention's batched products) runs a scalar loop 10-40x
@@ -176,19 +177,9 @@ function fastBatchMatMul(args: KernelArguments): tf.TensorInfo {
  */
 export function installFastWasmMatMul(): boolean {
   if (stockBatchMatMul !== undefined) return true;
-  const current = tf.getKernel(tf.BatchMatMul, "wasm");
-  if (current === undefined) return false;
-  stockBatchMatMul = current;
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  const config: tf.KernelConfig = {
-    kernelName: tf.BatchMatMul,
-    backendName: "wasm",
-    kernelFunc: fastBatchMatMul as unknown as tf.KernelFunc,
-  };
-  // The stock setup binds the C++ function the fold path calls; keep it for backend re-inits.
-  if (current.setupFunc !== undefined) config.setupFunc = current.setupFunc;
-  tf.registerKernel(config);
-  return true;
+  // The stock setup binds the C++ function the fold path calls: the override keeps it.
+  stockBatchMatMul = overrideWasmKernel(tf.BatchMatMul, fastBatchMatMul);
+  return stockBatchMatMul !== undefined;
 }
 
 /**
@@ -197,8 +188,7 @@ export function installFastWasmMatMul(): boolean {
  */
 export function uninstallFastWasmMatMul(): boolean {
   if (stockBatchMatMul === undefined) return false;
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  tf.registerKernel(stockBatchMatMul);
+  restoreWasmKernel(stockBatchMatMul);
   stockBatchMatMul = undefined;
   return true;
 }

@@ -1,9 +1,8 @@
-import { getLoss } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createRandomDecoder } from "../backbone/create-random-decoder.js";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
+import { decoderLossAndGradients } from "./kernel-test-decoder.js";
 import { installOnnxMatMul, onnxMatMulStatistics, uninstallOnnxMatMul } from "./onnx-matmul.js";
 import { registerTfjsGradients } from "./register-gradients.js";
 
@@ -110,43 +109,9 @@ describe("BatchMatMul on ONNX Runtime [wasm]", () => {
   });
 
   it("a decoder's PQM loss and every gradient match the wasm kernel's", async () => {
-    const compute = () => {
-      const decoder = createRandomDecoder(
-        {
-          model_type: "qwen2",
-          vocab_size: 97,
-          hidden_size: 64,
-          num_hidden_layers: 2,
-          num_attention_heads: 4,
-          num_key_value_heads: 2,
-          intermediate_size: 96,
-          max_position_embeddings: 48,
-        },
-        3,
-      );
-      const inputIds = tf.tensor2d(
-        Int32Array.from({ length: 2 * 48 }, (_, i) => (i * 31 + 7) % 97),
-        [2, 48],
-        "int32",
-      );
-      const labels = tf.tensor2d([1, 1, 0, 1, 0, 0], [2, 3]);
-      const loss = getLoss("pqm", { zeta: 4 });
-      const { value, grads } = tf.variableGrads(() => {
-        const hidden = decoder.forwardHidden({ inputIds });
-        const scores = tf.slice(tf.mean(hidden, -1), [0, 45], [2, 3]) as tf.Tensor2D;
-        return loss(scores, labels);
-      }, decoder.trainableVariables);
-      const result = {
-        loss: value.dataSync()[0]!,
-        grads: Object.values(grads).map((gradient) => gradient.dataSync() as Float32Array),
-      };
-      tf.dispose([value, inputIds, labels, ...Object.values(grads)]);
-      decoder.dispose();
-      return result;
-    };
-    const expected = compute();
+    const expected = decoderLossAndGradients();
     expect(await installOnnxMatMul()).toBe(true);
-    const actual = compute();
+    const actual = decoderLossAndGradients();
     expect(onnxMatMulStatistics()!.onnxCalls).toBeGreaterThan(10);
     expect(Math.abs(actual.loss - expected.loss)).toBeLessThan(1e-5 * Math.abs(expected.loss) + 1e-6);
     expect(actual.grads).toHaveLength(expected.grads.length);

@@ -3,6 +3,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { OnnxGraphBuilder } from "../onnx/onnx-graph-builder.js";
 import { OnnxDataType } from "../onnx/onnx-schema.js";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel-override.js";
 
 // Matrix products of the wasm backend computed by ONNX Runtime (experimental, opt-in).
 //
@@ -184,9 +185,7 @@ function onnxBatchMatMul(args: KernelArguments): tf.TensorInfo {
  */
 export async function installOnnxMatMul(options: OnnxMatMulOptions = {}): Promise<boolean> {
   if (state !== undefined) return true;
-  if (tf.getBackend() !== "wasm") return false;
-  const previous = tf.getKernel(tf.BatchMatMul, "wasm");
-  if (previous === undefined) return false;
+  if (tf.getBackend() !== "wasm" || tf.getKernel(tf.BatchMatMul, "wasm") === undefined) return false;
   const require = createRequire(import.meta.url);
   let bindingModule: BindingModule;
   let Tensor: OrtTensorConstructor;
@@ -198,6 +197,9 @@ export async function installOnnxMatMul(options: OnnxMatMulOptions = {}): Promis
   } catch {
     return false;
   }
+  const expected = selfCheckProduct(); // through the kernel registered now
+  // The wasm kernel's setup binds the C++ function the fallback calls: the override keeps it.
+  const previous = overrideWasmKernel(tf.BatchMatMul, onnxBatchMatMul) as tf.KernelConfig;
   state = {
     Tensor,
     binding: bindingModule.binding,
@@ -210,48 +212,31 @@ export async function installOnnxMatMul(options: OnnxMatMulOptions = {}): Promis
     },
     statistics: { onnxCalls: 0, onnxMs: 0, wasmCalls: 0, threads: options.threads ?? 1 },
   };
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  registerOnnxKernel(previous);
-  if (!selfCheck()) {
+  if (!selfCheck(expected)) {
     uninstallOnnxMatMul();
     return false;
   }
   return true;
 }
 
-function registerOnnxKernel(previous: tf.KernelConfig): void {
-  const config: tf.KernelConfig = {
-    kernelName: tf.BatchMatMul,
-    backendName: "wasm",
-    kernelFunc: onnxBatchMatMul as unknown as tf.KernelFunc,
-  };
-  // The wasm kernel's setup binds the C++ function the fallback calls; keep it for backend re-inits.
-  if (previous.setupFunc !== undefined) config.setupFunc = previous.setupFunc;
-  tf.registerKernel(config);
+/** A transposed, batched product, large enough for ONNX Runtime, through whichever kernel is registered. */
+function selfCheckProduct(): Float32Array {
+  return tf.tidy(() => {
+    const a = tf.reshape(tf.linspace(-1, 1, 3 * 40 * 70), [3, 40, 70]);
+    const b = tf.reshape(tf.linspace(2, -1, 3 * 50 * 40), [3, 50, 40]);
+    return tf.matMul(a, b, true, true).dataSync() as Float32Array;
+  });
 }
 
-/** A transposed, batched product through both kernels: they must agree (a different binding fails here). */
-function selfCheck(): boolean {
+/** The self-check product through ONNX Runtime must equal the wasm kernel's (a different binding fails here). */
+function selfCheck(expected: Float32Array): boolean {
   const current = state as State;
-  const calls = current.statistics.onnxCalls;
   try {
-    const [fromOnnx, fromWasm] = tf.tidy(() => {
-      const a = tf.reshape(tf.linspace(-1, 1, 3 * 40 * 70), [3, 40, 70]);
-      const b = tf.reshape(tf.linspace(2, -1, 3 * 50 * 40), [3, 50, 40]);
-      const viaOnnx = tf.matMul(a, b, true, true);
-      tf.unregisterKernel(tf.BatchMatMul, "wasm");
-      tf.registerKernel(current.previous);
-      try {
-        return [viaOnnx.dataSync(), tf.matMul(a, b, true, true).dataSync()];
-      } finally {
-        tf.unregisterKernel(tf.BatchMatMul, "wasm");
-        registerOnnxKernel(current.previous);
-      }
-    });
-    if (current.statistics.onnxCalls !== calls + 1 || fromOnnx.length !== fromWasm.length) return false;
-    for (let index = 0; index < fromOnnx.length; index++) {
-      const expected = fromWasm[index] as number;
-      if (!(Math.abs((fromOnnx[index] as number) - expected) <= 1e-4 * (1 + Math.abs(expected))))
+    const actual = selfCheckProduct();
+    if (current.statistics.onnxCalls !== 1 || actual.length !== expected.length) return false;
+    for (let index = 0; index < actual.length; index++) {
+      const reference = expected[index] as number;
+      if (!(Math.abs((actual[index] as number) - reference) <= 1e-4 * (1 + Math.abs(reference))))
         return false;
     }
     current.statistics = { ...current.statistics, onnxCalls: 0, onnxMs: 0, wasmCalls: 0 };
@@ -264,8 +249,7 @@ function selfCheck(): boolean {
 /** Puts the previous wasm `BatchMatMul` back and frees the sessions. @returns false when not installed. */
 export function uninstallOnnxMatMul(): boolean {
   if (state === undefined) return false;
-  tf.unregisterKernel(tf.BatchMatMul, "wasm");
-  tf.registerKernel(state.previous);
+  restoreWasmKernel(state.previous);
   for (const session of state.sessions.values()) session.dispose();
   state = undefined;
   return true;

@@ -1,5 +1,6 @@
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel-override.js";
 
 // tfjs-core keeps every tensor a gradient will need by cloning it (`keep(clone(x))` in the engine's
 // tape), and `clone` is the `Identity` kernel. The cpu backend's Identity shares the data (a reference
@@ -34,23 +35,14 @@ function sharedIdentity(args: KernelArguments): tf.TensorInfo {
  */
 export function installSharedWasmIdentity(): boolean {
   if (stockIdentity !== undefined) return true;
-  const current = tf.getKernel(tf.Identity, "wasm");
-  if (current === undefined) return false;
-  stockIdentity = current;
-  tf.unregisterKernel(tf.Identity, "wasm");
-  tf.registerKernel({
-    kernelName: tf.Identity,
-    backendName: "wasm",
-    kernelFunc: sharedIdentity as unknown as tf.KernelFunc,
-  });
-  return true;
+  stockIdentity = overrideWasmKernel(tf.Identity, sharedIdentity);
+  return stockIdentity !== undefined;
 }
 
 /** Puts the copying wasm `Identity` back. @returns false when the shared one was not installed. */
 export function uninstallSharedWasmIdentity(): boolean {
   if (stockIdentity === undefined) return false;
-  tf.unregisterKernel(tf.Identity, "wasm");
-  tf.registerKernel(stockIdentity);
+  restoreWasmKernel(stockIdentity);
   stockIdentity = undefined;
   return true;
 }
