@@ -1,25 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sharedAvailable, sharedPath, sharedSkipReason, useBackend } from "@pqm/testing";
+import { useBackend } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { goldenDecoderModels, goldenDecoderPath, readGoldenExpected } from "../backbone/golden-decoders.js";
 import { loadPretrained } from "../backbone/load-pretrained.js";
 import { decoderOnnxBytes, exportBackboneToOnnx } from "./export-onnx.js";
 import { OnnxDecoderSession } from "./onnx-decoder-session.js";
 
-interface GoldenCase {
-  input_ids: number[][];
-  attention_mask: number[][];
-  last_real_index: number[];
-  hidden_states: (number[] | null)[][];
-  logits: (number[] | null)[][];
-}
-interface Golden {
-  cases: Record<"right_padding" | "left_padding", GoldenCase>;
-  value_head: { weight: number[]; bias: number; values: Record<string, number[]> };
-}
-
-const folder = (name: string) => sharedPath("fixtures", "golden-decoders", name);
 let scratch = "";
 
 beforeAll(async () => {
@@ -28,12 +16,12 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe.skipIf(!sharedAvailable)(`exported golden decoders on ONNX Runtime ${sharedSkipReason}`, () => {
-  for (const model of ["qwen2-tiny", "llama-tiny"] as const) {
+describe("exported golden decoders on ONNX Runtime", () => {
+  for (const model of goldenDecoderModels) {
     for (const paddingCase of ["right_padding", "left_padding"] as const) {
       it(`${model}, ${paddingCase}: hidden states, logits and value head within the README's tolerances`, async () => {
-        const golden = JSON.parse(readFileSync(join(folder(model), "expected.json"), "utf8")) as Golden;
-        const backbone = await loadPretrained(folder(model), { mode: "frozen" });
+        const golden = readGoldenExpected(model);
+        const backbone = await loadPretrained(goldenDecoderPath(model), { mode: "frozen" });
         const path = join(scratch, `${model}-${paddingCase}.onnx`);
         const exported = await exportBackboneToOnnx(backbone, path, { logits: true });
         expect(exported.outputs).toEqual(["hidden_states", "logits"]);

@@ -1,21 +1,9 @@
-import { readFileSync } from "node:fs";
-import { describeEachBackend, sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
+import { describeEachBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
+import { goldenDecoderModels, goldenDecoderPath, readGoldenExpected } from "../backbone/golden-decoders.js";
 import { loadPretrained } from "../backbone/load-pretrained.js";
 import { ValueHead } from "./value-head.js";
-
-interface GoldenCase {
-  input_ids: number[][];
-  attention_mask: number[][];
-  position_ids: number[][];
-  position_ids_passed: boolean;
-  last_real_index: number[];
-}
-interface Golden {
-  cases: Record<"right_padding" | "left_padding", GoldenCase>;
-  value_head: { weight: number[]; bias: number; values: Record<string, number[]> };
-}
 
 describeEachBackend("value head", () => {
   it("gathers every tag row in one pass and applies the linear map", () => {
@@ -90,45 +78,40 @@ describeEachBackend("value head", () => {
   });
 });
 
-describe.skipIf(!sharedAvailable)(`value head on the golden decoders ${sharedSkipReason}`, () => {
-  describeEachBackend("golden value head", () => {
-    for (const name of ["qwen2-tiny", "llama-tiny"] as const) {
-      it(`${name}: matches value_head.values at last_real_index, both paddings`, async () => {
-        const folder = sharedPath("fixtures", "golden-decoders", name);
-        const golden = JSON.parse(readFileSync(`${folder}/expected.json`, "utf8")) as Golden;
-        const backbone = await loadPretrained(folder, { mode: "frozen" });
-        const head = new ValueHead(
-          tf.tensor2d([golden.value_head.weight]),
-          tf.tensor1d([golden.value_head.bias]),
-        );
-        for (const caseName of ["right_padding", "left_padding"] as const) {
-          const testCase = golden.cases[caseName];
-          const got = tf.tidy(() => {
-            const hidden = backbone.forwardHidden({
-              inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
-              attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
-              ...(testCase.position_ids_passed
-                ? { positionIds: tf.tensor2d(testCase.position_ids, undefined, "int32") }
-                : {}),
-            });
-            const tags = tf.tensor2d(
-              testCase.last_real_index.map((index) => [index]),
-              undefined,
-              "int32",
-            );
-            return head.apply(hidden, tags);
+describeEachBackend("value head on the golden decoders", () => {
+  for (const name of goldenDecoderModels) {
+    it(`${name}: matches value_head.values at last_real_index, both paddings`, async () => {
+      const golden = readGoldenExpected(name);
+      const backbone = await loadPretrained(goldenDecoderPath(name), { mode: "frozen" });
+      const head = new ValueHead(
+        tf.tensor2d([golden.value_head.weight]),
+        tf.tensor1d([golden.value_head.bias]),
+      );
+      for (const caseName of ["right_padding", "left_padding"] as const) {
+        const testCase = golden.cases[caseName];
+        const got = tf.tidy(() => {
+          const hidden = backbone.forwardHidden({
+            inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
+            attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
+            ...(testCase.position_ids_passed
+              ? { positionIds: tf.tensor2d(testCase.position_ids, undefined, "int32") }
+              : {}),
           });
-          const values = got.dataSync();
-          got.dispose();
-          golden.value_head.values[caseName]!.forEach((want, batch) => {
-            expect(Math.abs((values[batch] as number) - want)).toBeLessThan(
-              1e-3 * Math.max(1, Math.abs(want)),
-            );
-          });
-        }
-        head.dispose();
-        backbone.dispose();
-      });
-    }
-  });
+          const tags = tf.tensor2d(
+            testCase.last_real_index.map((index) => [index]),
+            undefined,
+            "int32",
+          );
+          return head.apply(hidden, tags);
+        });
+        const values = got.dataSync();
+        got.dispose();
+        golden.value_head.values[caseName]!.forEach((want, batch) => {
+          expect(Math.abs((values[batch] as number) - want)).toBeLessThan(1e-3 * Math.max(1, Math.abs(want)));
+        });
+      }
+      head.dispose();
+      backbone.dispose();
+    });
+  }
 });

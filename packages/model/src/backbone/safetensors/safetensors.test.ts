@@ -1,8 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { describe, expect, it } from "vitest";
+import { goldenDecoderModels, goldenDecoderPath } from "../golden-decoders.js";
 import { ModelLoadError } from "../model-load-error.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./half-float.js";
 import { openSafetensorsCheckpoint, parseSafetensors, readSafetensorsFile } from "./read-safetensors.js";
@@ -136,10 +136,10 @@ describe("safetensors write", () => {
     );
   });
 
-  describe.skipIf(!sharedAvailable)(`golden checkpoints ${sharedSkipReason}`, () => {
-    for (const model of ["qwen2-tiny", "llama-tiny"]) {
+  describe("golden checkpoints", () => {
+    for (const model of goldenDecoderModels) {
       it(`rewrites ${model}/model.safetensors byte for byte`, async () => {
-        const path = sharedPath("fixtures", "golden-decoders", model, "model.safetensors");
+        const path = goldenDecoderPath(model, "model.safetensors");
         const file = await readSafetensorsFile(path);
         const tensors = new Map<string, Float32TensorData>();
         for (const [name, entry] of file.entries)
