@@ -3,16 +3,13 @@
  * the cpu and wasm backends: median of repeats after warm-up. Prints a table and writes
  * bench/results/losses.json. Run: `pnpm --filter @pqm/core bench` (node --import tsx bench/losses.bench.ts).
  */
-import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { cpus, tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { build } from "esbuild";
-import { getLoss } from "../src/index.js";
 
 const BATCH = 64;
 const STEPS = 32;
@@ -21,24 +18,14 @@ const REPEATS = 30;
 const BACKENDS = ["cpu", "wasm"] as const;
 
 /**
- * tfjs-core's gradient registrations ship only as extensionless ESM, which Node cannot load (and
- * @tensorflow/tfjs, which bundles them for Node, is not installed here). Bundling that one module with
- * esbuild gives a file Node can import; it registers into tfjs-core's global gradient registry.
+ * The built main entry (`dist/index.js`, which registers tfjs-core's gradients on import): the
+ * sources cannot run under plain Node, since they import tfjs-core's gradient files, which tsup
+ * bundles (see tsup.config.ts). `pnpm bench` (turbo) builds first; alone, run `npx tsup` before.
  */
-async function registerGradientsForNode(): Promise<void> {
-  const require = createRequire(import.meta.url);
-  const entry = require.resolve("@tensorflow/tfjs-core/dist/register_all_gradients.js");
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    write: false,
-  });
-  const file = join(tmpdir(), `pqm-tfjs-gradients-${process.pid}.mjs`);
-  writeFileSync(file, result.outputFiles[0]!.text);
-  await import(pathToFileURL(file).href);
-  unlinkSync(file);
+async function loadBuiltCore(): Promise<typeof import("../src/index.js")> {
+  const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
+  if (!existsSync(entry)) throw new Error(`${entry} does not exist: build @pqm/core first (npx tsup)`);
+  return (await import(pathToFileURL(entry).href)) as typeof import("../src/index.js");
 }
 
 /** A deterministic padded batch: rows of 1..STEPS steps, mixed labels, scores in [-3, 3]. */
@@ -65,7 +52,7 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
-  await registerGradientsForNode();
+  const { getLoss } = await loadBuiltCore();
   const batch = makeBatch();
   const loss = getLoss("pqm", { zeta: 4 });
   const rows: { backend: string; forwardMs: number; forwardBackwardMs: number; loss: number }[] = [];

@@ -1,6 +1,6 @@
 /**
  * Step-score aggregation: how a solution's step scores (raw logits) become one solution score for
- * best-of-n. The paper's choice for PRMs is the minimum (method.md section 7).
+ * best-of-n. The paper's choice for PRMs is the minimum (see docs/method.md, section 7.1).
  */
 
 /** The names of the built-in aggregations. */

@@ -1,5 +1,5 @@
 /**
- * The names, label kinds and constants of the built-in losses (method.md section 4). Plain data, no
+ * The names, label kinds and constants of the built-in losses (see docs/method.md, section 4). Plain data, no
  * TF.js, so the reference subpath can use it.
  */
 
@@ -41,7 +41,7 @@ export interface LossOptions {
 /** Default margin zeta: one of the paper's two main settings (2 and 4). */
 export const DEFAULT_ZETA = 4;
 
-/** The eps inside every PQM log-denominator, as in the reference code (method.md section 4). */
+/** The eps inside every PQM log-denominator, as in the reference code (see docs/method.md, section 4). */
 export const PQM_EPS = 1e-5;
 
 /** True when `name` is one of `lossNames`. */

@@ -1,5 +1,5 @@
 /**
- * The three testable consequences of Theorem 3.5 (method.md section 3), as property tests of the
+ * The three testable consequences of Theorem 3.5 (see docs/method.md, section 3), as property tests of the
  * reference losses, plus the ordering checker on scores built to respect or break the ordering.
  */
 import fc from "fast-check";

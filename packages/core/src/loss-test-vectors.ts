@@ -1,7 +1,8 @@
 /**
- * Loss test vectors shared by the reference and the TF.js tests. The first four are method.md's; the
- * others were worked out by hand from method.md section 4 (the arithmetic is in the comments, each
- * exp/log rounded to 6 decimals), not taken from this package's output. Test-only; not exported.
+ * Loss test vectors shared by the reference and the TF.js tests (listed in docs/method.md, section 4.6).
+ * The first four come with the method; the others were worked out by hand from the formulas of
+ * docs/method.md, section 4 (the arithmetic is in the comments, each exp/log rounded to 6 decimals),
+ * not taken from this package's output. Test-only; not exported.
  */
 import type { LossName } from "./loss-definitions.js";
 
@@ -18,37 +19,37 @@ export interface LossTestVector {
 const P = -100;
 
 export const lossTestVectors: LossTestVector[] = [
-  // method.md 4.1 (zeta = 4).
+  // Practical form, docs/method.md section 4.1 (zeta = 4).
   {
-    title: "method.md practical 1",
+    title: "method practical 1",
     loss: "pqm",
     scores: [[1, 2, 3, -1]],
     labels: [[1, 1, 1, 0]],
     expected: 1.898974,
   },
   {
-    title: "method.md practical 2",
+    title: "method practical 2",
     loss: "pqm",
     scores: [[0, 0, 0]],
     labels: [[1, 1, 0]],
     expected: 4.035872,
   },
-  // method.md 4.1, paper-era variant (zeta = 4).
+  // Paper-era variant, docs/method.md section 4.1 (zeta = 4).
   {
-    title: "method.md paper-era 1",
+    title: "method paper-era 1",
     loss: "pqm-paper",
     scores: [[1, 2, 3, -1]],
     labels: [[1, 1, 1, 0]],
     expected: 2.034753,
   },
   {
-    title: "method.md paper-era 2",
+    title: "method paper-era 2",
     loss: "pqm-paper",
     scores: [[0, 0, 0]],
     labels: [[1, 1, 0]],
     expected: 4.04161,
   },
-  // method.md 4.1: no wrong step, so no term_0. r = [1, 2], l = [1, 1]:
+  // Section 4.1: no wrong step, so no term_0. r = [1, 2], l = [1, 1]:
   //   c1: ln(e + 1 + eps) - 1 = ln(3.718292) - 1 = 0.313264
   //   c2: ln(e^2 + 1 + e + eps) - 2 = ln(7.389056 + 1 + 2.718282 + 0.00001) - 2 = ln(11.107348) - 2 = 0.407607
   //   loss = (0.313264 + 0.407607) / 2 = 0.360436
@@ -59,7 +60,7 @@ export const lossTestVectors: LossTestVector[] = [
     labels: [[1, 1]],
     expected: 0.360436,
   },
-  // method.md 4.1: no correct step, only term_0. r = [0, -1], l = [0, 0]:
+  // Section 4.1: no correct step, only term_0. r = [0, -1], l = [0, 0]:
   //   S = e^(0+4) + e^(-1+4) = 54.598150 + 20.085537; term_0 = ln(1 + 74.683687 + 0.00001) = ln(75.683697) = 4.326563
   {
     title: "hand-worked practical, no correct step",
@@ -68,9 +69,10 @@ export const lossTestVectors: LossTestVector[] = [
     labels: [[0, 0]],
     expected: 4.326563,
   },
-  // The method.md vectors in one padded batch with an all-padding row: the mean of the two, (1.898974 + 4.035872) / 2.
+  // The method's practical vectors in one padded batch with an all-padding row: the mean of the two,
+  // (1.898974 + 4.035872) / 2.
   {
-    title: "method.md practical vectors as one padded batch",
+    title: "method practical vectors as one padded batch",
     loss: "pqm",
     scores: [
       [1, 2, 3, -1],
@@ -84,7 +86,7 @@ export const lossTestVectors: LossTestVector[] = [
     ],
     expected: (1.898974 + 4.035872) / 2,
   },
-  // Theory (Eq. 9, method.md 4.2), r = [2, -1, 1, -3], l = [1, 0, 1, 0], zeta = 4, H = 4.
+  // Theory (Eq. 9, docs/method.md section 4.2), r = [2, -1, 1, -3], l = [1, 0, 1, 0], zeta = 4, H = 4.
   //   S = e^(-1+4) + e^(-3+4) = 20.085537 + 2.718282 = 22.803819
   //   term_0 = ln(1 + 22.803819 + 0.00001) = ln(23.803829) = 3.169846
   //   c1 = position 0, not doubled: ln(e^2 + 1 + S + eps) - 2 = ln(7.389056 + 1 + 22.803819 + 0.00001) - 2

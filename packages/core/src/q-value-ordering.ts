@@ -1,5 +1,5 @@
 /**
- * The ordering of optimal Q-values that Theorem 3.5 of the PQM paper states (method.md section 3):
+ * The ordering of optimal Q-values that Theorem 3.5 of the PQM paper states (see docs/method.md, section 3):
  *
  *     Q_{w_|W|} < ... < Q_{w_1} < Q_0 < Q_{c_1} < ... < Q_{c_|C|}
  *

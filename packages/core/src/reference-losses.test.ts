@@ -8,7 +8,8 @@ import { referenceLoss } from "./reference-losses.js";
 const P = -100;
 
 /**
- * The PQM losses written straight from method.md's formulas with plain exp/log, no log-sum-exp:
+ * The PQM losses written straight from the formulas of docs/method.md, section 4, with plain exp/log
+ * and no log-sum-exp:
  * an independent check of the log-space reference where exp does not overflow (float64: |x| < 700).
  */
 function directPqm(

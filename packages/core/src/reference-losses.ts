@@ -1,5 +1,5 @@
 /**
- * Plain-number reference implementations of every loss (method.md section 4), in float64 and log
+ * Plain-number reference implementations of every loss (see docs/method.md, section 4), in float64 and log
  * space. They define what the TF.js losses must compute and work without TF.js.
  */
 
@@ -66,7 +66,7 @@ function sum(values: readonly number[]): number {
   return total;
 }
 
-/** Eq. 9 as method.md 4.2 describes it, for one trajectory with at least one valid step. */
+/** Eq. 9 as docs/method.md, section 4.2 describes it, for one trajectory with at least one valid step. */
 function theoryLoss(steps: ValidSteps, zeta: number): number {
   const stepCount = steps.labels.length;
   const correctPart = sum(rankingTerms(steps, zeta, "paper")) / (stepCount + 1);
@@ -125,7 +125,7 @@ function pooledMean(
 }
 
 /**
- * The loss called `name` on a batch of trajectories, in plain float64 numbers (method.md section 4).
+ * The loss called `name` on a batch of trajectories, in plain float64 numbers (docs/method.md, section 4).
  *
  * `scores[i]` are the raw step scores (logits) of trajectory i, `labels[i]` its labels: 1 correct,
  * 0 wrong, -100 padding (soft labels in [0, 1] for `bce` and `mse`). Rows may have different lengths

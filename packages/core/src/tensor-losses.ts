@@ -1,16 +1,11 @@
 /**
- * Every loss of method.md section 4 as differentiable TF.js ops over padded `[batch, steps]`
+ * Every loss of docs/method.md, section 4 as differentiable TF.js ops over padded `[batch, steps]`
  * batches, vectorised: the cumulative sums of the PQM denominators are log-sum-exps over a
  * `[batch, steps, steps]` tensor masked by a lower-triangular `[steps, steps]` mask, never a
  * per-row JS loop. They compute exactly what `referenceLoss` computes (float32 instead of float64).
  * Inputs are not validated here: `getLoss` does that.
  */
-// tfjs-core registers no gradients by itself; without them tf.grad of any loss throws. This
-// package-internal import (package.json "imports") is "@tensorflow/tfjs-core/dist/register_all_gradients"
-// for bundlers and browsers. Under Node it maps to tfjs-core itself (a no-op): that deep import cannot
-// load in Node (its ESM files import without extensions), and a static import that fails would make
-// the whole package unusable there. In Node, gradients come from @tensorflow/tfjs or tfjs-node.
-import "#register-gradients";
+// Gradients: tfjs-core registers none by itself; the main entry (index.ts) registers them.
 import * as tf from "@tensorflow/tfjs-core";
 import { PQM_EPS } from "./loss-definitions.js";
 import { LABEL_PAD } from "./types.js";
@@ -97,7 +92,7 @@ function pooledMean(perStep: tf.Tensor2D, valid: tf.Tensor2D): tf.Scalar {
 }
 
 /**
- * A PQM comparative loss of a padded batch (method.md 4.1-4.3): `scores` `[batch, steps]` logits,
+ * A PQM comparative loss of a padded batch (see docs/method.md, 4.1-4.3): `scores` `[batch, steps]` logits,
  * `labels` `[batch, steps]` with 1 correct, 0 wrong, -100 padding. Returns the mean over the rows
  * with at least one valid step. Inputs are assumed valid (see `getLoss`).
  */

@@ -1,5 +1,5 @@
 /**
- * The MDP of process reward modelling as plain, JSON-serialisable data (method.md section 2).
+ * The MDP of process reward modelling as plain, JSON-serialisable data (see docs/method.md, section 2).
  * A state is a question plus the steps written so far; an action is the next step; the reward is
  * 1 at the end when the final answer is right.
  */
