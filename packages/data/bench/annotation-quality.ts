@@ -26,7 +26,6 @@ for (const n of [1, 2, 4, 8, 16, 32]) {
       n,
       seed: 7,
       search,
-      progress: false,
     });
     let steps = 0;
     let agree = 0;
@@ -66,7 +65,6 @@ const throughputRun = await annotate(trajectories, {
   completer: environment.policy,
   n: 8,
   concurrency: 8,
-  progress: false,
 });
 const result = {
   command: `npx tsx bench/annotation-quality.ts ${questionCount} ${samplesPerQuestion}`,

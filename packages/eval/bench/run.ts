@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { aggregationNames } from "@pqm/core";
+import { aggregationNames } from "@pqm/core/reference";
 import type { AnswerChecker } from "../src/answer-checker.js";
 import { type BestOfNQuestion, evaluateBestOfN } from "../src/best-of-n.js";
 import { createRandom } from "../src/random.js";

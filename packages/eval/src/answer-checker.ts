@@ -1,4 +1,5 @@
-import type { AnswerDomain } from "@pqm/core";
+import type { AnswerDomain } from "@pqm/core/reference";
+import { extractAnswer, isEquivalent } from "@pqm/data";
 
 /** What best-of-n needs from an answer checker: extract a final answer, compare two answers. */
 export interface AnswerChecker {
@@ -14,14 +15,16 @@ export interface AnswerChecker {
 }
 
 /**
- * The checker of @pqm/data (`extractAnswer`, `isEquivalent`), loaded on first use so that the metric
- * code of this package can be used without it. Throws when @pqm/data cannot be loaded.
+ * The checker of @pqm/data (`extractAnswer`, `isEquivalent`: math-aware extraction and equivalence).
+ * @pqm/data is a dependency of this package (pure JavaScript), imported like any other module.
  */
+export const dataAnswerChecker: AnswerChecker = {
+  name: "@pqm/data",
+  extractAnswer: (text, domain) => extractAnswer(text, domain),
+  isEquivalent: (prediction, gold, domain) => isEquivalent(prediction, gold, domain),
+};
+
+/** `dataAnswerChecker`, as a promise (the form earlier callers use). */
 export async function loadDataAnswerChecker(): Promise<AnswerChecker> {
-  const data = await import("@pqm/data");
-  return {
-    name: "@pqm/data",
-    extractAnswer: (text, domain) => data.extractAnswer(text, domain),
-    isEquivalent: (prediction, gold, domain) => data.isEquivalent(prediction, gold, domain),
-  };
+  return dataAnswerChecker;
 }

@@ -1,4 +1,4 @@
-import { type AggregationName, aggregationNames, getAggregation, sigmoid } from "@pqm/core";
+import { type AggregationName, aggregationNames, getAggregation, sigmoid } from "@pqm/core/reference";
 import { bootstrapMean, createResamplePlan, type Interval } from "./bootstrap.js";
 import { createRandom, deriveSeed, sampleWithoutReplacement } from "./random.js";
 import {
@@ -101,7 +101,7 @@ export interface BestOfNResult {
 const defaultNs = [1, 8, 16, 32, 64, 128] as const;
 
 /**
- * Best-of-n accuracy of a PRM and its baselines at several n (method.md section 7).
+ * Best-of-n accuracy of a PRM and its baselines at several n (see docs/method.md, section 7.2).
  *
  * - `bon`: pick the highest solution score (`aggregation` of the step scores), ties to the earliest.
  * - `orm-last`: the same with the last step's score (an outcome-reward-model reading).

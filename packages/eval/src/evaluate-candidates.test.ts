@@ -1,4 +1,4 @@
-import type { Question } from "@pqm/core";
+import type { Question } from "@pqm/core/reference";
 import { describe, expect, it } from "vitest";
 import { writeCandidateFixture } from "./candidate-file.test-helper.js";
 import { evaluateCandidates } from "./evaluate-candidates.js";

@@ -1,4 +1,4 @@
-import type { Question } from "@pqm/core";
+import type { Question } from "@pqm/core/reference";
 import { DataFormatError, normaliseQuestionText } from "@pqm/data";
 import type { AnswerChecker } from "./answer-checker.js";
 import {

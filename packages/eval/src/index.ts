@@ -1,6 +1,6 @@
 // The public API of @pqm/eval.
 export type { AnswerChecker } from "./answer-checker.js";
-export { loadDataAnswerChecker } from "./answer-checker.js";
+export { dataAnswerChecker, loadDataAnswerChecker } from "./answer-checker.js";
 export { auroc } from "./auroc.js";
 export type {
   BestOfNMethod,
@@ -34,10 +34,36 @@ export { evaluateQValueFidelity, theoremOrderingCheck } from "./q-value-fidelity
 export type { RandomSource } from "./random.js";
 export { createRandom, deriveSeed, sampleWithoutReplacement } from "./random.js";
 export { midranks } from "./ranks.js";
+export type {
+  DemoMethod,
+  DemoReportFiles,
+  DemoReportInput,
+  DemoReportRun,
+  DemoSummary,
+  PositionScores,
+  SummaryReportOptions,
+  SummaryValue,
+  TitledTable,
+} from "./report/demo-report.js";
+export { demoAccuracySpec, demoTables, formatSummaryValue, writeDemoReport } from "./report/demo-report.js";
+export type {
+  ExperimentReportFiles,
+  ExperimentReportInput,
+  ExperimentReportOptions,
+  ExperimentReportRow,
+} from "./report/experiment-report.js";
+export { experimentSpec, experimentTable, writeExperimentReport } from "./report/experiment-report.js";
 export type { HtmlPlot } from "./report/html.js";
 export { escapeHtml, renderHtmlReport, stepColour } from "./report/html.js";
 export { renderMarkdownReport } from "./report/markdown.js";
-export { accuracyCurveSpec, aggregationSweepSpec, renderSpecToSvg, svgToPng } from "./report/plots.js";
+export {
+  accuracyCurveSpec,
+  aggregationSweepSpec,
+  canRenderPng,
+  PNG_RENDERER_PACKAGE,
+  renderSpecToSvg,
+  svgToPng,
+} from "./report/plots.js";
 export type { CandidateDetail, QuestionDetail } from "./report/question-details.js";
 export { buildQuestionDetails } from "./report/question-details.js";
 export type { EvaluationParts, EvaluationResults } from "./report/results.js";
@@ -52,10 +78,10 @@ export {
 export { scrubSecrets } from "./report/secrets.js";
 export type { ReportTable } from "./report/tables.js";
 export { buildReportTables, formatAccuracyCell } from "./report/tables.js";
-export type { ReportFiles } from "./report/write-report.js";
+export type { ReportFiles, ReportOptions } from "./report/write-report.js";
 export { writeEvaluationReport } from "./report/write-report.js";
-export type { ScoreCacheOptions } from "./scores-cache.js";
-export { scoreCandidatesCached, scoresCachePath } from "./scores-cache.js";
+export type { ScoreCacheOptions, ScoringProgress } from "./scores-cache.js";
+export { formatScoringProgress, scoreCandidatesCached, scoresCachePath } from "./scores-cache.js";
 export type { ExcludedScore, ReadScoresOptions, ScoresFile, ScoresHeader } from "./scores-file.js";
 export { formatScoresLine, readScoresFile, SCORES_FORMAT, writeScoresFile } from "./scores-file.js";
 export type { VoteScratch } from "./selection.js";

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabelledTrajectory } from "@pqm/core/reference";
 import { readProcessBench } from "@pqm/data";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { checkQValueOrdering } from "@pqm/core";
+import { checkQValueOrdering } from "@pqm/core/reference";
 import { spearman } from "./spearman.js";
 
 /** One trajectory's step scores against its exact Q-values (and hard labels, for the ordering check). */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Question, Scorer } from "@pqm/core";
+import type { Question, Scorer } from "@pqm/core/reference";
 import { candidateTrajectories } from "@pqm/data";
 import type { CandidateFile } from "./candidate-file.js";
 import { formatScoresLine, readScoresFile, SCORES_FORMAT, type ScoresFile } from "./scores-file.js";
@@ -12,8 +12,34 @@ export interface ScoreCacheOptions {
   questions?: readonly Question[];
   /** How NaN scores are read back (see `readScoresFile`). Default `error`. */
   nan?: "error" | "exclude";
-  /** Progress lines on stderr (default true). */
-  progress?: boolean;
+  /**
+   * Called once before scoring starts (`scored` = questions resumed from an interrupted run) and after
+   * each question scored. Not called when the cache file is complete (nothing is scored). This
+   * function prints nothing itself; `formatScoringProgress` makes a one-line text of an event.
+   */
+  onProgress?: (event: ScoringProgress) => void;
+}
+
+/** Progress of {@link scoreCandidatesCached}. */
+export interface ScoringProgress {
+  /** `start` before the first question is scored, then `question` after each. */
+  type: "start" | "question";
+  /** The scorer's name. */
+  scorer: string;
+  /** Questions scored so far, counting those resumed from an interrupted run. */
+  scored: number;
+  /** Questions in the candidate file. */
+  total: number;
+  /** Questions read back from the `.partial` file of an interrupted run. */
+  resumed: number;
+  /** Seconds since this call started scoring. */
+  elapsedSeconds: number;
+}
+
+/** One line of text for a progress event, e.g. `scoring with m: 3/500 questions (1.2 s)`. */
+export function formatScoringProgress(event: ScoringProgress): string {
+  const resumed = event.resumed > 0 ? `, ${event.resumed} resumed` : "";
+  return `scoring with ${event.scorer}: ${event.scored}/${event.total} questions (${event.elapsedSeconds.toFixed(1)} s${resumed})`;
 }
 
 /** The cache file of a scorer and a candidate file: `<cacheDir>/<scorer slug>-<first 16 hex of sha>.scores.jsonl`. */
@@ -26,7 +52,7 @@ export function scoresCachePath(cacheDir: string, scorerName: string, candidates
  * Scores every candidate of a candidate file with `scorer`, once: the result is a scores file in
  * `cacheDir` keyed by the scorer's name and the candidate file's hash, read back on later calls so that
  * other aggregations or n never re-run the model. Scoring goes question by question, appending to a
- * `.partial` file and printing progress on stderr; an interrupted run resumes where it stopped.
+ * `.partial` file (progress through `options.onProgress`); an interrupted run resumes where it stopped.
  * Throws when the scorer returns the wrong number of scores (naming question and candidate), or when an
  * existing cache file does not match the candidates or names another scorer.
  */
@@ -76,8 +102,17 @@ export async function scoreCandidatesCached(
     await writeFile(partial, `${header}\n`);
   }
   const total = candidates.questions.length;
-  const showProgress = options.progress ?? true;
   const started = Date.now();
+  const report = (type: ScoringProgress["type"], scored: number) =>
+    options.onProgress?.({
+      type,
+      scorer: scorer.name,
+      scored,
+      total,
+      resumed: done,
+      elapsedSeconds: (Date.now() - started) / 1000,
+    });
+  report("start", done);
   for (let q = done; q < total; q++) {
     const candidateQuestion = candidates.questions[q]!;
     const question: Question = options.questions?.[q] ?? {
@@ -101,12 +136,7 @@ export async function scoreCandidatesCached(
       }
     });
     await appendFile(partial, `${formatScoresLine(q, scores)}\n`);
-    if (showProgress) {
-      const seconds = (Date.now() - started) / 1000;
-      process.stderr.write(
-        `scoring with ${scorer.name}: ${q + 1}/${total} questions (${seconds.toFixed(1)} s)\n`,
-      );
-    }
+    report("question", q + 1);
   }
   await rename(partial, path);
   return readScoresFile(path, readOptions);

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { AnswerDomain } from "@pqm/core";
+import type { AnswerDomain } from "@pqm/core/reference";
 import type { AnswerChecker } from "./answer-checker.js";
 
 /** The verdict on one candidate: its extracted answer, whether it is right, its answer group. */

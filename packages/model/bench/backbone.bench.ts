@@ -102,7 +102,7 @@ function matmulGflops(size: number, transposeA: boolean): number {
 }
 
 async function child(backend: "wasm" | "cpu", threads: number): Promise<void> {
-  const selection = await selectBackend({ backend, threads, log: () => undefined });
+  const selection = await selectBackend({ backend, threads });
   const results: Record<string, unknown>[] = [];
   const configs: ConfigName[] = backend === "cpu" ? ["S"] : ["S", "M"];
   for (const name of configs) {

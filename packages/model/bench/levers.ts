@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const backend = (argument("--backend") ?? "wasm") as BackendChoice;
   const matmul = argument("--matmul") ?? "tfjs"; // "onnx": ONNX-Runtime-backed BatchMatMul
   const outDir = resolve(argument("--out") ?? join(here, "results"));
-  const selection = await selectBackend({ backend, threads, matmul: "wasm", log: () => {} });
+  const selection = await selectBackend({ backend, threads, matmul: "wasm" });
   const onnxThreads = Number(argument("--onnx-threads") ?? threads);
   const spinning = argument("--spinning") !== "off";
   if (matmul === "onnx") await installOnnxMatMul({ threads: onnxThreads, spinning });

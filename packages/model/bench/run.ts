@@ -69,7 +69,6 @@ async function startBackend(flag: BackendFlag, threads: number) {
     backend: flag === "auto" ? undefined : flag,
     threads,
     matmul: matmulFlag(),
-    log: () => {},
   });
 }
 
@@ -124,7 +123,7 @@ async function trainChild(name: ConfigName, backend: BackendFlag, threads: numbe
 
 /** ONNX Runtime scoring of the same model, exported from TF.js (wasm, 1 thread, builds it). */
 async function onnxChild(name: ConfigName, threads: number) {
-  await selectBackend({ backend: "wasm", threads: 1, matmul: "wasm", log: () => {} });
+  await selectBackend({ backend: "wasm", threads: 1, matmul: "wasm" });
   const harness = createStepHarness(name);
   const shape = harness.shape;
   const tokens = shape.batch * shape.seq;
@@ -237,7 +236,6 @@ async function leakChild(backend: BackendFlag, threads: number, steps: number) {
       },
       run: {
         outputDir,
-        progress: false,
         onStep: (record) => {
           counts.push(tf.memory().numTensors);
           bytes.push(tf.memory().numBytes);

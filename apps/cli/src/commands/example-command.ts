@@ -7,7 +7,7 @@ export function registerExample(program: Command): void {
   program
     .command("example")
     .description(
-      "run the core's worked example (method.md 4.1): every loss as a TF.js op and as a plain reference",
+      "run the core's worked example (the loss test vectors): every loss as a TF.js op and as a plain reference",
     )
     .option("--zeta <number>", "PQM margin", parseNumber, 4)
     .option("--backend <name>", "TF.js backend (cpu or wasm)", "cpu")

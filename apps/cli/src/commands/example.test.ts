@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../run-cli.js";
 
-// The batch of the worked example holds method.md's two test trajectories, so each PQM batch loss
-// is the mean of the two per-trajectory values given there (zeta = 4).
+// The batch of the worked example holds the two test trajectories of docs/method.md (section 4.6), so
+// each PQM batch loss is the mean of the two per-trajectory values given there (zeta = 4).
 const practical = (1.898974 + 4.035872) / 2;
 const paperEra = (2.034753 + 4.04161) / 2;
 
 describe("pqm example (through the built binary)", () => {
-  it("prints every loss, tensor op equal to reference, with method.md's values", async () => {
+  it("prints every loss, tensor op equal to reference, with the method's test-vector values", async () => {
     const run = await runCli(["example", "--json"]);
     expect(run.exitCode, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as {

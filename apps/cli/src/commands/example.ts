@@ -25,7 +25,10 @@ export interface ExampleLossRow {
   reference: number;
 }
 
-/** What `pqm example` computes: method.md's worked trajectories through every loss and aggregation. */
+/**
+ * What `pqm example` computes: the method's test trajectories (docs/method.md, section 4.6) through
+ * every loss and aggregation.
+ */
 export interface ExampleResult {
   zeta: number;
   backend: string;
@@ -36,7 +39,8 @@ export interface ExampleResult {
   ordering: { trajectory: number; holds: boolean; violations: number }[];
 }
 
-// The two trajectories of method.md section 4.1 (the second padded with -100 to the batch width).
+// The two trajectories of the loss test vectors (see docs/method.md, section 4.6), the second padded
+// with -100 to the batch width.
 const worked = {
   scores: [
     [1, 2, 3, -1],

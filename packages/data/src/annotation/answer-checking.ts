@@ -1,4 +1,4 @@
-import type { AnswerDomain } from "@pqm/core";
+import type { AnswerDomain } from "@pqm/core/reference";
 
 /** Decides whether a predicted final answer matches the gold one (the answers module's `isEquivalent`). */
 export type AnswerChecker = (prediction: string | null, gold: string | null, domain: AnswerDomain) => boolean;

@@ -1,4 +1,4 @@
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabelledTrajectory } from "@pqm/core/reference";
 import type { ArithEnvironment } from "../arith/index.js";
 import type { AnnotateOptions, AnnotationSummary } from "./monte-carlo-annotator.js";
 import { annotate, annotatedRowToTrajectory } from "./monte-carlo-annotator.js";

@@ -1,10 +1,18 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step, Trajectory } from "@pqm/core";
+import type {
+  Policy,
+  PolicyCompletion,
+  PolicySampleOptions,
+  Question,
+  Step,
+  Trajectory,
+} from "@pqm/core/reference";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArithEnvironment } from "../arith/index.js";
 import { readMathShepherd } from "../formats/index.js";
+import type { AnnotationProgress } from "./monte-carlo-annotator.js";
 import { annotate, annotatedRowToTrajectory } from "./monte-carlo-annotator.js";
 import { readAnnotations } from "./read-annotations.js";
 
@@ -24,7 +32,6 @@ describe("annotate", () => {
     const { rows, summary } = await annotate(trajectories.slice(0, 4), {
       completer: environment.policy,
       n: 8,
-      progress: false,
     });
     expect(rows).toHaveLength(4);
     for (const row of rows) {
@@ -53,7 +60,6 @@ describe("annotate", () => {
         completer: environment.policy,
         n,
         seed: 3,
-        progress: false,
       });
       let agree = 0;
       let reachable = 0;
@@ -90,7 +96,6 @@ describe("annotate", () => {
       completer: environment.policy,
       n: 4,
       seed: 9,
-      progress: false as const,
       concurrency: 3,
     };
     await annotate(trajectories, { ...options, output: full });
@@ -112,8 +117,30 @@ describe("annotate", () => {
     // A kill in the middle of a write leaves half a line: it must be dropped, not kept or fatal.
     await appendFile(resumed, '{"key":"half a row","ind');
 
-    const second = await annotate(trajectories, { ...options, output: resumed });
+    const events: AnnotationProgress[] = [];
+    const second = await annotate(trajectories, {
+      ...options,
+      output: resumed,
+      onProgress: (event) => events.push(event),
+    });
     expect(second.summary.resumedRows).toBe(afterKill);
+    // One start with the resumed rows, one event per row labelled now, one end with everything done.
+    expect(events.map((event) => event.type)).toEqual([
+      "start",
+      ...Array.from({ length: trajectories.length - afterKill }, () => "row"),
+      "end",
+    ]);
+    expect(events[0]).toMatchObject({
+      resumedRows: afterKill,
+      doneRows: afterKill,
+      totalRows: trajectories.length,
+    });
+    expect(events.at(-1)).toMatchObject({
+      doneRows: trajectories.length,
+      failedRows: 0,
+      rollouts: second.summary.rollouts,
+      labelledSteps: second.summary.labelledSteps,
+    });
     expect(second.summary.droppedPartialLine).toBe(true);
     expect(second.summary.writtenRows).toBe(trajectories.length - afterKill);
     const lines = (await readFile(resumed, "utf8")).trim().split("\n");
@@ -135,12 +162,12 @@ describe("annotate", () => {
     const path = join(dir, "damaged.jsonl");
     await writeFile(path, '{"key":"a"}\nnot json\n{"key":"b"}\n');
     await expect(
-      annotate(trajectories.slice(0, 1), { completer: environment.policy, output: path, progress: false }),
+      annotate(trajectories.slice(0, 1), { completer: environment.policy, output: path }),
     ).rejects.toThrow(/damaged\.jsonl:2/);
   });
 
   it("first-error search gives the same labels with fewer rollouts where labels are monotone", async () => {
-    const options = { completer: environment.policy, n: 8, seed: 4, progress: false as const };
+    const options = { completer: environment.policy, n: 8, seed: 4 };
     const all = await annotate(trajectories, options);
     const bisect = await annotate(trajectories, { ...options, search: "first-error" });
     let compared = 0;
@@ -160,7 +187,6 @@ describe("annotate", () => {
       completer: environment.policy,
       n: 8,
       earlyStop: true,
-      progress: false,
     });
     for (const row of rows) {
       row.rollouts.slice(0, -1).forEach((count, t) => {
@@ -175,7 +201,6 @@ describe("annotate", () => {
     const { rows, summary } = await annotate(trajectories.slice(0, 6), {
       completer: environment.policy,
       n: 2,
-      progress: false,
       judge: ({ trajectory, hardLabels }) => {
         if (trajectory === trajectories[0]) return { action: "veto", reason: "disagrees" };
         if (trajectory === trajectories[1])
@@ -220,7 +245,6 @@ describe("annotate", () => {
       retries: 1,
       retryDelayMs: 1,
       output,
-      progress: false,
     });
     // Rows 2 and 3 are the two sampled solutions of the broken question.
     expect(strict.summary.failures.map((failure) => failure.index).sort()).toEqual([2, 3]);
@@ -234,7 +258,6 @@ describe("annotate", () => {
       batchSize: 1,
       retries: 0,
       allowPartial: true,
-      progress: false,
     });
     expect(partial.summary.failures).toEqual([]);
     const row = partial.rows.find((r) => r.index === 2);

@@ -8,7 +8,7 @@ import type {
   Question,
   Step,
   Trajectory,
-} from "@pqm/core";
+} from "@pqm/core/reference";
 import { extractAnswer, isEquivalent } from "../answers/index.js";
 import { deriveSeed } from "../arith/seeded-random.js";
 import { toMathShepherdRow } from "../formats/index.js";
@@ -77,8 +77,13 @@ export interface AnnotationFailure {
   reason: string;
 }
 
-/** Progress of an annotation run. */
+/**
+ * Progress of an annotation run, given to `onProgress`: one `start` once the output has been read
+ * (resumed rows counted), a `row` after each row is written or has failed, and one `end` when the
+ * run stops (every row done, or aborted); `annotate` then returns.
+ */
 export interface AnnotationProgress {
+  type: "start" | "row" | "end";
   totalRows: number;
   /** Rows found finished in the output at start. */
   resumedRows: number;
@@ -130,10 +135,8 @@ export interface AnnotateOptions {
   sampling?: Omit<PolicySampleOptions, "n" | "seed" | "signal">;
   /** Stops the run: unfinished rows are neither written nor reported as failed. */
   signal?: AbortSignal;
-  /** Progress: true (default) prints lines to stderr, false prints nothing, a function receives updates. */
-  progress?: boolean | ((progress: AnnotationProgress) => void);
-  /** Seconds between progress lines on stderr (default 2). */
-  progressIntervalSeconds?: number;
+  /** Told about progress (see `AnnotationProgress`); nothing is printed, showing it is the caller's choice. */
+  onProgress?: (progress: AnnotationProgress) => void;
   /** Called after each row is written (the output file already holds it). */
   onRow?: (row: AnnotatedRow) => void;
 }
@@ -179,7 +182,7 @@ interface StepTally {
 }
 
 /**
- * Math-Shepherd automatic process annotation (method.md section 6): for every step prefix of every
+ * Math-Shepherd automatic process annotation (see docs/method.md, section 6): for every step prefix of every
  * trajectory the completer continues the solution `n` times; the hard label is 1 when any
  * continuation reaches the gold answer, the soft label is the fraction that do. Rows are appended
  * to `output` as they finish (fsync per row), so a killed run resumes where it stopped; failed rows
@@ -245,7 +248,18 @@ export async function annotate(
     seconds: 0,
     labelledStepsPerSecond: 0,
   };
-  const progress = makeProgressReporter(options, summary, started);
+  const progress = (type: AnnotationProgress["type"]): void =>
+    options.onProgress?.({
+      type,
+      totalRows: summary.totalRows,
+      resumedRows: summary.resumedRows,
+      doneRows: summary.resumedRows + summary.writtenRows,
+      failedRows: summary.failures.length,
+      rollouts: summary.rollouts,
+      labelledSteps: summary.labelledSteps,
+      elapsedSeconds: (performance.now() - started) / 1000,
+    });
+  progress("start");
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve, reject) => {
@@ -452,7 +466,7 @@ export async function annotate(
         summary.failures.push(failure);
         await failureWriter?.append(failure);
       }
-      progress.tick();
+      progress("row");
     }
   };
   try {
@@ -471,7 +485,7 @@ export async function annotate(
       ? 0
       : (summary.promptTokens + summary.completionTokens) / summary.labelledSteps;
   summary.labelledStepsPerSecond = summary.seconds === 0 ? 0 : summary.labelledSteps / summary.seconds;
-  progress.finish();
+  progress("end");
   const rows = [...finished.values()].sort((a, b) => a.index - b.index);
   return { summary, rows };
 }
@@ -520,41 +534,4 @@ function sum(values: readonly number[]): number {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function makeProgressReporter(options: AnnotateOptions, summary: AnnotationSummary, started: number) {
-  const interval = (options.progressIntervalSeconds ?? 2) * 1000;
-  let lastPrinted = started;
-  const snapshot = (): AnnotationProgress => ({
-    totalRows: summary.totalRows,
-    resumedRows: summary.resumedRows,
-    doneRows: summary.resumedRows + summary.writtenRows,
-    failedRows: summary.failures.length,
-    rollouts: summary.rollouts,
-    labelledSteps: summary.labelledSteps,
-    elapsedSeconds: (performance.now() - started) / 1000,
-  });
-  const print = (state: AnnotationProgress) => {
-    const rate = state.elapsedSeconds > 0 ? state.labelledSteps / state.elapsedSeconds : 0;
-    process.stderr.write(
-      `annotate: ${state.doneRows}/${state.totalRows} rows (${state.resumedRows} resumed, ${state.failedRows} failed), ` +
-        `${state.rollouts} rollouts, ${rate.toFixed(1)} labelled steps/s, ${state.elapsedSeconds.toFixed(1)} s\n`,
-    );
-  };
-  return {
-    tick() {
-      if (options.progress === false) return;
-      if (typeof options.progress === "function") return options.progress(snapshot());
-      const now = performance.now();
-      if (now - lastPrinted >= interval) {
-        lastPrinted = now;
-        print(snapshot());
-      }
-    },
-    finish() {
-      if (options.progress === false) return;
-      if (typeof options.progress === "function") return options.progress(snapshot());
-      print(snapshot());
-    },
-  };
 }

@@ -215,7 +215,7 @@ describe("OpenAICompatiblePolicy against a loopback server backed by the arith p
     intercept = undefined;
     const server = await start();
     const trajectories = environment.sampleTrajectories({ questions: 3, samplesPerQuestion: 1 });
-    const options = { n: 4, seed: 5, progress: false as const };
+    const options = { n: 4, seed: 5 };
     const viaHttp = await annotate(trajectories, {
       ...options,
       completer: client([server.url], { api: "chat" }),
@@ -262,7 +262,6 @@ describe("OpenAICompatiblePolicy against a loopback server backed by the arith p
       n: 2,
       retries: 0,
       output,
-      progress: false,
     });
     expect(run.summary.failures.length).toBe(2);
     const texts = [

@@ -1,4 +1,4 @@
-import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step } from "@pqm/core";
+import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step } from "@pqm/core/reference";
 import { extractAnswer } from "../answers/index.js";
 import type { AnswerExtractor } from "./answer-checking.js";
 import type { ApiKeySource } from "./api-key.js";

@@ -1,4 +1,4 @@
-import type { Question, Step } from "@pqm/core";
+import type { Question, Step } from "@pqm/core/reference";
 
 /** The instruction the chat prompt gives after the question. */
 export const CHAT_INSTRUCTION =

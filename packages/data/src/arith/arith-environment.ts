@@ -1,4 +1,4 @@
-import type { JsonValue, LabelledTrajectory, Question, Step, Trajectory } from "@pqm/core";
+import type { JsonValue, LabelledTrajectory, Question, Step, Trajectory } from "@pqm/core/reference";
 import { writeCandidates, writeMathShepherd } from "../formats/index.js";
 import { ArithPolicy } from "./arith-policy.js";
 import type { ArithPolicyOptions } from "./arith-policy-model.js";

@@ -410,7 +410,7 @@ export class ArithPolicyModel {
 }
 
 /**
- * The exact process label of every step (method.md section 6, strict form): 1 while every step so
+ * The exact process label of every step (strict form, see docs/method.md, section 6): 1 while every step so
  * far is the reference step at its position with the right operands, result and answer; 0 from the
  * first mistake on, even where a later step recovers. Throws like `parseArithSteps`.
  */

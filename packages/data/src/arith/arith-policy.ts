@@ -1,4 +1,4 @@
-import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step } from "@pqm/core";
+import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step } from "@pqm/core/reference";
 import type { ArithPolicyModel, ArithWrittenStep } from "./arith-policy-model.js";
 import { arithStateAfter, parseArithSteps, renderArithStep } from "./arith-policy-model.js";
 import type { ArithProblem } from "./arith-problem.js";

@@ -1,128 +1,69 @@
-import cliProgress from "cli-progress";
-
-/** One progress report of a download; bytes count the whole file, including a resumed prefix. */
+/**
+ * One progress event of a Hub download, given to `onProgress`. Bytes count the whole file, a resumed
+ * prefix included. A download sends one `start`, a `progress` per body chunk, then `done` once the
+ * file is verified and in the cache. A download that fails sends no `done` (its promise rejects); a
+ * file found in the cache sends nothing.
+ */
 export interface HfDownloadProgress {
+  /**
+   * `start`: the body is about to be fetched (`resumedBytes` are already on disk from an earlier,
+   * interrupted try); `progress`: a chunk was written; `done`: the file is complete and verified.
+   */
+  type: "start" | "progress" | "done";
   /** The `hf://` URI being downloaded. */
   uri: string;
-  /** Bytes on disk so far. */
+  /** Bytes on disk so far. May go back to 0 when a server ignores a Range request. */
   downloadedBytes: number;
   /** The file's size when the server said it, else undefined. */
   totalBytes: number | undefined;
-  /** True on the last report of a finished download. */
-  done: boolean;
+  /** Bytes of a partial file found on disk when the download started (0 for a fresh download). */
+  resumedBytes: number;
+  /** Milliseconds since the `start` event. */
+  elapsedMs: number;
 }
 
-/**
- * How a download shows progress on stderr: `bar` (a cli-progress bar), `lines` (a plain line at the
- * start, every `lineIntervalMs` and at the end), `silent`, or `auto`: a bar when stderr is a TTY,
- * else lines.
- */
-export type HfProgressMode = "auto" | "bar" | "lines" | "silent";
-
-/** Where progress goes; the callback gets every chunk's report whatever the mode. */
-export interface ProgressOptions {
-  mode: HfProgressMode;
-  /** Receives the plain lines (already free of secrets). */
-  log: (line: string) => void;
-  onProgress: ((event: HfDownloadProgress) => void) | undefined;
-  /** Time between plain lines, in ms. */
-  lineIntervalMs: number;
-  /** The stream the bar draws on. */
-  stream: NodeJS.WriteStream;
-}
-
-/** Tracks one download's progress; `update` per chunk, then `finish` or `stop`. */
+/** Turns one download's steps into `HfDownloadProgress` events; `update` per chunk, then `finish`. */
 export interface ProgressReporter {
   start(downloadedBytes: number, totalBytes: number | undefined): void;
-  update(downloadedBytes: number): void;
+  /** `totalBytes` when the size became known only from the GET answer. */
+  update(downloadedBytes: number, totalBytes?: number): void;
   finish(): void;
-  /** Ends the display without a success line (the caller reports the error). */
-  stop(): void;
 }
 
-/** Builds the reporter for one download of `uri`. */
-export function createProgressReporter(uri: string, options: ProgressOptions): ProgressReporter {
-  const mode = options.mode === "auto" ? (options.stream.isTTY ? "bar" : "lines") : options.mode;
+/** Builds the reporter for one download of `uri`; without a callback it does nothing. */
+export function createProgressReporter(
+  uri: string,
+  onProgress: ((event: HfDownloadProgress) => void) | undefined,
+): ProgressReporter {
   let total: number | undefined;
   let current = 0;
+  let resumed = 0;
   let startedAt = 0;
-  let lastLineAt = 0;
-  let bar: cliProgress.SingleBar | undefined;
-
-  const emit = (done: boolean): void => {
-    options.onProgress?.({ uri, downloadedBytes: current, totalBytes: total, done });
+  const emit = (type: HfDownloadProgress["type"]): void => {
+    onProgress?.({
+      type,
+      uri,
+      downloadedBytes: current,
+      totalBytes: total,
+      resumedBytes: resumed,
+      elapsedMs: Date.now() - startedAt,
+    });
   };
-
   return {
     start(downloadedBytes, totalBytes) {
       current = downloadedBytes;
+      resumed = downloadedBytes;
       total = totalBytes;
       startedAt = Date.now();
-      lastLineAt = startedAt;
-      if (mode === "bar") {
-        bar = new cliProgress.SingleBar(
-          {
-            stream: options.stream,
-            format: `${uri} |{bar}| {percentage}% {done}/{size}`,
-            hideCursor: false,
-            // A bar asked for explicitly is drawn even when stderr is not a terminal.
-            noTTYOutput: !options.stream.isTTY,
-            clearOnComplete: false,
-            // Redraws at most ~10 times a second, whatever the chunk rate.
-            fps: 10,
-          },
-          cliProgress.Presets.shades_classic,
-        );
-        bar.start(total ?? 0, current, {
-          done: formatBytes(current),
-          size: total ? formatBytes(total) : "?",
-        });
-      } else if (mode === "lines") {
-        const resumed = downloadedBytes > 0 ? `, resuming at ${formatBytes(downloadedBytes)}` : "";
-        options.log(
-          `downloading ${uri} (${total === undefined ? "size unknown" : formatBytes(total)}${resumed})`,
-        );
-      }
-      emit(false);
+      emit("start");
     },
-    update(downloadedBytes) {
+    update(downloadedBytes, totalBytes) {
       current = downloadedBytes;
-      if (bar !== undefined) {
-        bar.update(current, { done: formatBytes(current) });
-      } else if (mode === "lines") {
-        const now = Date.now();
-        if (now - lastLineAt >= options.lineIntervalMs) {
-          lastLineAt = now;
-          const percent = total ? ` ${((100 * current) / total).toFixed(0)}%` : "";
-          options.log(
-            `downloading ${uri}:${percent} ${formatBytes(current)}${total ? ` of ${formatBytes(total)}` : ""}`,
-          );
-        }
-      }
-      emit(false);
+      total ??= totalBytes;
+      emit("progress");
     },
     finish() {
-      if (bar !== undefined) {
-        bar.update(current, { done: formatBytes(current) });
-        bar.stop();
-        bar = undefined;
-      } else if (mode === "lines") {
-        const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
-        options.log(`downloaded ${uri} (${formatBytes(current)} in ${seconds} s)`);
-      }
-      emit(true);
-    },
-    stop() {
-      bar?.stop();
-      bar = undefined;
+      emit("done");
     },
   };
-}
-
-/** Bytes as `812 B`, `3.4 kB`, `27.1 MB`, `1.20 GB` (powers of 1000). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
-  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
-  return `${(bytes / 1e9).toFixed(2)} GB`;
 }

@@ -23,7 +23,6 @@ const settings = () => ({
   cacheDir,
   env: {},
   retries: 0,
-  progress: "silent" as const,
 });
 
 describe("hfDownloadFiles", () => {

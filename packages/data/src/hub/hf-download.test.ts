@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { LoopbackHub } from "@pqm/testing";
 import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { HfDownloadProgress } from "./download-progress.js";
 import type { HfDownloadOptions } from "./hf-download.js";
 import { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
 import { HubError } from "./hub-error.js";
@@ -27,6 +28,7 @@ const GATE = "the-right-token-000";
 let hub: LoopbackHub;
 let cacheDir: string;
 let logs: string[];
+let progress: HfDownloadProgress[];
 
 function options(extra: HfDownloadOptions = {}): HfDownloadOptions {
   return {
@@ -37,9 +39,8 @@ function options(extra: HfDownloadOptions = {}): HfDownloadOptions {
     retries: 0,
     retryDelayMs: 10,
     timeoutMs: 5000,
-    progress: "lines",
-    progressIntervalMs: 0,
-    log: (line) => logs.push(line),
+    onWarning: (message) => logs.push(message),
+    onProgress: (event) => progress.push(event),
     ...extra,
   };
 }
@@ -78,6 +79,7 @@ afterAll(async () => {
 beforeEach(() => {
   cacheDir = mkdtempSync(join(tmpdir(), "pqm-hub-cache-"));
   logs = [];
+  progress = [];
   hub.requests.length = 0;
   Object.assign(hub.behaviour, {
     dropNextGetAfter: undefined,
@@ -186,7 +188,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
       options({
         onProgress: (event) => {
           events.push(event.downloadedBytes);
-          done ||= event.done;
+          done ||= event.type === "done";
           expect(event.totalBytes).toBe(big.length);
         },
       }),
@@ -201,12 +203,8 @@ describe("hfDownload of an LFS file through the CDN", () => {
     ]);
     expect(done).toBe(true);
     expect(events.at(-1)).toBe(big.length);
-    expect(logs.some((line) => line.startsWith("downloading hf://datasets/acme/lfs/train.parquet"))).toBe(
-      true,
-    );
-    expect(logs.some((line) => line.startsWith("downloaded hf://datasets/acme/lfs/train.parquet"))).toBe(
-      true,
-    );
+    // Progress goes to the callback only: no warning line for a clean download.
+    expect(logs).toEqual([]);
   });
 
   it("keeps the .incomplete file when the connection drops, and the next call resumes it with Range", async () => {
@@ -225,12 +223,23 @@ describe("hfDownload of an LFS file through the CDN", () => {
       false,
     );
 
+    // The failed try sent a start and some progress, but no done.
+    expect(progress[0]).toMatchObject({ type: "start", resumedBytes: 0, totalBytes: big.length });
+    expect(progress.some((event) => event.type === "done")).toBe(false);
+
     hub.requests.length = 0;
+    progress = [];
     const path = await hfDownload("hf://datasets/acme/drop/big.bin", options());
     expect(sha256(readFileSync(path))).toBe(sha256(big));
     const resumed = hub.requests.filter((r) => r.server === "cdn");
     expect(resumed.map((r) => r.range)).toEqual([`bytes=${partial}-`]);
     expect(existsSync(incomplete)).toBe(false);
+    expect(progress[0]).toMatchObject({ type: "start", downloadedBytes: partial, resumedBytes: partial });
+    expect(progress.at(-1)).toMatchObject({
+      type: "done",
+      downloadedBytes: big.length,
+      resumedBytes: partial,
+    });
   });
 
   it("resumes within one call when retries are allowed", async () => {

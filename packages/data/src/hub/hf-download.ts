@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { HfDownloadProgress, HfProgressMode, ProgressReporter } from "./download-progress.js";
+import type { HfDownloadProgress, ProgressReporter } from "./download-progress.js";
 import { createProgressReporter } from "./download-progress.js";
 import type { HfFileRef } from "./hf-uri.js";
 import { formatHfUri, isCommitHash, parseHfUri, resolveHfUrl } from "./hf-uri.js";
@@ -32,14 +32,17 @@ export interface HfDownloadOptions extends HubSettingsOptions {
   retryDelayMs?: number;
   /** Give up on a request when no headers or body bytes come for this many ms. Default 30 000. */
   timeoutMs?: number;
-  /** Progress display on stderr; default `auto` (a bar on a TTY, else occasional lines). */
-  progress?: HfProgressMode;
-  /** Time between plain progress lines, in ms. Default 10 000. */
-  progressIntervalMs?: number;
-  /** Called on every chunk with the bytes so far, whatever `progress` is. */
+  /**
+   * Told when a download starts, after every body chunk and when it is done (see
+   * `HfDownloadProgress`). Nothing is printed: showing progress is the caller's choice.
+   */
   onProgress?: (event: HfDownloadProgress) => void;
-  /** Receives log lines (progress lines, retries, cache fallbacks); default: stderr. Never sees a token. */
-  log?: (line: string) => void;
+  /**
+   * Told, in one line each, what the caller may want to know but that is not an error: a retry after
+   * a network error or a 429/5xx, a resumed or restarted body, a fall back to the cached copy when
+   * the Hub cannot be reached. Never contains the token. Without it these go nowhere.
+   */
+  onWarning?: (message: string) => void;
   /** Aborts the download; the partial `.incomplete` file stays and a later call resumes it. */
   signal?: AbortSignal;
 }
@@ -61,7 +64,6 @@ export interface HfFileMetadata {
 const DEFAULT_RETRIES = 3;
 const DEFAULT_RETRY_DELAY_MS = 1000;
 const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
 const USER_AGENT = `pqm-data node/${process.versions.node}`;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -75,7 +77,7 @@ interface DownloadContext {
   token: string | undefined;
   http: HubHttpSettings;
   options: HfDownloadOptions;
-  log: (line: string) => void;
+  warn: (message: string) => void;
 }
 
 // Downloads of the same blob within this process share one promise, so two callers never append to
@@ -92,11 +94,8 @@ function createContext(uri: string, options: HfDownloadOptions): DownloadContext
   const endpoint = resolveHfEndpoint(options);
   const token = resolveHfToken(options);
   const cacheDir = resolveHfCacheDir(options);
-  const quiet = options.progress === "silent" && options.log === undefined;
-  const sink = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const log = (line: string): void => {
-    if (!quiet) sink(redactSecrets(line, [token]));
-  };
+  const onWarning = options.onWarning;
+  const warn = (message: string): void => onWarning?.(redactSecrets(message, [token]));
   return {
     ref,
     uri: formatHfUri(ref),
@@ -106,7 +105,7 @@ function createContext(uri: string, options: HfDownloadOptions): DownloadContext
     offline: isHfOffline(options),
     token,
     options,
-    log,
+    warn,
     http: {
       token,
       endpointOrigin: new URL(endpoint).origin,
@@ -114,7 +113,7 @@ function createContext(uri: string, options: HfDownloadOptions): DownloadContext
       retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       signal: options.signal,
-      onRetry: log,
+      onRetry: warn,
       userAgent: USER_AGENT,
     },
   };
@@ -162,7 +161,7 @@ export async function hfDownload(uri: string, options: HfDownloadOptions = {}): 
     if (!(error instanceof HubError) || !isUnreachable(error)) throw error;
     const cached = hfCachedPath(ref, { cacheDir: context.cacheDir });
     if (cached !== undefined) {
-      context.log(`${error.message}; using the cached copy of ${context.uri}`);
+      context.warn(`${error.message}; using the cached copy of ${context.uri}`);
       return cached;
     }
     throw new HubError(
@@ -361,63 +360,52 @@ async function downloadBlob(context: DownloadContext, metadata: HfFileMetadata, 
   await mkdir(context.paths.blobsDir, { recursive: true });
   const incomplete = `${blob}.incomplete`;
   const expectedSha = SHA256_HEX.test(metadata.etag) ? metadata.etag : undefined;
-  const reporter = createProgressReporter(context.uri, {
-    mode: context.options.progress ?? "auto",
-    log: context.log,
-    onProgress: context.options.onProgress,
-    lineIntervalMs: context.options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-    stream: process.stderr,
-  });
+  const reporter = createProgressReporter(context.uri, context.options.onProgress);
   const state: TransferState = {
     expectedSize: metadata.size,
     hash: undefined,
     reporterStarted: false,
     restarted: false,
   };
-  try {
-    for (let failures = 0; ; ) {
-      const offset = await currentSize(incomplete);
-      if (state.expectedSize !== undefined && offset > state.expectedSize) {
-        // Longer than the file: not a prefix of it, so it cannot be resumed.
-        await rm(incomplete, { force: true });
-        continue;
-      }
-      if (!state.reporterStarted) {
-        reporter.start(offset, state.expectedSize);
-        state.reporterStarted = true;
-      }
-      if (state.expectedSize !== undefined && offset === state.expectedSize) break;
-      try {
-        const outcome = await transfer(context, metadata, incomplete, offset, expectedSha, state, reporter);
-        if (outcome === "done") break;
-      } catch (error) {
-        if (context.options.signal?.aborted) throw context.options.signal.reason;
-        if (!isTransientError(error) || failures >= context.http.retries) {
-          if (!isTransientError(error)) throw error;
-          const kept = await currentSize(incomplete);
-          throw new HubError(
-            "network",
-            `download of ${context.uri} from ${hostOf(metadata.downloadUrl)} failed: ${describeNetworkError(error)}; ` +
-              `${kept} bytes are kept in ${incomplete} and a rerun resumes from there`,
-            { uri: context.uri, url: metadata.downloadUrl, cause: error, secrets: [context.token] },
-          );
-        }
-        failures++;
-        const delay = Math.min(context.http.retryDelayMs * 2 ** (failures - 1), 10_000);
-        context.log(
-          `download of ${context.uri} interrupted (${describeNetworkError(error)}); ` +
-            `resuming in ${delay} ms (retry ${failures}/${context.http.retries})`,
-        );
-        await sleep(delay, context.options.signal);
-      }
+  for (let failures = 0; ; ) {
+    const offset = await currentSize(incomplete);
+    if (state.expectedSize !== undefined && offset > state.expectedSize) {
+      // Longer than the file: not a prefix of it, so it cannot be resumed.
+      await rm(incomplete, { force: true });
+      continue;
     }
-    await verify(context, incomplete, state, expectedSha);
-    await rename(incomplete, blob);
-    reporter.finish();
-  } catch (error) {
-    reporter.stop();
-    throw error;
+    if (!state.reporterStarted) {
+      reporter.start(offset, state.expectedSize);
+      state.reporterStarted = true;
+    }
+    if (state.expectedSize !== undefined && offset === state.expectedSize) break;
+    try {
+      const outcome = await transfer(context, metadata, incomplete, offset, expectedSha, state, reporter);
+      if (outcome === "done") break;
+    } catch (error) {
+      if (context.options.signal?.aborted) throw context.options.signal.reason;
+      if (!isTransientError(error) || failures >= context.http.retries) {
+        if (!isTransientError(error)) throw error;
+        const kept = await currentSize(incomplete);
+        throw new HubError(
+          "network",
+          `download of ${context.uri} from ${hostOf(metadata.downloadUrl)} failed: ${describeNetworkError(error)}; ` +
+            `${kept} bytes are kept in ${incomplete} and a rerun resumes from there`,
+          { uri: context.uri, url: metadata.downloadUrl, cause: error, secrets: [context.token] },
+        );
+      }
+      failures++;
+      const delay = Math.min(context.http.retryDelayMs * 2 ** (failures - 1), 10_000);
+      context.warn(
+        `download of ${context.uri} interrupted (${describeNetworkError(error)}); ` +
+          `resuming in ${delay} ms (retry ${failures}/${context.http.retries})`,
+      );
+      await sleep(delay, context.options.signal);
+    }
   }
+  await verify(context, incomplete, state, expectedSha);
+  await rename(incomplete, blob);
+  reporter.finish();
 }
 
 interface TransferState {
@@ -469,7 +457,7 @@ async function transfer(
       state.expectedSize ??= range.total;
     } else {
       if (offset > 0) {
-        context.log(
+        context.warn(
           `${hostOf(answer.url)} ignored the Range request; downloading ${context.uri} from the start`,
         );
         position = 0;
@@ -495,7 +483,7 @@ async function transfer(
             state.hash.bytes += value.length;
           }
           position += value.length;
-          reporter.update(position);
+          reporter.update(position, state.expectedSize);
         }
       }
     } finally {

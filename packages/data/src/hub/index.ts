@@ -1,7 +1,7 @@
 // The Hugging Face Hub client: hf:// URIs, a huggingface_hub-compatible cache, resumable verified
 // downloads, and the short names of the data sets pqm uses.
 
-export type { HfDownloadProgress, HfProgressMode } from "./download-progress.js";
+export type { HfDownloadProgress } from "./download-progress.js";
 export type { HfDownloadOptions, HfFileMetadata } from "./hf-download.js";
 export { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
 export { hfDownloadFiles } from "./hf-download-files.js";

@@ -1,4 +1,4 @@
-import { Resvg } from "@resvg/resvg-js";
+import { createRequire } from "node:module";
 import { parse, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import {
@@ -112,9 +112,49 @@ export async function renderSpecToSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterises an SVG string to PNG bytes with resvg, at `scale` times its size, using the system's fonts. */
+/** The package that renders PNGs: an optional peer dependency (a native module), loaded on first use. */
+export const PNG_RENDERER_PACKAGE = "@resvg/resvg-js";
+
+type ResvgModule = typeof import("@resvg/resvg-js");
+let resvgModule: ResvgModule | null | undefined;
+
+function loadResvg(): ResvgModule | null {
+  if (resvgModule === undefined) {
+    try {
+      resvgModule = createRequire(import.meta.url)(PNG_RENDERER_PACKAGE) as ResvgModule;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") throw error;
+      resvgModule = null;
+    }
+  }
+  return resvgModule;
+}
+
+/** The resvg module; throws naming the package to install when it is missing. */
+export function requireResvg(): ResvgModule {
+  const resvg = loadResvg();
+  if (resvg === null) {
+    throw new Error(
+      `PNG rendering needs the optional peer dependency ${PNG_RENDERER_PACKAGE}, which is not installed: npm install ${PNG_RENDERER_PACKAGE}`,
+    );
+  }
+  return resvg;
+}
+
+/** Whether {@link svgToPng} can run: the optional peer dependency `@resvg/resvg-js` is installed. */
+export function canRenderPng(): boolean {
+  return loadResvg() !== null;
+}
+
+/**
+ * Rasterises an SVG string to PNG bytes with resvg, at `scale` times its size, using the system's fonts.
+ * @throws Error naming the package to install when the optional peer dependency `@resvg/resvg-js` is
+ * not installed.
+ */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
-  const renderer = new Resvg(svg, {
+  const resvg = requireResvg();
+  const renderer = new resvg.Resvg(svg, {
     fitTo: { mode: "zoom", value: scale },
     background: "white",
     font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },

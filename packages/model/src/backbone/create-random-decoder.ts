@@ -14,7 +14,7 @@ export type DecoderConfigJson = Readonly<Record<string, unknown>>;
  * A decoder with fresh weights initialised as transformers' `_init_weights` does: every projection
  * and the embedding ~ N(0, initializer_range²) (the embedding's `pad_token_id` row zeroed), biases
  * zero, RMSNorm weights one. Deterministic for a given `seed` and backend. Synchronous: call
- * `selectBackend()` (or `registerTfjsGradients()`) first when the model will be trained.
+ * `selectBackend()` first (or import `@pqm/core`, which registers the gradients) when the model will be trained.
  * @throws ModelLoadError (file `<config>`) for an invalid config, naming the field.
  */
 export function createRandomDecoder(

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
-import { registerTfjsGradients } from "../backend/register-gradients.js";
 import type { DecoderBuildOptions } from "./decoder-backbone.js";
 import { DecoderBackbone } from "./decoder-backbone.js";
 import type { DecoderConfig } from "./decoder-config.js";
@@ -53,7 +53,7 @@ export async function loadPretrained(
   folder: string,
   options: LoadPretrainedOptions = {},
 ): Promise<DecoderBackbone> {
-  await registerTfjsGradients();
+  registerGradients();
   const config = await readDecoderConfig(folder);
   const mode = options.mode ?? (options.lora === undefined ? "full" : "lora");
   if (options.skipMemoryCheck !== true)

@@ -6,7 +6,8 @@ export {
 } from "./fast-wasm-matmul.js";
 export type { OnnxMatMulOptions, OnnxMatMulStatistics } from "./onnx-matmul.js";
 export { installOnnxMatMul, onnxMatMulStatistics, uninstallOnnxMatMul } from "./onnx-matmul.js";
-export { registerTfjsGradients } from "./register-gradients.js";
+export type { OptionalPeer } from "./optional-peer.js";
+export { MissingPeerDependencyError, OPTIONAL_PEERS } from "./optional-peer.js";
 export type {
   BackendChoice,
   BackendSelection,

@@ -3,12 +3,14 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { OnnxGraphBuilder } from "../onnx/onnx-graph-builder.js";
 import { OnnxDataType } from "../onnx/onnx-schema.js";
+import { MissingPeerDependencyError } from "./optional-peer.js";
 import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel-override.js";
 
-// Matrix products of the wasm backend computed by ONNX Runtime (experimental, opt-in).
+// Matrix products of the wasm backend computed by ONNX Runtime (`selectBackend`'s default where
+// onnxruntime-node is installed).
 //
 // The wasm backend's XNNPACK matmul reaches about 29 GFLOP/s on one core here; ONNX Runtime's MLAS
-// about 90-100 on one core and 150-170 on two (toolchain.md). TF.js kernels are synchronous while
+// about 90-100 on one core and 150-170 on two (measured here too). TF.js kernels are synchronous while
 // onnxruntime-node's public `InferenceSession.run` is asynchronous, but the package's native binding
 // (`onnxruntime-node/dist/binding.js`, typed in its `binding.d.ts` as "a simple synchronized inference
 // session") runs synchronously: this kernel uses it. Inputs are passed as views into the wasm heap and
@@ -59,6 +61,11 @@ export interface OnnxMatMulOptions {
   minMultiplyAdds?: number;
   /** Let ONNX Runtime's idle threads spin-wait between products (default true; fastest on an idle machine). */
   spinning?: boolean;
+  /**
+   * Told why, when the kernel is not installed (onnxruntime-node missing or failing its self-check, or
+   * the wasm backend not active). Default: nothing is said; the result is false.
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Counters of the installed kernel. */
@@ -74,7 +81,7 @@ interface State {
   binding: BindingModule["binding"];
   sessions: Map<string, BindingSession>;
   previous: tf.KernelConfig;
-  options: Required<OnnxMatMulOptions>;
+  options: Required<Omit<OnnxMatMulOptions, "onWarning">>;
   statistics: OnnxMatMulStatistics;
 }
 
@@ -178,24 +185,43 @@ function onnxBatchMatMul(args: KernelArguments): tf.TensorInfo {
 }
 
 /**
- * Makes the wasm backend's `BatchMatMul` run on ONNX Runtime (see the file comment). Experimental and
- * opt-in; call after the wasm backend started (after `selectBackend`, which installs the fast wasm
- * kernel this one falls back to). Products of other dtypes or below `minMultiplyAdds` stay on wasm.
- * @returns false when the wasm backend is not active or onnxruntime-node's binding is unusable.
+ * Makes the wasm backend's `BatchMatMul` run on ONNX Runtime (see the file comment). Call after the wasm
+ * backend started (`selectBackend` does, installing the fast wasm kernel this one falls back to).
+ * Products of other dtypes or below `minMultiplyAdds` stay on wasm. onnxruntime-node is an optional
+ * peer dependency, imported here only.
+ * @returns false, after telling `options.onWarning` why, when the wasm backend is not active or
+ *   onnxruntime-node is missing or its binding is unusable.
  */
 export async function installOnnxMatMul(options: OnnxMatMulOptions = {}): Promise<boolean> {
-  if (state !== undefined) return true;
-  if (tf.getBackend() !== "wasm" || tf.getKernel(tf.BatchMatMul, "wasm") === undefined) return false;
+  const reason = await tryInstallOnnxMatMul(options);
+  if (reason !== null) options.onWarning?.(reason);
+  return reason === null;
+}
+
+/**
+ * {@link installOnnxMatMul}, returning why it did not install (null when it did). `importModule` loads
+ * onnxruntime-node's entry (`selectBackend` passes its own, which tests replace).
+ */
+export async function tryInstallOnnxMatMul(
+  options: OnnxMatMulOptions,
+  importModule: (specifier: string) => Promise<unknown> = (specifier) => import(specifier),
+): Promise<string | null> {
+  if (state !== undefined) return null;
+  if (tf.getBackend() !== "wasm" || tf.getKernel(tf.BatchMatMul, "wasm") === undefined) {
+    return `ONNX Runtime matrix products need the wasm backend (active: ${tf.getBackend()})`;
+  }
   const require = createRequire(import.meta.url);
   let bindingModule: BindingModule;
   let Tensor: OrtTensorConstructor;
   try {
-    const runtime = (await import("onnxruntime-node")) as unknown as { Tensor: OrtTensorConstructor };
+    const runtime = (await importModule("onnxruntime-node")) as { Tensor: OrtTensorConstructor };
     Tensor = runtime.Tensor;
     bindingModule = require("onnxruntime-node/dist/binding.js") as BindingModule;
     bindingModule.initOrt();
-  } catch {
-    return false;
+  } catch (cause) {
+    return new MissingPeerDependencyError("onnxruntime-node", "computing matrix products on ONNX Runtime", {
+      cause,
+    }).message;
   }
   const expected = selfCheckProduct(); // through the kernel registered now
   // The wasm kernel's setup binds the C++ function the fallback calls: the override keeps it.
@@ -214,9 +240,9 @@ export async function installOnnxMatMul(options: OnnxMatMulOptions = {}): Promis
   };
   if (!selfCheck(expected)) {
     uninstallOnnxMatMul();
-    return false;
+    return "onnxruntime-node's native binding failed the self-check (a product differed from the wasm kernel's, or the binding changed); the wasm kernel stays";
   }
-  return true;
+  return null;
 }
 
 /** A transposed, batched product, large enough for ONNX Runtime, through whichever kernel is registered. */

@@ -1,7 +1,8 @@
+import { registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
-import { installOnnxMatMul, uninstallOnnxMatMul } from "./onnx-matmul.js";
-import { registerTfjsGradients } from "./register-gradients.js";
+import { tryInstallOnnxMatMul, uninstallOnnxMatMul } from "./onnx-matmul.js";
+import { isModuleNotFound, MissingPeerDependencyError } from "./optional-peer.js";
 import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { initialiseWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
 
@@ -23,8 +24,11 @@ export interface SelectBackendOptions {
    * With onnxruntime the wasm backend itself keeps one thread and `threads` goes to ONNX Runtime.
    */
   matmul?: WasmMatMulChoice;
-  /** Where the one-line report goes; default stderr. Pass `() => {}` to silence it. */
-  log?: (line: string) => void;
+  /**
+   * Told when the selection falls short of what it could be, e.g. that onnxruntime-node is missing so
+   * wasm computes its own matrix products. Default: nothing is said (the selection's `skipped` lists it).
+   */
+  onWarning?: (message: string) => void;
   /** Loads an optional package; default dynamic `import()`. Tests replace it. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -41,16 +45,26 @@ export interface BackendSelection {
   threads: number;
   /** Who computes the matrix products: ONNX Runtime (wasm only) or the backend itself. */
   matmul: "onnxruntime" | "backend";
-  /** The line that was logged. */
+  /**
+   * What runs, for a log line, without a verb (the caller knows whether it trains or scores), e.g.
+   * `wasm (SIMD, matmuls on ONNX Runtime, 1 thread)` or `tensorflow (tfjs-node-gpu, CUDA)`.
+   */
   description: string;
+  /** How to get a faster backend, e.g. `install @tensorflow/tfjs-node-gpu for CUDA`; null on CUDA. */
+  advice: string | null;
   /** Why the faster backends were skipped, by package. */
   skipped: Record<string, string>;
 }
 
-const nativePackages: Record<"tensorflow-gpu" | "tensorflow", string> = {
+const nativePackages: Record<
+  "tensorflow-gpu" | "tensorflow",
+  "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node"
+> = {
   "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
   tensorflow: "@tensorflow/tfjs-node",
 };
+
+const CUDA_ADVICE = "install @tensorflow/tfjs-node-gpu for CUDA";
 
 let current: BackendSelection | undefined;
 
@@ -84,32 +98,21 @@ function parseMatMul(value: string | undefined): WasmMatMulChoice | undefined {
   throw new Error(`PQM_WASM_MATMUL=${value} must be auto, onnxruntime or wasm`);
 }
 
-function isNotFound(error: unknown, specifier: string): boolean {
-  const code = (error as { code?: string } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  // Node says ERR_MODULE_NOT_FOUND; bundlers and vite's runner word it their own way.
-  const notFound =
-    code === "ERR_MODULE_NOT_FOUND" ||
-    code === "MODULE_NOT_FOUND" ||
-    /Cannot find (package|module)|Could not resolve|Failed to (load|resolve)/.test(message);
-  return notFound && message.includes(specifier);
-}
-
 /**
- * Registers tfjs-core's gradients, then chooses and activates the TF.js backend once per process: `@tensorflow/tfjs-node-gpu`, then
- * `@tensorflow/tfjs-node` (optional peers, loaded only if installed), then wasm (with the fast
- * BatchMatMul kernel installed), then cpu. `options.backend` / `PQM_BACKEND` force one. Logs one
- * line such as `training on wasm (SIMD, matmuls on ONNX Runtime, 1 thread); install @tensorflow/tfjs-node-gpu for CUDA`.
- * Later calls return the first selection.
+ * Registers tfjs-core's gradients (through @pqm/core), then chooses and activates the TF.js backend once
+ * per process: `@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node` (optional peers, loaded only if
+ * installed), then wasm (with the fast BatchMatMul kernel, and ONNX Runtime's matrix products when
+ * onnxruntime-node is installed), then cpu. `options.backend` / `PQM_BACKEND` force one. Prints
+ * nothing: the selection's `description` and `advice` are for the caller's log line, and
+ * `options.onWarning` hears about fallbacks. Later calls return the first selection.
  * @throws Error when a forced backend cannot start (the message names the package to install) or
  *   an environment variable is malformed.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
   if (current !== undefined) return current;
-  await registerTfjsGradients();
+  registerGradients();
   const forced = options.backend ?? parseBackend(process.env.PQM_BACKEND);
   const threads = options.threads ?? parseThreads(process.env.PQM_WASM_THREADS) ?? 1;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const importModule = options.importModule ?? ((specifier: string) => import(specifier));
   const skipped: Record<string, string> = {};
   const candidates = forced === undefined ? BACKEND_PREFERENCE : [forced];
@@ -122,26 +125,24 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         if (!(await tf.setBackend("tensorflow"))) throw new Error("the tensorflow backend did not start");
         await tf.ready();
       } catch (error) {
-        const reason = isNotFound(error, specifier)
+        const reason = isModuleNotFound(error, specifier)
           ? "not installed"
           : `failed to load: ${(error as Error).message}`;
         if (forced !== undefined)
-          throw new Error(
-            `PQM_BACKEND=${forced}: ${specifier} ${reason}; install it with its native library`,
-          );
+          throw new MissingPeerDependencyError(specifier, `PQM_BACKEND=${forced}`, { cause: error });
         skipped[specifier] = reason;
         continue;
       }
-      const description =
-        candidate === "tensorflow-gpu"
-          ? "training on tensorflow (tfjs-node-gpu, CUDA)"
-          : "training on tensorflow (tfjs-node, native CPU); install @tensorflow/tfjs-node-gpu for CUDA";
       current = {
         backend: candidate,
         tfBackend: "tensorflow",
         threads: 1,
         matmul: "backend",
-        description,
+        description:
+          candidate === "tensorflow-gpu"
+            ? "tensorflow (tfjs-node-gpu, CUDA)"
+            : "tensorflow (tfjs-node, native CPU)",
+        advice: candidate === "tensorflow-gpu" ? null : CUDA_ADVICE,
         skipped,
       };
     } else if (candidate === "wasm") {
@@ -156,16 +157,18 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       let matmul: "onnxruntime" | "backend" = "backend";
       if (matmulChoice === "wasm") uninstallOnnxMatMul();
       else {
-        const installed = await installOnnxMatMul({ threads, spinning: threads === 1 });
-        if (installed) {
+        const reason = await tryInstallOnnxMatMul({ threads, spinning: threads === 1 }, importModule);
+        if (reason === null) {
           matmul = "onnxruntime";
           actual = threads;
         } else if (matmulChoice === "onnxruntime") {
-          throw new Error(
-            "PQM_WASM_MATMUL=onnxruntime: onnxruntime-node is not installed or failed its self-check; install onnxruntime-node@1.30.0",
+          throw new Error(`PQM_WASM_MATMUL=onnxruntime: ${reason}`);
+        } else {
+          const threadNote = threads > 1 ? ` on 1 thread, not ${threads}` : "";
+          skipped["onnxruntime-node"] = threads > 1 ? `${reason}; wasm runs 1 thread` : reason;
+          options.onWarning?.(
+            `the wasm backend computes its own matrix products (2-3x slower than ONNX Runtime's)${threadNote}: ${reason}`,
           );
-        } else if (threads > 1) {
-          skipped["onnxruntime-node"] = "not installed or failed its self-check; wasm runs 1 thread";
         }
       }
       const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
@@ -173,17 +176,29 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         matmul === "onnxruntime"
           ? `${simd ? "SIMD" : "no SIMD"}, matmuls on ONNX Runtime, ${actual} thread${actual === 1 ? "" : "s"}`
           : `${simd ? "SIMD" : "no SIMD"}, ${actual} thread${actual === 1 ? "" : "s"}`;
-      const description = `training on wasm (${what}); install @tensorflow/tfjs-node-gpu for CUDA`;
-      current = { backend: "wasm", tfBackend: "wasm", threads: actual, matmul, description, skipped };
+      current = {
+        backend: "wasm",
+        tfBackend: "wasm",
+        threads: actual,
+        matmul,
+        description: `wasm (${what})`,
+        advice: CUDA_ADVICE,
+        skipped,
+      };
     } else {
       await import("@tensorflow/tfjs-backend-cpu");
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not start");
       await tf.ready();
-      const description =
-        "training on cpu (pure JavaScript, about 30x slower than wasm); install @tensorflow/tfjs-node-gpu for CUDA";
-      current = { backend: "cpu", tfBackend: "cpu", threads: 1, matmul: "backend", description, skipped };
+      current = {
+        backend: "cpu",
+        tfBackend: "cpu",
+        threads: 1,
+        matmul: "backend",
+        description: "cpu (pure JavaScript, about 30x slower than wasm)",
+        advice: CUDA_ADVICE,
+        skipped,
+      };
     }
-    log(current.description);
     return current;
   }
   throw new Error("no TF.js backend could start");

@@ -1,13 +1,13 @@
+import { registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decoderLossAndGradients } from "./kernel-test-decoder.js";
-import { registerTfjsGradients } from "./register-gradients.js";
 import { installSharedWasmIdentity, uninstallSharedWasmIdentity } from "./wasm-identity.js";
 
 describe("shared-data Identity (clone) [wasm]", () => {
   beforeAll(async () => {
-    await registerTfjsGradients();
+    registerGradients();
     await useBackend("wasm");
   });
   afterAll(() => {

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { Worker as NodeWorker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 
-// tfjs-backend-wasm runs one thread in Node (toolchain.md): its multithread flag is false there,
+// tfjs-backend-wasm runs one thread in Node, for four reasons: its multithread flag is false there,
 // Emscripten starts pthread workers from a blob: URL that worker_threads rejects, the worker is sent
 // a loader that is not self-contained in the Node bundle, and the C++ side caps the pool at half
 // the logical cores. The package ships what a fix needs: a self-contained threaded loader and the

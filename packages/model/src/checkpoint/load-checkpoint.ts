@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderBuildOptions } from "../backbone/decoder-backbone.js";
 import { DecoderBackbone } from "../backbone/decoder-backbone.js";
@@ -10,7 +11,6 @@ import { resolveDecoderConfig } from "../backbone/model-registry.js";
 import { openSafetensorsCheckpoint, readSafetensorsFile } from "../backbone/safetensors/read-safetensors.js";
 import type { Float32TensorData } from "../backbone/safetensors/write-safetensors.js";
 import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
-import { registerTfjsGradients } from "../backend/register-gradients.js";
 import type { ScoringBatchOptions } from "../prm/process-reward-model.js";
 import { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { ValueHead } from "../prm/value-head.js";
@@ -153,7 +153,7 @@ export async function loadCheckpoint(
         : `no such checkpoint folder; a save was interrupted while swapping folders: the previous checkpoint is at ${leftover}`,
     );
   }
-  await registerTfjsGradients();
+  registerGradients();
   const hasMetadata = existsSync(join(folder, CHECKPOINT_FILES.pqm));
   const metadata = hasMetadata ? await readPqmMetadata(folder) : null;
   const tokenizer = await loadTokenizer(folder);

@@ -23,7 +23,7 @@ export type {
   OnnxSessionOptions,
   TokenBatch,
 } from "./onnx-decoder-session.js";
-export { importOnnxRuntime, OnnxDecoderSession } from "./onnx-decoder-session.js";
+export { OnnxDecoderSession } from "./onnx-decoder-session.js";
 export { OnnxExportError } from "./onnx-export-error.js";
 export type { OnnxAttributeValue, OnnxModelInfo, OnnxTensorSpec } from "./onnx-graph-builder.js";
 export { ONNX_PROTOBUF_LIMIT_BYTES, OnnxGraphBuilder } from "./onnx-graph-builder.js";
@@ -35,7 +35,12 @@ export type {
 export { OnnxPrmScorer } from "./onnx-prm-scorer.js";
 export type { OnnxDataTypeCode } from "./onnx-schema.js";
 export { decodeOnnxModel, OnnxDataType } from "./onnx-schema.js";
-export type { ExtractTagHiddenStatesOptions, TagFeatureRow, TagHiddenStates } from "./tag-hidden-states.js";
+export type {
+  ExtractTagHiddenStatesOptions,
+  TagFeatureRow,
+  TagHiddenStates,
+  TagHiddenStatesProgress,
+} from "./tag-hidden-states.js";
 export { extractTagHiddenStates } from "./tag-hidden-states.js";
 export type {
   FeatureHeadTrainingOptions,

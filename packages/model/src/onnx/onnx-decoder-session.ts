@@ -1,27 +1,52 @@
-import type * as OnnxRuntime from "onnxruntime-node";
+import { MissingPeerDependencyError } from "../backend/optional-peer.js";
 import { ONNX_IO_NAMES } from "./decoder-onnx-graph.js";
 import { OnnxExportError } from "./onnx-export-error.js";
 
-type OnnxRuntimeModule = typeof OnnxRuntime;
+// The part of onnxruntime-node (an optional peer dependency) this file uses, typed here so that neither
+// this package's declarations nor its build need onnxruntime-node's types.
 
-let pending: Promise<OnnxRuntimeModule> | undefined;
+interface OrtTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+interface OrtSessionOptions {
+  executionProviders: string[];
+  graphOptimizationLevel: "all";
+  executionMode: "sequential";
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  extra: Record<string, unknown>;
+}
+
+interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>, fetches: string[]): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+interface OrtModule {
+  Tensor: new (type: "int64", data: BigInt64Array, dims: readonly number[]) => OrtTensor;
+  InferenceSession: {
+    create(model: string | Uint8Array, options: OrtSessionOptions): Promise<OrtSession>;
+  };
+}
+
+let pending: Promise<OrtModule> | undefined;
 
 /**
  * Imports `onnxruntime-node` on first use and caches it: loading its native binding costs start-up time
- * that users of the TF.js path should not pay. It is an optional peer (also a dependency of
- * `@huggingface/transformers`).
- * @throws Error naming the install command when the package is missing.
+ * that users of the TF.js path should not pay, and it is an optional peer dependency.
+ * @throws MissingPeerDependencyError naming the install command when the package is missing.
  */
-export function importOnnxRuntime(): Promise<OnnxRuntimeModule> {
-  pending ??= import("onnxruntime-node").catch((cause: unknown) => {
-    pending = undefined;
-    throw new Error(
-      "onnxruntime-node could not be imported; it is an optional peer dependency of @pqm/model needed for " +
-        "ONNX scoring: install it (`pnpm add onnxruntime-node@1.30.0`; set ONNXRUNTIME_NODE_INSTALL_CUDA=skip " +
-        "where the CUDA download is not reachable)",
-      { cause },
-    );
-  });
+function importOnnxRuntime(): Promise<OrtModule> {
+  pending ??= (import("onnxruntime-node") as Promise<unknown> as Promise<OrtModule>).catch(
+    (cause: unknown) => {
+      pending = undefined;
+      throw new MissingPeerDependencyError("onnxruntime-node", "ONNX scoring", { cause });
+    },
+  );
   return pending;
 }
 
@@ -69,8 +94,8 @@ export class OnnxDecoderSession {
   private released = false;
 
   private constructor(
-    private readonly runtime: OnnxRuntimeModule,
-    private readonly session: OnnxRuntime.InferenceSession,
+    private readonly runtime: OrtModule,
+    private readonly session: OrtSession,
     /** Where the model came from (a path, or `<memory>`), for messages. */
     readonly source: string,
     /** Intra-op threads. */
@@ -80,7 +105,8 @@ export class OnnxDecoderSession {
   /**
    * Opens an exported file (a path) or its bytes.
    * @throws OnnxExportError naming the source when ONNX Runtime rejects the model or it lacks the
-   *   `input_ids` / `attention_mask` inputs; Error when onnxruntime-node is not installed.
+   *   `input_ids` / `attention_mask` inputs; MissingPeerDependencyError when onnxruntime-node is not
+   *   installed.
    */
   static async open(
     model: string | Uint8Array,
@@ -92,7 +118,7 @@ export class OnnxDecoderSession {
       throw new OnnxExportError("threads", `must be a positive integer, got ${threads}`);
     }
     const source = typeof model === "string" ? model : "<memory>";
-    const sessionOptions: OnnxRuntime.InferenceSession.SessionOptions = {
+    const sessionOptions: OrtSessionOptions = {
       executionProviders: ["cpu"],
       graphOptimizationLevel: "all",
       executionMode: "sequential",
@@ -100,12 +126,9 @@ export class OnnxDecoderSession {
       interOpNumThreads: 1,
       extra: { session: { intra_op: { allow_spinning: options.spinning === false ? "0" : "1" } } },
     };
-    let session: OnnxRuntime.InferenceSession;
+    let session: OrtSession;
     try {
-      session =
-        typeof model === "string"
-          ? await runtime.InferenceSession.create(model, sessionOptions)
-          : await runtime.InferenceSession.create(model, sessionOptions);
+      session = await runtime.InferenceSession.create(model, sessionOptions);
     } catch (cause) {
       throw new OnnxExportError(source, `ONNX Runtime cannot load the model: ${String(cause)}`, { cause });
     }
@@ -161,7 +184,7 @@ export class OnnxDecoderSession {
       [ONNX_IO_NAMES.inputIds]: new this.runtime.Tensor("int64", toInt64(batch.inputIds), dims),
       [ONNX_IO_NAMES.attentionMask]: new this.runtime.Tensor("int64", toInt64(batch.attentionMask), dims),
     };
-    let results: OnnxRuntime.InferenceSession.OnnxValueMapType;
+    let results: Record<string, OrtTensor>;
     try {
       results = await this.session.run(feeds, [...outputs]);
     } catch (cause) {
@@ -175,7 +198,7 @@ export class OnnxDecoderSession {
     }
     const out = {} as Record<Name, OnnxOutput>;
     for (const name of outputs) {
-      const tensor = results[name] as OnnxRuntime.Tensor;
+      const tensor = results[name] as OrtTensor;
       out[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
     }
     return out;

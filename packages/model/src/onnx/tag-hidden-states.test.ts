@@ -26,7 +26,7 @@ describe("extractTagHiddenStates", () => {
     const withBroken = [...corpus, { ...corpus[0]!, steps: [] }];
     const progress: number[] = [];
     const features = await extractTagHiddenStates(scorer, withBroken, {
-      progress: (done) => progress.push(done),
+      onProgress: ({ done }) => progress.push(done),
     });
     await scorer.release();
     expect(features.hiddenSize).toBe(64);

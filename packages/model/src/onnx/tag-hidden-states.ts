@@ -25,10 +25,16 @@ export interface TagHiddenStates {
   rejected: RowRejection[];
 }
 
+/** Progress of {@link extractTagHiddenStates}: rows run through the backbone so far, of `total`. */
+export interface TagHiddenStatesProgress {
+  done: number;
+  total: number;
+}
+
 /** Options of {@link extractTagHiddenStates}. */
 export interface ExtractTagHiddenStatesOptions {
-  /** Report progress: `true` writes a line per batch to stderr; a function receives the counts. */
-  progress?: boolean | ((done: number, total: number) => void);
+  /** Told after every batch how many rows are done (nothing is printed). */
+  onProgress?: (progress: TagHiddenStatesProgress) => void;
 }
 
 /**
@@ -44,13 +50,9 @@ export async function extractTagHiddenStates(
   options: ExtractTagHiddenStatesOptions = {},
 ): Promise<TagHiddenStates> {
   const summary = scorer.encoder.encodeAll(trajectories);
+  const { onProgress } = options;
   const progress =
-    options.progress === true
-      ? (done: number, total: number) =>
-          process.stderr.write(`extractTagHiddenStates: ${done}/${total} rows\n`)
-      : options.progress === false
-        ? undefined
-        : options.progress;
+    onProgress === undefined ? undefined : (done: number, total: number) => onProgress({ done, total });
   const extracted = await scorer.tagHiddenStates(summary.rows, progress);
   let hiddenSize = 0;
   const rows: TagFeatureRow[] = extracted.map(({ row, hidden }) => {

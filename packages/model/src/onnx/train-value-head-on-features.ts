@@ -1,6 +1,5 @@
-import { getLoss, LABEL_PAD } from "@pqm/core";
+import { getLoss, LABEL_PAD, registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { registerTfjsGradients } from "../backend/register-gradients.js";
 import { deriveSeed, seededRandom, shuffled } from "../tokenizer/seeded-shuffle.js";
 import type { ValueHeadWeights } from "./decoder-onnx-graph.js";
 import type { TagFeatureRow } from "./tag-hidden-states.js";
@@ -71,7 +70,7 @@ export async function trainValueHeadOnFeatures(
       );
     }
   }
-  await registerTfjsGradients();
+  registerGradients();
   const loss = getLoss(options.loss ?? "pqm", { zeta: options.zeta ?? 4 });
   const batchSize = options.batchSize ?? 32;
   const epochs = options.epochs ?? 20;

@@ -1,4 +1,5 @@
 import type { Scorer, Trajectory } from "@pqm/core";
+import { registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderConfigJson } from "../backbone/create-random-decoder.js";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
@@ -12,7 +13,6 @@ import { openSafetensorsCheckpoint } from "../backbone/safetensors/read-safetens
 import type { DecoderSizePreset } from "../backbone/size-presets.js";
 import { decoderSizePresets, presetDecoderConfig } from "../backbone/size-presets.js";
 import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
-import { registerTfjsGradients } from "../backend/register-gradients.js";
 import { checkpointWeightSource } from "../checkpoint/weight-source.js";
 import { batchToTensors } from "../tokenizer/batch-tensors.js";
 import { DEFAULT_STEP_TAG } from "../tokenizer/builtin-tokenizer.js";
@@ -221,7 +221,7 @@ export class ProcessRewardModel implements Scorer {
     folder: string,
     options: FromPretrainedOptions = {},
   ): Promise<{ model: ProcessRewardModel; report: PretrainedLoadReport }> {
-    await registerTfjsGradients();
+    registerGradients();
     const tokenizer = await loadTokenizer(options.tokenizerFolder ?? folder);
     const vocabBefore = tokenizer.vocabSize;
     const stepTag: StepTag =

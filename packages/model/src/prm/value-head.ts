@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { embeddingLookup } from "../backbone/layers/embedding-lookup.js";
 
-/** The dropout rate before the value head's linear map, as in the reference (method.md section 5). */
+/** The dropout rate before the value head's linear map, as in the reference (docs/method.md, section 5). */
 export const VALUE_HEAD_DROPOUT = 0.1;
 
 /** Options of {@link ValueHead.apply}. */

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BuiltinTokenizer } from "./builtin-tokenizer.js";
 import { BUILTIN_SPECIAL_TOKENS, buildCharTokenizer, buildWordTokenizer } from "./builtin-tokenizer.js";
 import { loadTokenizer } from "./hf-tokenizer.js";
-import { importTransformers } from "./transformers-import.js";
 
 // Texts shaped like the arithmetic environment's, rendered with the plain template.
 const corpus = [
@@ -30,7 +29,7 @@ let folder: string;
 async function autoTokenizerFor(tokenizer: BuiltinTokenizer, name: string) {
   const target = join(folder, name);
   await tokenizer.save(target);
-  const { AutoTokenizer, env } = await importTransformers();
+  const { AutoTokenizer, env } = await import("@huggingface/transformers");
   env.allowRemoteModels = false;
   env.localModelPath = dirname(target);
   return AutoTokenizer.from_pretrained(name);

@@ -37,7 +37,7 @@ export const BUILTIN_SPECIAL_TOKENS = {
   eos: "[EOS]",
 } as const;
 
-/** The default step tag, as in the reference (method.md section 5). */
+/** The default step tag, as in the reference (see docs/method.md, section 5). */
 export const DEFAULT_STEP_TAG = "[PRM]";
 
 /** Marker written into `tokenizer_config.json` so `loadTokenizer` can read the folder back without transformers.js. */

@@ -7,7 +7,6 @@ import { HfTokenizer, loadTokenizer } from "./hf-tokenizer.js";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
 import { REAL_TOKENIZERS, realTokenizerFolder } from "./real-tokenizer-folders.js";
 import { TokenizerLoadError } from "./tokenizer-errors.js";
-import { importTransformers } from "./transformers-import.js";
 
 const texts = [
   "Janet’s ducks lay 16 eggs per day. Step 1: 16 - 3 - 4 = 9 eggs. [PRM]\nStep 2: 9 * 2 = $18. [PRM]",
@@ -24,7 +23,7 @@ afterAll(async () => {
 });
 
 async function autoTokenizer(folder: string) {
-  const { AutoTokenizer, env } = await importTransformers();
+  const { AutoTokenizer, env } = await import("@huggingface/transformers");
   env.allowRemoteModels = false;
   env.localModelPath = dirname(folder);
   return AutoTokenizer.from_pretrained(basename(folder));
@@ -86,6 +85,58 @@ describe.each(REAL_TOKENIZERS)("HfTokenizer on the real %s tokenizer", (name) =>
   });
 });
 
+describe("chat templates", () => {
+  const chat = [
+    { role: "system" as const, content: "Please reason step by step." },
+    { role: "user" as const, content: "Tom has 12 apples and buys 7. How many? " },
+    { role: "assistant" as const, content: "Step 1: 12 + 7 = 19. [PRM]" },
+    { role: "user" as const, content: "And 3 more?" },
+  ];
+
+  it.each(["qwen3", "deepseek_v3"] as const)(
+    "renders the real %s template as transformers.js' apply_chat_template does",
+    async (name) => {
+      const tokenizer = await loadTokenizer(realTokenizerFolder(name));
+      const auto = await autoTokenizer(realTokenizerFolder(name));
+      for (const addGenerationPrompt of [true, false]) {
+        for (const messages of [chat, chat.slice(1, 2)]) {
+          const ours = tokenizer.applyChatTemplate(messages, { addGenerationPrompt });
+          const theirs = auto.apply_chat_template(
+            messages.map((message) => ({ ...message })),
+            { tokenize: false, add_generation_prompt: addGenerationPrompt },
+          );
+          expect(ours).toBe(theirs);
+          expect(ours).toContain("Tom has 12 apples");
+        }
+      }
+    },
+  );
+
+  it("reads the special tokens a template names, a list of named templates, and refuses none", async () => {
+    const folder = realTokenizerFolder("llama2");
+    const json = JSON.parse(await readFile(join(folder, "tokenizer.json"), "utf8"));
+    const config = JSON.parse(await readFile(join(folder, "tokenizer_config.json"), "utf8"));
+    const template =
+      "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content | trim }}{{ eos_token }}{% endfor %}" +
+      "{% if add_generation_prompt %}[assistant]{% endif %}{% if tools is none %}!{% endif %}";
+    const named = new HfTokenizer(folder, json, {
+      ...config,
+      chat_template: [
+        { name: "tool_use", template: "unused" },
+        { name: "default", template },
+      ],
+    });
+    expect(named.applyChatTemplate([{ role: "user", content: " hi " }])).toBe("<s>[user] hi</s>[assistant]!");
+    expect(named.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: false })).toBe(
+      "<s>[user] hi</s>!",
+    );
+    const none = new HfTokenizer(folder, json, config);
+    expect(() => none.applyChatTemplate(chat)).toThrow(/llama2.*no chat_template/s);
+    const broken = new HfTokenizer(folder, json, { ...config, chat_template: "{% for m in messages %}" });
+    expect(() => broken.applyChatTemplate(chat)).toThrow(/chat_template does not parse/);
+  });
+});
+
 describe("loadTokenizer errors", () => {
   it("downloads a Hub id through @pqm/data's Hub client by default (a real Hub-layout server on loopback)", async () => {
     const hub = await startLoopbackHub();
@@ -99,7 +150,6 @@ describe("loadTokenizer errors", () => {
         endpoint: hub.endpoint,
         cacheDir: join(scratch, "hf-cache"),
         env: {},
-        progress: "silent" as const,
       };
       const tokenizer = await loadTokenizer("hf://acme/llama2-tok", { hub: hubOptions });
       const local = await loadTokenizer(realTokenizerFolder("llama2"));
@@ -128,7 +178,6 @@ describe("loadTokenizer errors", () => {
           cacheDir: join(scratch, "hf-cache-2"),
           env: {},
           retries: 0,
-          progress: "silent",
         },
       }).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TokenizerLoadError);

@@ -1,6 +1,7 @@
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { PreTrainedTokenizer } from "@huggingface/transformers";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer } from "@huggingface/tokenizers";
 import { type HfDownloadOptions, hfDownloadFiles } from "@pqm/data";
 import { BUILTIN_CONFIG_KEY, BuiltinTokenizer } from "./builtin-tokenizer.js";
 import type {
@@ -11,7 +12,6 @@ import type {
   TokenizeOptions,
 } from "./prm-tokenizer.js";
 import { TokenizerLoadError } from "./tokenizer-errors.js";
-import { importTransformers } from "./transformers-import.js";
 
 /** The files a tokenizer folder must hold (transformers.js reads exactly these two). */
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
@@ -40,8 +40,6 @@ export interface LoadTokenizerOptions {
   revision?: string;
 }
 
-type TokenizerConstructor = new (tokenizerJson: unknown, tokenizerConfig: unknown) => PreTrainedTokenizer;
-
 interface AddedTokenEntry {
   id: number;
   content: string;
@@ -52,41 +50,50 @@ interface AddedTokenEntry {
   special: boolean;
 }
 
+/** The tokens a chat template can read by name, as Hugging Face's `apply_chat_template` passes them. */
+const TEMPLATE_TOKEN_KEYS = [
+  "bos_token",
+  "eos_token",
+  "unk_token",
+  "sep_token",
+  "pad_token",
+  "cls_token",
+  "mask_token",
+] as const;
+
 /**
- * A Hugging Face tokenizer (`tokenizer.json` + `tokenizer_config.json`) run by transformers.js, behind
- * the {@link PrmTokenizer} interface. Special tokens are added by editing the JSON and rebuilding the
- * transformers.js tokenizer, so `save` writes exactly what is in use.
+ * A Hugging Face tokenizer (`tokenizer.json` + `tokenizer_config.json`) run by `@huggingface/tokenizers`
+ * (the tokenizer engine transformers.js itself uses), with chat templates rendered by
+ * `@huggingface/jinja`, behind the {@link PrmTokenizer} interface. Special tokens are added by editing
+ * the JSON and rebuilding the tokenizer, so `save` writes exactly what is in use.
  */
 export class HfTokenizer implements PrmTokenizer {
   readonly kind = "huggingface" as const;
   /** The folder the tokenizer was read from. */
   readonly source: string;
-  private inner: PreTrainedTokenizer;
+  private inner: Tokenizer;
   private tokenizerJson: Record<string, unknown>;
   private tokenizerConfig: Record<string, unknown>;
-  private readonly construct: TokenizerConstructor;
   private specialIds: Set<number>;
   private size: number;
+  private template: Template | undefined;
 
-  /** Wraps an already-built transformers.js tokenizer; prefer {@link loadTokenizer}. */
+  /**
+   * Builds the tokenizer from the parsed `tokenizer.json` and `tokenizer_config.json`; prefer
+   * {@link loadTokenizer}, which reads a folder and names the file in its errors.
+   * @throws Error when `tokenizer.json` describes a model, normalizer or pre-tokenizer the engine lacks.
+   */
   constructor(
     source: string,
     tokenizerJson: Record<string, unknown>,
     tokenizerConfig: Record<string, unknown>,
-    construct: TokenizerConstructor,
   ) {
     this.source = source;
     this.tokenizerJson = tokenizerJson;
     this.tokenizerConfig = tokenizerConfig;
-    this.construct = construct;
-    this.inner = new construct(tokenizerJson, tokenizerConfig);
-    this.specialIds = new Set(this.inner.all_special_ids);
+    this.inner = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.specialIds = specialIdsOf(this.inner);
     this.size = computeVocabSize(this.inner, addedTokens(tokenizerJson));
-  }
-
-  /** The transformers.js tokenizer in use (rebuilt by `addSpecialToken`). */
-  get transformersTokenizer(): PreTrainedTokenizer {
-    return this.inner;
   }
 
   get vocabSize(): number {
@@ -94,19 +101,20 @@ export class HfTokenizer implements PrmTokenizer {
   }
 
   get bosTokenId(): number | null {
-    return idOrNull(this.inner.bos_token_id);
+    return this.configTokenId("bos_token");
   }
 
   get eosTokenId(): number | null {
-    return idOrNull(this.inner.eos_token_id);
+    return this.configTokenId("eos_token");
   }
 
+  /** The PAD token, else the EOS token (as transformers' tokenizers resolve `pad_token_id`). */
   get padTokenId(): number | null {
-    return idOrNull(this.inner.pad_token_id);
+    return this.configTokenId("pad_token") ?? this.eosTokenId;
   }
 
   encode(text: string, options: TokenizeOptions = {}): number[] {
-    const ids = this.inner.encode(text, { add_special_tokens: false });
+    const ids = this.inner.encode(text, { add_special_tokens: false }).ids;
     const bos = this.bosTokenId;
     if (options.addBos && bos !== null) ids.unshift(bos);
     return ids;
@@ -123,11 +131,11 @@ export class HfTokenizer implements PrmTokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    return this.inner._tokenizer.token_to_id(token) ?? undefined;
+    return this.inner.token_to_id(token) ?? undefined;
   }
 
   idToToken(id: number): string | undefined {
-    return this.inner._tokenizer.id_to_token(id) ?? undefined;
+    return this.inner.id_to_token(id) ?? undefined;
   }
 
   isSpecialId(id: number): boolean {
@@ -166,27 +174,37 @@ export class HfTokenizer implements PrmTokenizer {
       const { id: _id, ...rest } = entry;
       nextConfig.added_tokens_decoder = { ...decoder, [String(id)]: rest };
     }
-    this.inner = new this.construct(nextJson, nextConfig);
+    this.inner = new Tokenizer(nextJson, nextConfig);
     this.tokenizerJson = nextJson;
     this.tokenizerConfig = nextConfig;
-    this.specialIds = new Set(this.inner.all_special_ids);
+    this.specialIds = specialIdsOf(this.inner);
     this.size = Math.max(this.size, id + 1);
     return { id, added: existingEntry === undefined && existingId === undefined };
   }
 
+  /**
+   * Renders a chat with `tokenizer_config.json`'s `chat_template` (a string, or a list of named templates
+   * of which `default` is used), given what Hugging Face's `apply_chat_template` gives a template: the
+   * messages, `add_generation_prompt`, `tools` and `documents` as none, and the configured special tokens
+   * (`bos_token`, `eos_token`...).
+   * @throws Error naming the folder when there is no chat template or it does not parse.
+   */
   applyChatTemplate(
     messages: readonly ChatMessage[],
     options: { addGenerationPrompt?: boolean } = {},
   ): string {
-    if (!this.inner.chat_template)
-      throw new Error(`${this.source}: tokenizer_config.json has no chat_template`);
-    const rendered = this.inner.apply_chat_template(
-      messages.map((message) => ({ ...message })),
-      { tokenize: false, add_generation_prompt: options.addGenerationPrompt ?? true },
-    );
-    if (typeof rendered !== "string")
-      throw new Error(`${this.source}: the chat template did not render to text`);
-    return rendered;
+    const template = this.chatTemplate();
+    const context: Record<string, unknown> = {
+      messages: messages.map((message) => ({ ...message })),
+      add_generation_prompt: options.addGenerationPrompt ?? true,
+      tools: null,
+      documents: null,
+    };
+    for (const key of TEMPLATE_TOKEN_KEYS) {
+      const value = tokenText(this.tokenizerConfig[key]);
+      if (value !== null) context[key] = value;
+    }
+    return template.render(context);
   }
 
   async save(folder: string): Promise<void> {
@@ -197,12 +215,52 @@ export class HfTokenizer implements PrmTokenizer {
       `${JSON.stringify(this.tokenizerConfig, null, 2)}\n`,
     );
   }
+
+  private configTokenId(key: (typeof TEMPLATE_TOKEN_KEYS)[number]): number | null {
+    const text = tokenText(this.tokenizerConfig[key]);
+    if (text === null) return null;
+    const id = this.inner.token_to_id(text);
+    return typeof id === "number" && Number.isInteger(id) ? id : null;
+  }
+
+  private chatTemplate(): Template {
+    if (this.template !== undefined) return this.template;
+    const configured = this.tokenizerConfig.chat_template;
+    let text: string | undefined;
+    if (typeof configured === "string") text = configured;
+    else if (Array.isArray(configured)) {
+      const named = configured.find(
+        (item): item is { name: string; template: string } =>
+          typeof item === "object" &&
+          item !== null &&
+          (item as { name?: unknown }).name === "default" &&
+          typeof (item as { template?: unknown }).template === "string",
+      );
+      text = named?.template;
+      if (text === undefined) {
+        throw new Error(
+          `${this.source}: tokenizer_config.json has several chat templates and none is named "default"`,
+        );
+      }
+    }
+    if (text === undefined || text.length === 0) {
+      throw new Error(`${this.source}: tokenizer_config.json has no chat_template`);
+    }
+    try {
+      this.template = new Template(text);
+    } catch (cause) {
+      throw new Error(
+        `${this.source}: tokenizer_config.json's chat_template does not parse: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    return this.template;
+  }
 }
 
 /**
  * Loads a tokenizer from a folder holding `tokenizer.json` and `tokenizer_config.json`: a folder written
- * by the built-in tokenizer comes back as a {@link BuiltinTokenizer} (no transformers.js needed), any
- * other as an {@link HfTokenizer} built the way `AutoTokenizer` builds it (class from `tokenizer_class`).
+ * by the built-in tokenizer comes back as a {@link BuiltinTokenizer}, any other as an {@link HfTokenizer}.
  * A Hub id (`owner/name`) is resolved to a folder by `options.resolveHubFolder`.
  * Throws {@link TokenizerLoadError} naming the folder or file and what to do.
  */
@@ -249,40 +307,15 @@ async function loadFromFolder(folder: string): Promise<PrmTokenizer> {
       throw new TokenizerLoadError(folder, (cause as Error).message, { cause });
     }
   }
-  const transformers = await importTransformers();
-  const construct = tokenizerClass(transformers, config, folder);
   try {
-    return new HfTokenizer(folder, json, config, construct);
+    return new HfTokenizer(folder, json, config);
   } catch (cause) {
     throw new TokenizerLoadError(
-      folder,
-      `transformers.js could not build the tokenizer: ${(cause as Error).message}`,
-      {
-        cause,
-      },
+      join(folder, "tokenizer.json"),
+      `cannot build the tokenizer: ${(cause as Error).message}`,
+      { cause },
     );
   }
-}
-
-/** The class `AutoTokenizer` would pick: `tokenizer_class` without "Fast", else the base class. */
-function tokenizerClass(
-  transformers: Awaited<ReturnType<typeof importTransformers>>,
-  config: Record<string, unknown>,
-  folder: string,
-): TokenizerConstructor {
-  const base = transformers.PreTrainedTokenizer as unknown as TokenizerConstructor;
-  const name =
-    typeof config.tokenizer_class === "string" ? config.tokenizer_class.replace(/Fast$/, "") : undefined;
-  if (name === undefined) return base;
-  const candidate = (transformers as unknown as Record<string, unknown>)[name];
-  if (typeof candidate === "function" && (candidate === base || candidate.prototype instanceof base)) {
-    return candidate as TokenizerConstructor;
-  }
-  // Same fallback as AutoTokenizer, said once on stderr so an odd class name does not pass unseen.
-  process.stderr.write(
-    `${folder}: unknown tokenizer_class ${JSON.stringify(name)}; using PreTrainedTokenizer\n`,
-  );
-  return base;
 }
 
 async function readJsonObject(folder: string, file: string): Promise<Record<string, unknown>> {
@@ -333,13 +366,26 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
 }
 
-function computeVocabSize(tokenizer: PreTrainedTokenizer, added: readonly AddedTokenEntry[]): number {
+function computeVocabSize(tokenizer: Tokenizer, added: readonly AddedTokenEntry[]): number {
   let largest = -1;
   for (const id of tokenizer.get_vocab().values()) if (id > largest) largest = id;
   for (const entry of added) if (entry.id > largest) largest = entry.id;
   return largest + 1;
 }
 
-function idOrNull(id: number | undefined | null): number | null {
-  return typeof id === "number" && Number.isInteger(id) ? id : null;
+/** Ids of the added tokens marked special (what `skipSpecialTokens` and the encoder treat as special). */
+function specialIdsOf(tokenizer: Tokenizer): Set<number> {
+  const ids = new Set<number>();
+  for (const [id, token] of tokenizer.get_added_tokens_decoder()) if (token.special) ids.add(id);
+  return ids;
+}
+
+/** A token named in `tokenizer_config.json`: a string, or an `AddedToken` object with its `content`. */
+function tokenText(value: unknown): string | null {
+  if (typeof value === "string") return value.length === 0 ? null : value;
+  if (typeof value === "object" && value !== null) {
+    const content = (value as { content?: unknown }).content;
+    if (typeof content === "string" && content.length > 0) return content;
+  }
+  return null;
 }

@@ -10,7 +10,7 @@ export interface LengthBucket {
   batchSize: number;
 }
 
-/** The reference's buckets (method.md section 8): up to 512 tokens 64 rows, up to 1024 24 rows, longer 8. */
+/** The reference's buckets (docs/method.md, section 8): up to 512 tokens 64 rows, up to 1024 24 rows, longer 8. */
 export const REFERENCE_BUCKETS: readonly LengthBucket[] = Object.freeze([
   { maxLength: 512, batchSize: 64 },
   { maxLength: 1024, batchSize: 24 },

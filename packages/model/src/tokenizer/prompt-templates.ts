@@ -10,7 +10,7 @@ export interface StepFormat {
   stepSeparator: string;
 }
 
-/** The reference's step format (method.md section 5). */
+/** The reference's step format (see docs/method.md, section 5). */
 export const DEFAULT_STEP_FORMAT: StepFormat = Object.freeze({
   numberSteps: true,
   tagSeparator: " ",

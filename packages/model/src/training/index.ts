@@ -9,6 +9,7 @@ export type {
   StepRecord,
   TrainingConfig,
   TrainPrmInput,
+  TrainProgressEvent,
   TrainResult,
   TrainRunOptions,
   ValidationMetrics,

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCheckpoint } from "../checkpoint/load-checkpoint.js";
 import { arithCorpus, testModel } from "../prm/test-fixtures.js";
-import type { StepRecord, TrainingConfig } from "./train-prm.js";
+import type { StepRecord, TrainingConfig, TrainProgressEvent } from "./train-prm.js";
 import { trainPrm } from "./train-prm.js";
 import { TrainingDivergedError } from "./training-errors.js";
 
@@ -35,18 +35,35 @@ describeEachBackend("trainPrm", () => {
     };
     const losses = (records: StepRecord[]) => records.map((record) => record.loss);
     const straight = testModel(corpus, "micro", 1);
-    const full = await trainPrm({ model: straight, train: corpus, config, run: { progress: false } });
+    const full = await trainPrm({ model: straight, train: corpus, config, run: {} });
     const straightScores = await straight.scoreSteps(corpus.slice(0, 4));
     straight.dispose();
 
     const first = testModel(corpus, "micro", 1);
     const outputDir = join(root, "resume");
+    const events: TrainProgressEvent[] = [];
     const half = await trainPrm({
       model: first,
       train: corpus,
       config,
-      run: { progress: false, outputDir, stopAfterStep: 4 },
+      run: { outputDir, stopAfterStep: 4, onProgress: (event) => events.push(event) },
     });
+    expect(events.map((event) => `${event.type} ${event.step}`)).toEqual([
+      "start 0",
+      "step 1",
+      "step 2",
+      "step 3",
+      "validation 3",
+      "step 4",
+      "validation 4",
+      "checkpoint 4",
+      "end 4",
+    ]);
+    expect(events[0]).toEqual({ type: "start", step: 0, totalSteps: 8 });
+    expect(events[5]).toMatchObject({ type: "step", totalSteps: 8, record: half.history[3] });
+    expect(events[6]).toMatchObject({ type: "validation", final: true, metrics: half.validation });
+    expect(events[7]).toEqual({ type: "checkpoint", step: 4, folder: join(outputDir, "checkpoint-000004") });
+    expect(events[8]).toEqual({ type: "end", step: 4, totalSteps: 8, stoppedBy: "stop-after-step" });
     first.dispose();
     expect(half.stoppedBy).toBe("stop-after-step");
     expect(half.checkpoints).toEqual([join(outputDir, "checkpoint-000004")]);
@@ -57,7 +74,7 @@ describeEachBackend("trainPrm", () => {
       model: fresh,
       train: corpus,
       config,
-      run: { progress: false, resume: trainingState ?? undefined },
+      run: { resume: trainingState ?? undefined },
     });
     expect(rest.steps).toBe(8);
     const resumed = [...losses(half.history), ...losses(rest.history)];
@@ -81,7 +98,7 @@ describeEachBackend("trainPrm", () => {
       model,
       train: corpus,
       config: { batchSize: 4, maxSteps: 3, validationFraction: 0 },
-      run: { progress: false },
+      run: {},
     }).catch((error: unknown) => error);
     model.dispose();
     expect(failure).toBeInstanceOf(TrainingDivergedError);
@@ -104,7 +121,7 @@ describeEachBackend("trainPrm", () => {
       model,
       train: corpus,
       config: { batchSize: 2, maxSteps: 50, evalEvery: 10, validationFraction: 0.2 },
-      run: { progress: false, onStep: () => counts.push(tf.memory().numTensors) },
+      run: { onStep: () => counts.push(tf.memory().numTensors) },
     });
     model.dispose();
     expect(counts).toHaveLength(50);
@@ -125,7 +142,7 @@ describe("a tiny PRM learns the arith environment [wasm]", () => {
         model,
         train: corpus,
         config: { loss, learningRate: 5e-3, batchSize: 16, maxSteps: 150, validationFraction: 0.2 },
-        run: { progress: false },
+        run: {},
       });
       model.dispose();
       expect(result.validation?.steps).toBeGreaterThan(300);

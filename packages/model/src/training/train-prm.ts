@@ -3,7 +3,6 @@ import { dirname, join } from "node:path";
 import type { JsonValue, LabelledTrajectory } from "@pqm/core";
 import { getLoss, isLossName, lossLabelKinds } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { SingleBar } from "cli-progress";
 import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
 import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
@@ -129,13 +128,29 @@ export interface TrainRunOptions {
   timeBudgetSeconds?: number;
   /** Stop after this optimiser step, keeping the schedule of the full run (to pause and resume). */
   stopAfterStep?: number;
-  /** Show a progress bar on stderr (default: when stderr is a terminal). */
-  progress?: boolean;
   /** Continue from a checkpoint's training state (see `loadCheckpoint`). */
   resume?: SavedTrainingState;
   /** Called after every optimiser step. */
   onStep?: (record: StepRecord) => void;
+  /**
+   * Told how the run goes (start, each step, validations, checkpoints, end), e.g. to draw a progress
+   * bar; trainPrm itself prints nothing.
+   */
+  onProgress?: (event: TrainProgressEvent) => void;
 }
+
+/** What {@link trainPrm} reports through `run.onProgress`, in this order: start, then steps (with validations and checkpoints between them), then end. */
+export type TrainProgressEvent =
+  /** Before the first step; `step` is where the run starts (above 0 when resumed). */
+  | { type: "start"; step: number; totalSteps: number }
+  /** After each optimiser step, with its metrics-log record. */
+  | { type: "step"; step: number; totalSteps: number; record: StepRecord }
+  /** After a validation pass; `final` for the one at the end. */
+  | { type: "validation"; step: number; metrics: ValidationMetrics; final: boolean }
+  /** After a checkpoint folder was written. */
+  | { type: "checkpoint"; step: number; folder: string }
+  /** After the last checkpoint, when the run returns normally. */
+  | { type: "end"; step: number; totalSteps: number; stoppedBy: TrainResult["stoppedBy"] };
 
 /** What {@link trainPrm} did. */
 export interface TrainResult {
@@ -268,7 +283,8 @@ function configJson(config: TrainingConfig): { [key: string]: JsonValue } {
  * backward over `gradientAccumulation` micro-batches; clip; AdamW step; log; stop). Batches come from the
  * length-bucketed batcher; dropout masks are seeded from `(seed, step, micro-batch)`, so a run resumed
  * from a checkpoint continues exactly as an uninterrupted one. Writes JSONL metrics and checkpoints when
- * asked; shows a progress bar on stderr. Every step frees its tensors (the live count stays flat).
+ * asked, and reports its progress through `run.onProgress` (it prints nothing). Every step frees its
+ * tensors (the live count stays flat).
  * @throws TrainingDivergedError when the loss or the gradient norm is NaN or infinite (naming the step
  *   and the batch's rows); RangeError for a bad config; Error when no training row can be encoded or
  *   the resume state belongs to other data.
@@ -355,18 +371,8 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
   const metricsPath =
     run.metricsPath ?? (run.outputDir === undefined ? undefined : join(run.outputDir, "metrics.jsonl"));
   if (metricsPath !== undefined) await mkdir(dirname(metricsPath), { recursive: true });
-  const showProgress = run.progress ?? process.stderr.isTTY === true;
-  const bar = showProgress
-    ? new SingleBar({
-        stream: process.stderr,
-        format:
-          "train [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | eta {eta_formatted}",
-        noTTYOutput: true,
-        notTTYSchedule: 10_000,
-        hideCursor: true,
-      })
-    : null;
-  bar?.start(totalSteps, step, { loss: "-", lr: "-", tps: "-" });
+  const progress = run.onProgress;
+  progress?.({ type: "start", step, totalSteps });
 
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
@@ -398,6 +404,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       trainingState: { state, optimizerMoments: moments },
     });
     checkpoints.push(folder);
+    progress?.({ type: "checkpoint", step, folder });
   };
 
   try {
@@ -407,7 +414,10 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
 
       // 2. Evaluate and checkpoint (never re-saving the step a run resumed from).
       let validation: ValidationMetrics | null = null;
-      if (config.evalEvery > 0 && step % config.evalEvery === 0 && step > 0) validation = evaluate();
+      if (config.evalEvery > 0 && step % config.evalEvery === 0 && step > 0) {
+        validation = evaluate();
+        if (validation !== null) progress?.({ type: "validation", step, metrics: validation, final: false });
+      }
       if (
         config.checkpointEvery > 0 &&
         step % config.checkpointEvery === 0 &&
@@ -499,11 +509,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       history.push(record);
       if (metricsPath !== undefined) await appendFile(metricsPath, `${JSON.stringify(record)}\n`);
       run.onStep?.(record);
-      bar?.update(step, {
-        loss: record.loss.toFixed(4),
-        lr: learningRate.toExponential(2),
-        tps: Math.round(record.tokensPerSecond),
-      });
+      progress?.({ type: "step", step, totalSteps, record });
 
       // 7. Stop.
       if (dataExhausted) break;
@@ -521,12 +527,13 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       lastValidation = finalValidation;
       const line = { step, final: true, validation: finalValidation };
       if (metricsPath !== undefined) await appendFile(metricsPath, `${JSON.stringify(line)}\n`);
+      progress?.({ type: "validation", step, metrics: finalValidation, final: true });
     }
     await checkpoint();
   } finally {
-    bar?.stop();
     optimizer.dispose();
   }
+  progress?.({ type: "end", step, totalSteps, stoppedBy });
   const elapsedSeconds = seconds();
   return {
     steps: step,

@@ -56,7 +56,7 @@ export function registerAnnotate(program: Command): void {
     )
     .option("--api-key-file <PATH>", "file holding the API key")
     .addOption(new Option("--api-key [key]").hideHelp())
-    .option("--no-progress", "no progress lines on stderr")
+    .option("--no-progress", "no progress bar or lines on stderr")
     .option("--json", "print the summary as JSON")
     .action(
       async (options: {

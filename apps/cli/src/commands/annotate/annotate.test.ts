@@ -49,7 +49,6 @@ describe("pqm annotate", () => {
     const expected = await annotate(environment.sampleTrajectories({ questions: 3, samplesPerQuestion: 2 }), {
       completer: environment.policy,
       n: 4,
-      progress: false,
     });
     const byIndex = (list: AnnotatedRow[]) => [...list].sort((a, b) => a.index - b.index);
     expect(byIndex(rows).map((row) => [row.hardLabels, row.softLabels])).toEqual(
@@ -66,6 +65,19 @@ describe("pqm annotate", () => {
       rollouts: 0,
     });
     expect(await readFile(output, "utf8")).toBe(before);
+  });
+
+  it("writes its progress line to a non-terminal stderr, and none with --no-progress", async () => {
+    const args = ["annotate", "--arith", "2", "--samples", "1", "--completer", "arith", "--n", "2"];
+    const run = await runCli([...args, "--output", join(folder, "lines.jsonl")]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(
+      /^annotate: 2\/2 rows \(0 resumed, 0 failed\), \d+ rollouts, \d+\.\d labelled steps\/s, \d+\.\d s\n$/,
+    );
+    expect(run.stdout).toContain("labelled now");
+    const quiet = await runCli([...args, "--output", join(folder, "quiet.jsonl"), "--no-progress"]);
+    expect(quiet.exitCode, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe("");
   });
 
   it("annotates through an OpenAI-compatible loopback server with the key from an environment variable", async () => {

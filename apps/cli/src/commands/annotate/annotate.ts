@@ -13,6 +13,7 @@ import {
   readRecords,
 } from "@pqm/data";
 import { CliError } from "../../cli-error.js";
+import { AnnotationProgressView, progressStyle } from "../../progress.js";
 import { loadTestSet } from "../eval/test-set.js";
 import { createCompleter, parseCompleterSpec } from "./completer.js";
 
@@ -48,6 +49,7 @@ export interface AnnotateCommandOptions {
   search: AnnotationSearch;
   apiKeyEnv?: string;
   apiKeyFile?: string;
+  /** Progress on stderr (a bar on a terminal, else a line every 2 s), for the run and any test-set download. */
   progress: boolean;
 }
 
@@ -134,16 +136,22 @@ export async function runAnnotate(
     });
   }
 
-  const result = await annotate(trajectories, {
-    completer,
-    n: options.n,
-    output: options.output,
-    concurrency: options.concurrency,
-    earlyStop: options.earlyStop,
-    search: options.search,
-    progress: options.progress,
-    ...(signal !== undefined ? { signal } : {}),
-  });
+  const view = new AnnotationProgressView(progressStyle(options.progress));
+  let result: Awaited<ReturnType<typeof annotate>>;
+  try {
+    result = await annotate(trajectories, {
+      completer,
+      n: options.n,
+      output: options.output,
+      concurrency: options.concurrency,
+      earlyStop: options.earlyStop,
+      search: options.search,
+      onProgress: view.onProgress,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+  } finally {
+    view.close();
+  }
   const report: AnnotateCommandResult = {
     input: inputName,
     output: options.output,

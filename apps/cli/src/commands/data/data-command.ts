@@ -98,7 +98,7 @@ export function registerData(program: Command): void {
     )
     .argument("<name>", "a short name or hf://[datasets/]owner/name/path")
     .option("--cache-dir <folder>", "cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)")
-    .option("--no-progress", "no progress bar")
+    .option("--no-progress", "no progress bar or lines, and no warnings, on stderr")
     .option("--json", "print the result as JSON")
     .action(async (name: string, options: { cacheDir?: string; progress: boolean; json?: boolean }) => {
       const { downloadData } = await import("./download.js");

@@ -1,7 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
+import type { LoopbackHub } from "@pqm/testing";
+import { sharedAvailable, sharedPath, sharedSkipReason, startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.js";
 
@@ -103,5 +105,59 @@ describe("pqm data: bad input", () => {
     expect((JSON.parse(run.stdout) as { path: string }).path).toBe(
       sharedPath("data", "math500", "test.jsonl"),
     );
+  });
+});
+
+describe("pqm data download from a Hub (a loopback stand-in)", () => {
+  let hub: LoopbackHub;
+  const big = randomBytes(200_000);
+  const sha256 = createHash("sha256").update(big).digest("hex");
+  beforeAll(async () => {
+    hub = await startLoopbackHub();
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+  const hubEnv = (cache: string) => ({
+    HF_ENDPOINT: hub.endpoint,
+    HF_HUB_CACHE: join(folder, cache),
+    HF_HUB_OFFLINE: "",
+    HF_TOKEN: "",
+  });
+
+  it("writes progress lines to a non-terminal stderr, and the retry after a dropped connection", async () => {
+    hub.addFile("datasets/acme/cli", "big.bin", big, { lfs: true });
+    hub.behaviour.dropNextGetAfter = 100_000;
+    const uri = "hf://datasets/acme/cli/big.bin";
+    const run = await runCli(["data", "download", uri], { env: hubEnv("hub-lines") });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toMatch(/datasets--acme--cli[/\\]snapshots[/\\].*big\.bin$/);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines[0]).toBe(`downloading ${uri} (200.0 kB)`);
+    expect(
+      lines.some((line) => line.startsWith(`download of ${uri} interrupted`) && line.includes("resuming")),
+    ).toBe(true);
+    expect(lines.at(-1)).toMatch(
+      /^downloaded hf:\/\/datasets\/acme\/cli\/big\.bin \(200\.0 kB in \d+\.\d s\)$/,
+    );
+  });
+
+  it("says where it resumes a partial file left by an earlier run, and prints nothing on stderr with --json", async () => {
+    hub.addFile("datasets/acme/cli2", "big.bin", big, { lfs: true });
+    const blobs = join(folder, "hub-resume", "datasets--acme--cli2", "blobs");
+    await mkdir(blobs, { recursive: true });
+    await writeFile(join(blobs, `${sha256}.incomplete`), big.subarray(0, 50_000));
+    const uri = "hf://datasets/acme/cli2/big.bin";
+    const run = await runCli(["data", "download", uri], { env: hubEnv("hub-resume") });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stderr.split("\n")[0]).toBe(`downloading ${uri} (200.0 kB, resuming at 50.0 kB)`);
+
+    hub.addFile("datasets/acme/cli3", "big.bin", big, { lfs: true });
+    const quiet = await runCli(["data", "download", "hf://datasets/acme/cli3/big.bin", "--json"], {
+      env: hubEnv("hub-json"),
+    });
+    expect(quiet.exitCode, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe("");
+    expect(JSON.parse(quiet.stdout)).toMatchObject({ source: "hf://datasets/acme/cli3/big.bin" });
   });
 });

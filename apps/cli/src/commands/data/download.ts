@@ -1,10 +1,11 @@
 import { fetchDataset, hfDownload } from "@pqm/data";
+import { progressStyle, withDownloadProgress } from "../../progress.js";
 
 /** Options of `pqm data download`. */
 export interface DownloadOptions {
   /** Cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
   cacheDir?: string;
-  /** Show a progress bar on standard error. */
+  /** Show progress and warnings on standard error: a bar on a terminal, else occasional lines. */
   progress: boolean;
 }
 
@@ -20,13 +21,12 @@ export interface DownloadReport {
  * `hf://` file into the Hugging Face cache, resuming and verifying; returns the local path.
  */
 export async function downloadData(name: string, options: DownloadOptions): Promise<DownloadReport> {
-  const common = {
-    progress: options.progress ? ("auto" as const) : ("silent" as const),
-    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-  };
-  if (name.startsWith("hf://")) {
-    return { name, path: await hfDownload(name, common), source: name };
-  }
-  const fetched = await fetchDataset(name, common);
-  return { name, path: fetched.path, source: fetched.source === "local" ? "local data folder" : "hub" };
+  return withDownloadProgress(progressStyle(options.progress), async (hub) => {
+    const common = { ...hub, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) };
+    if (name.startsWith("hf://")) {
+      return { name, path: await hfDownload(name, common), source: name };
+    }
+    const fetched = await fetchDataset(name, common);
+    return { name, path: fetched.path, source: fetched.source === "local" ? "local data folder" : "hub" };
+  });
 }

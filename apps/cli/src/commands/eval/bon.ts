@@ -6,6 +6,7 @@ import {
   createEvaluationResults,
   type EvaluationResults,
   evaluateCandidates,
+  formatScoringProgress,
   loadDataAnswerChecker,
   type ReportFiles,
   readCandidateFile,
@@ -18,7 +19,7 @@ import { CliError } from "../../cli-error.js";
 import { scoreWithModel } from "./model-scorer.js";
 import { loadTestSet } from "./test-set.js";
 
-/** The n of the paper (method.md section 7), used up to the candidate count when `--n` is not given. */
+/** The n of the paper (docs/method.md, section 7.2), used up to the candidate count when `--n` is not given. */
 export const DEFAULT_NS = [1, 8, 16, 32, 64, 128] as const;
 
 /** Options of `pqm eval bon`. */
@@ -88,7 +89,9 @@ export async function runBestOfN(options: BestOfNCommandOptions): Promise<BestOf
       : await scoreWithModel(options.model!, (scorer) =>
           scoreCandidatesCached(scorer, candidates, options.cacheDir, {
             questions: testSet.questions,
-            progress: options.progress,
+            ...(options.progress
+              ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
+              : {}),
           }),
         );
   const fewest = Math.min(...candidates.questions.map((set) => set.responses.length));

@@ -10,7 +10,7 @@ import { CliError } from "../../cli-error.js";
 export interface ModelScorerOptions {
   /** TF.js backend; default: the fastest installed (`PQM_BACKEND` applies). */
   backend?: BackendChoice;
-  /** Where the one-line backend report goes; default nowhere. */
+  /** Where the backend line (`scoring on wasm (...)`) and backend warnings go; default nowhere. */
   log?: (line: string) => void;
 }
 
@@ -74,10 +74,12 @@ export async function loadModelScorer(
   const model = (): Promise<ProcessRewardModel> => {
     loading ??= (async () => {
       const { loadCheckpoint, selectBackend } = await import("@pqm/model");
-      await selectBackend({
+      const log = options.log ?? (() => {});
+      const selection = await selectBackend({
         ...(options.backend === undefined ? {} : { backend: options.backend }),
-        log: options.log ?? (() => {}),
+        onWarning: (message) => log(`warning: ${message}`),
       });
+      log(`scoring on ${selection.description}${selection.advice === null ? "" : `; ${selection.advice}`}`);
       loaded = (await loadCheckpoint(checkpoint)).model;
       return loaded;
     })();
@@ -93,13 +95,15 @@ export async function loadModelScorer(
 
 /**
  * Runs `work` with the scorer of `checkpoint` (see {@link loadModelScorer}; the backend is the fastest
- * installed, or `PQM_BACKEND`) and frees the model afterwards, whatever `work` does.
+ * installed, or `PQM_BACKEND`, unless `options.backend`) and frees the model afterwards, whatever `work`
+ * does. `options.log` receives the backend line and warnings.
  */
 export async function scoreWithModel<T>(
   checkpoint: string,
   work: (scorer: ModelScorer) => Promise<T>,
+  options: ModelScorerOptions = {},
 ): Promise<T> {
-  const scorer = await loadModelScorer(checkpoint);
+  const scorer = await loadModelScorer(checkpoint, options);
   try {
     return await work(scorer);
   } finally {

@@ -7,6 +7,7 @@ import {
   type EvaluationResults,
   evaluateProcessBench,
   firstWrongStep,
+  formatScoringProgress,
   type ProcessBenchItem,
   type ReportFiles,
   readCandidateFile,
@@ -16,6 +17,7 @@ import {
   writeEvaluationReport,
 } from "@pqm/eval";
 import { CliError } from "../../cli-error.js";
+import { progressStyle, withDownloadProgress } from "../../progress.js";
 import { scoreWithModel } from "./model-scorer.js";
 
 /** The ProcessBench subsets, in the order of the paper's table. */
@@ -78,7 +80,14 @@ export async function runProcessBench(
           throw explainHash(error, candidatesFile);
         })
       : await scoreWithModel(options.model!, (scorer) =>
-          scoreCandidatesCached(scorer, candidates, options.cacheDir, { progress: options.progress }),
+          scoreCandidatesCached(
+            scorer,
+            candidates,
+            options.cacheDir,
+            options.progress
+              ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
+              : {},
+          ),
         );
   const items: Record<string, ProcessBenchItem[]> = {};
   let offset = 0;
@@ -184,10 +193,12 @@ async function writeProcessBenchCandidates(
   const labels: Record<string, number[]> = {};
   const sets: CandidateSet[] = [];
   for (const subset of options.subsets) {
-    const fetched = await fetchDataset(`processbench/${subset}`, {
-      progress: options.progress ? "auto" : "silent",
-      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    });
+    const fetched = await withDownloadProgress(progressStyle(options.progress), (hub) =>
+      fetchDataset(`processbench/${subset}`, {
+        ...hub,
+        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      }),
+    );
     const subsetLabels: number[] = [];
     for await (const trajectory of readProcessBench(fetched.path)) {
       subsetLabels.push(firstWrongStep(trajectory.hardLabels));

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { readCandidateFile, scoreCandidatesCached, scoresCachePath } from "@pqm/eval";
+import { formatScoringProgress, readCandidateFile, scoreCandidatesCached, scoresCachePath } from "@pqm/eval";
 import type { BackendChoice } from "@pqm/model";
 import { loadModelScorer } from "./model-scorer.js";
 
@@ -56,9 +56,14 @@ export async function runScore(options: ScoreCommandOptions): Promise<ScoreComma
     const cacheFile = scoresCachePath(options.cacheDir, scorer.name, candidates.sha256);
     const cached = existsSync(cacheFile);
     log(cached ? `scores found in the cache: ${cacheFile}` : `scoring with ${options.model}`);
-    const scores = await scoreCandidatesCached(scorer, candidates, options.cacheDir, {
-      progress: options.progress,
-    });
+    const scores = await scoreCandidatesCached(
+      scorer,
+      candidates,
+      options.cacheDir,
+      options.progress
+        ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
+        : {},
+    );
     await mkdir(dirname(options.out), { recursive: true });
     await copyFile(scores.file, options.out);
     const perCandidate = scores.scores.flat();

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { AnswerDomain, Question } from "@pqm/core";
 import { fetchDataset, loadGsm8k, loadGsmPlus, loadMath500, loadQuestions } from "@pqm/data";
 import { CliError } from "../../cli-error.js";
+import { progressStyle, withDownloadProgress } from "../../progress.js";
 
 /** The test sets known by name, each with the loader that reads its file. */
 export const knownTestSets = ["math500", "gsm-plus", "gsm8k"] as const;
@@ -20,7 +21,7 @@ export interface LoadTestSetOptions {
   domain?: AnswerDomain;
   /** Folder of local data copies (default: `PQM_DATA_DIR`). */
   dataDir?: string;
-  /** Show a download progress bar on stderr when a known set comes from the Hub. */
+  /** Show download progress on stderr (a bar on a terminal, else lines) when a known set comes from the Hub. */
   progress?: boolean;
 }
 
@@ -45,10 +46,9 @@ export async function loadTestSet(value: string, options: LoadTestSetOptions = {
       2,
     );
   }
-  const fetched = await fetchDataset(known, {
-    progress: options.progress ? "auto" : "silent",
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-  });
+  const fetched = await withDownloadProgress(progressStyle(options.progress ?? false), (hub) =>
+    fetchDataset(known, { ...hub, ...(options.dataDir ? { dataDir: options.dataDir } : {}) }),
+  );
   const loader = known === "math500" ? loadMath500 : known === "gsm-plus" ? loadGsmPlus : loadGsm8k;
   return { name: known, file: fetched.path, questions: await loader(fetched.path) };
 }

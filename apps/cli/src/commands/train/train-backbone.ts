@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import type { DecoderSizePreset } from "@pqm/model";
 import { decoderSizePresets } from "@pqm/model";
 import { CliError } from "../../cli-error.js";
+import { progressStyle, withDownloadProgress } from "../../progress.js";
 
 /** Where a backbone comes from, as `model.backbone` / `--backbone` names it. */
 export type BackboneSource =
@@ -82,7 +83,7 @@ export async function downloadHubBackbone(uri: string, options: DownloadHubBackb
     throw new CliError(`--backbone '${uri}': ${error instanceof Error ? error.message : error}`, 2);
   }
   const download = (file: string) =>
-    hfDownload(`${uri}/${file}`, { progress: options.progress ? "auto" : "silent" });
+    withDownloadProgress(progressStyle(options.progress), (hub) => hfDownload(`${uri}/${file}`, hub));
   const paths: string[] = [];
   for (const file of HUB_BACKBONE_FILES) paths.push(await download(file));
   try {

@@ -18,6 +18,7 @@ import { loadCheckpoint, readSafetensorsFile, selectBackend, serializeSafetensor
 import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.js";
+import { loadModelScorer } from "../eval/model-scorer.js";
 
 let folder = "";
 let configFolder = "";
@@ -149,19 +150,26 @@ describe("pqm train", () => {
     expect(existsSync(join(run(), "train-config.json"))).toBe(true);
   });
 
-  it("--resume continues the step count from a checkpoint into the same folder", async () => {
+  it("--resume continues the step count from a checkpoint into the same folder, showing its progress", async () => {
     const result = await runCli([
       "train",
       ...["--config", join(configFolder, "train.yaml"), "--resume", join(run(), "checkpoint-000004")],
-      ...["--steps", "6", "--json"],
+      ...["--steps", "6", "--backend", "wasm"],
     ]);
     expect(result.exitCode, result.stderr).toBe(0);
-    const summary = JSON.parse(result.stdout) as TrainJson;
-    expect(summary.resumedFromStep).toBe(4);
-    expect(summary.steps).toBe(6);
-    expect(summary.checkpoint).toBe(join(run(), "checkpoint-000006"));
-    expect((await readJson<{ step: number }>(join(summary.checkpoint, "pqm.json"))).step).toBe(6);
+    expect(result.stdout).toMatch(/^trained 6 steps \(resumed at step 4\), stopped by steps/);
+    const checkpoint = join(run(), "checkpoint-000006");
+    expect(result.stdout).toContain(`checkpoint: ${checkpoint}\n`);
+    expect((await readJson<{ step: number }>(join(checkpoint, "pqm.json"))).step).toBe(6);
     expect(await metricSteps(join(run(), "metrics.jsonl"))).toEqual([1, 2, 3, 4, 5, 6]);
+    // stderr is a pipe here: the backend line, then @pqm/model's progress events as plain lines.
+    const lines = result.stderr.split("\n");
+    expect(lines).toContainEqual(expect.stringMatching(/^training on wasm \(/));
+    expect(lines).toContain("train: resuming at step 4, 6 steps");
+    expect(lines).toContainEqual(expect.stringMatching(/^train: step 6\/6, loss \d+\.\d{4}, lr /));
+    expect(lines).toContainEqual(expect.stringMatching(/^train: final validation at step 6: loss /));
+    expect(lines).toContain(`train: checkpoint ${checkpoint}`);
+    expect(lines).toContain("train: stopped at step 6/6 (steps)");
   });
 
   it("refuses a config file with a bad field, naming the file and the dotted field", async () => {
@@ -235,7 +243,7 @@ describe("pqm score --model and pqm eval bon --model", () => {
     expect(summary.steps).toBe(scores.scores.flat(2).length);
 
     // The same checkpoint scored in this process gives the same numbers.
-    await selectBackend({ backend: "wasm", log: () => {} });
+    await selectBackend({ backend: "wasm" });
     const { model } = await loadCheckpoint(checkpoint);
     try {
       for (const [index, set] of candidates.questions.entries()) {
@@ -260,6 +268,24 @@ describe("pqm score --model and pqm eval bon --model", () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect((JSON.parse(again.stdout) as { cached: boolean }).cached).toBe(true);
     expect(await readFile(join(folder, "again.jsonl"), "utf8")).toBe(await readFile(scoresFile(), "utf8"));
+  });
+
+  it("says that it scores, and on which backend, when it loads the model", async () => {
+    const lines: string[] = [];
+    const scorer = await loadModelScorer(join(run(), "checkpoint-000006"), {
+      backend: "wasm",
+      log: (line) => lines.push(line),
+    });
+    try {
+      const candidates = await readCandidateFile(candidatesFile);
+      const set = candidates.questions[0]!;
+      const question: Question = { id: "0", text: set.question, answer: null, domain: "math" };
+      await scorer.scoreSteps(candidateTrajectories(set, question).slice(0, 1));
+    } finally {
+      scorer.dispose();
+    }
+    expect(lines).toContainEqual(expect.stringMatching(/^scoring on wasm \(.*thread/));
+    expect(lines.join("\n")).not.toContain("training");
   });
 
   it("eval bon --model gives the accuracies of the checkpoint's scores", async () => {

@@ -18,6 +18,7 @@ import {
   trainPrm,
 } from "@pqm/model";
 import { CliError } from "../../cli-error.js";
+import { progressStyle } from "../../progress.js";
 import type { BackboneSource } from "./train-backbone.js";
 import { downloadHubBackbone, parseBackbone } from "./train-backbone.js";
 import type { TrainCommandConfig, TrainConfigLayer } from "./train-config.js";
@@ -27,6 +28,7 @@ import {
   readTrainConfigFile,
   resolveTrainCommandConfig,
 } from "./train-config.js";
+import { TrainProgressView } from "./train-progress.js";
 
 /** Options of `pqm train`. */
 export interface TrainCommandOptions {
@@ -271,8 +273,9 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
 
   const selection = await selectBackend({
     ...(config.run.backend === "auto" ? {} : { backend: config.run.backend }),
-    log,
+    onWarning: (message) => log(`warning: ${message}`),
   });
+  log(`training on ${selection.description}${selection.advice === null ? "" : `; ${selection.advice}`}`);
   log(
     `data: ${train.length} training trajectories from ${config.data.train}` +
       (validation === undefined ? "" : `, ${validation.length} validation from ${config.data.validation}`),
@@ -304,18 +307,26 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
       `model: ${built.description}, hidden ${backbone.hiddenSize}, ${backbone.numHiddenLayers} layers, ` +
         `vocabulary ${backbone.vocabSize}; loss ${trainingConfig.loss}; output ${outputDir}`,
     );
-    const result = await trainPrm({
-      model,
-      train,
-      ...(validation === undefined ? {} : { validation }),
-      config: trainingConfig,
-      run: {
-        outputDir,
-        ...(config.run.timeBudgetSeconds === null ? {} : { timeBudgetSeconds: config.run.timeBudgetSeconds }),
-        progress: options.progress,
-        ...(built.resume === undefined ? {} : { resume: built.resume }),
-      },
-    });
+    const view = new TrainProgressView(progressStyle(options.progress));
+    let result: Awaited<ReturnType<typeof trainPrm>>;
+    try {
+      result = await trainPrm({
+        model,
+        train,
+        ...(validation === undefined ? {} : { validation }),
+        config: trainingConfig,
+        run: {
+          outputDir,
+          ...(config.run.timeBudgetSeconds === null
+            ? {}
+            : { timeBudgetSeconds: config.run.timeBudgetSeconds }),
+          onProgress: view.onProgress,
+          ...(built.resume === undefined ? {} : { resume: built.resume }),
+        },
+      });
+    } finally {
+      view.close();
+    }
     return {
       outputDir,
       checkpoint: result.checkpoints.at(-1) ?? null,

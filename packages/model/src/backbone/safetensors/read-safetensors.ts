@@ -1,5 +1,5 @@
-// Hand-written: toolchain.md found no maintained safetensors reader for Node on npm, and the format
-// is an 8-byte length, a JSON header and raw little-endian bytes.
+// Hand-written: npm has no maintained safetensors reader for Node (the `safetensors` package there is
+// a browser toy), and the format is an 8-byte length, a JSON header and raw little-endian bytes.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
