@@ -1,8 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // The demo's worker thread is an entry of its own, built beside the bin (dist/demo-worker.js).
-  entry: { bin: "src/bin.ts", "demo-worker": "src/commands/demo/demo-worker.ts" },
+  // The module @pqm/pipeline's training workers import first (to quiet TF.js in each thread) is an
+  // entry of its own, built beside the bin (dist/demo-worker-setup.js).
+  entry: { bin: "src/bin.ts", "demo-worker-setup": "src/commands/demo/worker-setup.ts" },
   format: ["esm"],
   sourcemap: true,
   clean: true,

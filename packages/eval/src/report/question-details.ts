@@ -1,5 +1,5 @@
-import type { AggregationName, Question } from "@pqm/core";
-import { getAggregation } from "@pqm/core";
+import type { AggregationName, Question } from "@pqm/core/reference";
+import { getAggregation } from "@pqm/core/reference";
 import type { CandidateFile } from "../candidate-file.js";
 import type { CandidateEvaluation } from "../evaluate-candidates.js";
 import type { ScoresFile } from "../scores-file.js";

@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Question } from "@pqm/core";
+import type { Question } from "@pqm/core/reference";
 import type { AnswerChecker } from "../answer-checker.js";
 import { readCandidateFile } from "../candidate-file.js";
 import { evaluateCandidates } from "../evaluate-candidates.js";
@@ -9,7 +9,7 @@ import { createRandom } from "../random.js";
 import { readScoresFile, writeScoresFile } from "../scores-file.js";
 import { buildQuestionDetails } from "./question-details.js";
 import { createEvaluationResults } from "./results.js";
-import { writeEvaluationReport } from "./write-report.js";
+import { type ReportOptions, writeEvaluationReport } from "./write-report.js";
 
 /** The toy checker of the report tests: the token after "answer:", exact string match. */
 export const toyChecker: AnswerChecker = {
@@ -23,7 +23,10 @@ export const toyChecker: AnswerChecker = {
  * answers and scores (a correct candidate's steps score higher on average), through the real file
  * formats, then the report. Returns the folder and what was written.
  */
-export async function writeFixtureReport(extraConfig: Record<string, string> = {}) {
+export async function writeFixtureReport(
+  extraConfig: Record<string, string> = {},
+  reportOptions: ReportOptions = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), "pqm-eval-report-"));
   const random = createRandom(5);
   const questions: Question[] = Array.from({ length: 6 }, (_, q) => ({
@@ -88,6 +91,6 @@ export async function writeFixtureReport(extraConfig: Record<string, string> = {
   });
   const details = buildQuestionDetails(evaluation, questions, candidates, scores, 8);
   const reportDir = join(dir, "report");
-  const files = await writeEvaluationReport(reportDir, results, details);
+  const files = await writeEvaluationReport(reportDir, results, details, reportOptions);
   return { dir, reportDir, files, results, details, evaluation, questions };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { JsonValue } from "@pqm/core";
+import type { JsonValue } from "@pqm/core/reference";
 import type { BestOfNResult } from "../best-of-n.js";
 import type { CandidateEvaluation } from "../evaluate-candidates.js";
 import type { ProcessBenchEvaluation } from "../processbench.js";

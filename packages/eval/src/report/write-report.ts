@@ -2,7 +2,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type HtmlPlot, renderHtmlReport } from "./html.js";
 import { renderMarkdownReport } from "./markdown.js";
-import { accuracyCurveSpec, aggregationSweepSpec, renderSpecToSvg, svgToPng } from "./plots.js";
+import {
+  accuracyCurveSpec,
+  aggregationSweepSpec,
+  canRenderPng,
+  PNG_RENDERER_PACKAGE,
+  renderSpecToSvg,
+  requireResvg,
+  svgToPng,
+} from "./plots.js";
 import type { QuestionDetail } from "./question-details.js";
 import type { EvaluationResults } from "./results.js";
 import { scrubSecrets } from "./secrets.js";
@@ -14,24 +22,46 @@ export interface ReportFiles {
   html: string;
   /** SVG and PNG files of the plots. */
   plots: string[];
+  /** Why no PNG files were written although there were plots (`png: "if-available"` without resvg); else null. */
+  pngSkipped: string | null;
+}
+
+/** Options of {@link writeEvaluationReport}. */
+export interface ReportOptions {
+  /**
+   * PNG copies of the plots, rendered by the optional peer dependency `@resvg/resvg-js` (a native
+   * module): `"if-available"` (default) writes them when it is installed and otherwise skips them
+   * (`ReportFiles.pngSkipped` says so; `report.md` then shows the SVGs); `true` requires them (throws
+   * naming the package when it is missing); `false` never writes them.
+   */
+  png?: boolean | "if-available";
 }
 
 /**
  * Writes a results folder: `results.json` (everything), `report.md` (tables), the plots as
- * `accuracy-vs-n.svg/.png` and `aggregation-sweep.svg/.png` (when there is a best-of-n result), and a
- * self-contained `index.html` (tables, inline plots, per-question view built from `questions`).
- * Every text written is passed through `scrubSecrets`. Throws on file-system errors.
+ * `accuracy-vs-n.svg/.png` and `aggregation-sweep.svg/.png` (when there is a best-of-n result; PNGs
+ * as `options.png` says), and a self-contained `index.html` (tables, inline plots, per-question view
+ * built from `questions`). Every text written is passed through `scrubSecrets`. Throws on file-system
+ * errors, and with `png: true` when `@resvg/resvg-js` is not installed (before writing anything).
  */
 export async function writeEvaluationReport(
   dir: string,
   results: EvaluationResults,
   questions: readonly QuestionDetail[] = [],
+  options: ReportOptions = {},
 ): Promise<ReportFiles> {
+  const pngOption = options.png ?? "if-available";
+  if (pngOption === true && results.bestOfN) requireResvg();
+  const writePng = pngOption !== false && canRenderPng();
   await mkdir(dir, { recursive: true });
   const plots: HtmlPlot[] = [];
   const plotFiles: string[] = [];
-  const pngNames: string[] = [];
+  const imageNames: string[] = [];
+  let pngSkipped: string | null = null;
   if (results.bestOfN) {
+    if (!writePng && pngOption === "if-available") {
+      pngSkipped = `${PNG_RENDERER_PACKAGE} is not installed (npm install ${PNG_RENDERER_PACKAGE} to get PNG plots)`;
+    }
     const specs = [
       {
         name: "accuracy-vs-n",
@@ -47,17 +77,20 @@ export async function writeEvaluationReport(
     for (const { name, title, spec } of specs) {
       const svg = await renderSpecToSvg(spec);
       await writeFile(join(dir, `${name}.svg`), svg);
-      await writeFile(join(dir, `${name}.png`), svgToPng(svg));
-      plotFiles.push(join(dir, `${name}.svg`), join(dir, `${name}.png`));
-      pngNames.push(`${name}.png`);
+      plotFiles.push(join(dir, `${name}.svg`));
+      if (writePng) {
+        await writeFile(join(dir, `${name}.png`), svgToPng(svg));
+        plotFiles.push(join(dir, `${name}.png`));
+      }
+      imageNames.push(writePng ? `${name}.png` : `${name}.svg`);
       plots.push({ title, svg });
     }
   }
   const resultsPath = join(dir, "results.json");
   await writeFile(resultsPath, `${scrubSecrets(JSON.stringify(results, null, 1))}\n`);
   const markdownPath = join(dir, "report.md");
-  await writeFile(markdownPath, scrubSecrets(renderMarkdownReport(results, pngNames)));
+  await writeFile(markdownPath, scrubSecrets(renderMarkdownReport(results, imageNames)));
   const htmlPath = join(dir, "index.html");
   await writeFile(htmlPath, scrubSecrets(renderHtmlReport(results, plots, questions)));
-  return { results: resultsPath, markdown: markdownPath, html: htmlPath, plots: plotFiles };
+  return { results: resultsPath, markdown: markdownPath, html: htmlPath, plots: plotFiles, pngSkipped };
 }

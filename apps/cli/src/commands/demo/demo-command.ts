@@ -1,15 +1,8 @@
 import type { Command } from "commander";
-import { parseChoice, parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
-import { type DemoConfigFlags, demoConfigFromFlags } from "./demo-config.js";
+import { parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
+import type { DemoFlags } from "./run-demo-command.js";
 
-interface DemoFlags extends DemoConfigFlags {
-  out?: string;
-  json?: boolean;
-  backend?: string;
-}
-
-/** Registers `pqm demo`, the toolkit's main job; its work is imported only when it runs. */
+/** Registers `pqm demo`, the toolkit's main job; its work (@pqm/pipeline) is imported only when it runs. */
 export function registerDemo(program: Command): void {
   program
     .command("demo")
@@ -33,27 +26,7 @@ export function registerDemo(program: Command): void {
     .option("--zeta <number>", "the PQM margin", parseNumber)
     .option("--json", "print the results object (as results.json) instead of the tables")
     .action(async (flags: DemoFlags) => {
-      const { runDemo } = await import("./run-demo-command.js");
-      const { demoTables } = await import("./demo-report.js");
-      const config = demoConfigFromFlags(flags);
-      const backend = flags.backend
-        ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
-        : undefined;
-      const out = flags.out ?? `pqm-results/demo-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-      const started = performance.now();
-      const { results, files } = await runDemo({
-        config,
-        out,
-        ...(backend ? { backend } : {}),
-        command: `pqm ${process.argv.slice(2).join(" ")}`,
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
-      if (flags.json) return printJson(results);
-      for (const table of demoTables(results.summary, results.runs[0])) {
-        console.log(`\n${table.title}`);
-        console.log(formatTable(table.header, table.rows));
-      }
-      console.log(`\n${results.verdict}`);
-      console.log(`Took ${((performance.now() - started) / 1000).toFixed(0)} s. Report: ${files.html}`);
+      const { runDemoCommand } = await import("./run-demo-command.js");
+      await runDemoCommand(flags);
     });
 }

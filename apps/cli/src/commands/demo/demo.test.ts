@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DemoResults } from "@pqm/pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.js";
-import type { DemoResults } from "./run-demo-command.js";
 
 let folder = "";
 beforeAll(async () => {

@@ -1,17 +1,11 @@
 import type { Command } from "commander";
 import { parseChoice, parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
-import { type DemoConfigFlags, demoConfigFromFlags } from "../demo/demo-config.js";
+import type { ExperimentFlags } from "./run-experiment-command.js";
 
+// The names of @pqm/pipeline's experiments, repeated here so that `pqm --help` loads no pipeline code.
 const names = ["zeta", "annotation", "sample-efficiency", "loss-variants"] as const;
 
-interface ExperimentFlags extends DemoConfigFlags {
-  out?: string;
-  json?: boolean;
-  backend?: string;
-}
-
-/** Registers `pqm experiment <name>`; its work is imported only when it runs. */
+/** Registers `pqm experiment <name>`; its work (@pqm/pipeline) is imported only when it runs. */
 export function registerExperiment(program: Command): void {
   program
     .command("experiment")
@@ -31,26 +25,7 @@ export function registerExperiment(program: Command): void {
     .option("--json", "print the results object instead of the table")
     .action(async (name: string, flags: ExperimentFlags) => {
       const experiment = parseChoice("experiment", name, names);
-      const { runExperiment, writeExperimentReport, experimentTable } = await import("./run-experiment.js");
-      const config = demoConfigFromFlags(flags);
-      const backend = flags.backend
-        ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
-        : undefined;
-      const out =
-        flags.out ?? `pqm-results/experiment-${experiment}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-      const results = await runExperiment({
-        experiment,
-        config,
-        out,
-        quick: flags.quick ?? false,
-        command: `pqm ${process.argv.slice(2).join(" ")}`,
-        ...(backend ? { backend } : {}),
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
-      const page = await writeExperimentReport(out, results);
-      if (flags.json) return printJson(results);
-      const table = experimentTable(results);
-      console.log(formatTable(table.header, table.rows));
-      console.log(`\nTook ${results.seconds.toFixed(0)} s. Report: ${page}`);
+      const { runExperimentCommand } = await import("./run-experiment-command.js");
+      await runExperimentCommand(experiment, flags);
     });
 }

@@ -1,26 +1,28 @@
 import { join } from "node:path";
 import type { LabelledTrajectory, Trajectory } from "@pqm/core";
 import { buildWordTokenizer, ProcessRewardModel, selectBackend, trainPrm } from "@pqm/model";
-import type { DemoConfig } from "./demo-config.js";
+import type { RunOptions } from "./progress.js";
+import type { DemoRecipe } from "./recipe.js";
 
 /** Everything one model's training and scoring needs; plain data, so it can cross to a worker thread. */
 export interface TrainJob {
   /** A loss name of @pqm/core (`pqm`, `pqm-paper`, `pqm-theory`, `pqm-ablation`, `bce`, `mse`, `orm`). */
   loss: string;
-  /** The margin for the PQM losses (default: the config's). */
+  /** The margin for the PQM losses (default: the recipe's). */
   zeta?: number;
   /** Which labels the loss reads (default hard; `soft` for bce and mse on soft labels). */
   labels?: "hard" | "soft";
-  /** Name of this model in logs and file names (default: the loss). */
+  /** Name of this model in events and file names (default: the loss). */
   name?: string;
   corpus: LabelledTrajectory[];
   /** The held-out candidates to score, flattened. */
   candidates: Trajectory[];
   tokenizerCorpus: string[];
-  config: DemoConfig;
+  config: DemoRecipe;
   seed: number;
-  outDir: string;
-  backend?: "wasm" | "cpu";
+  /** Folder of the metrics log (`metrics-<loss>.jsonl`); none is written without it. */
+  outDir?: string;
+  backend?: RunOptions["backend"];
 }
 
 /** What training and scoring one model gave. */
@@ -37,14 +39,40 @@ export interface TrainJobResult {
   scores: number[][];
 }
 
+/** What a model's training reports while it runs. */
+export interface TrainHooks {
+  onStep?: (step: number, loss: number) => void;
+  onTrained?: (info: {
+    steps: number;
+    seconds: number;
+    tokensPerSecond: number;
+    validationAuroc: number | null;
+  }) => void;
+  /** Asked after every optimiser step and before scoring; true stops with {@link TrainingStoppedError}. */
+  shouldStop?: () => boolean;
+}
+
+/** Training was stopped on request (an abort); the caller turns it into its signal's reason. */
+export class TrainingStoppedError extends Error {
+  constructor(name: string) {
+    super(`training of the ${name} model was stopped`);
+    this.name = "TrainingStoppedError";
+  }
+}
+
 /**
  * Trains one PRM from scratch on the job's corpus (a fresh word tokenizer and a small Llama, the same
- * initialisation seed for both losses) and scores the held-out candidates. Runs in the calling thread.
+ * initialisation seed for every loss) and scores the held-out candidates. Runs in the calling thread.
+ * @throws TrainingStoppedError when `hooks.shouldStop` says so; the model is disposed either way.
  */
-export async function trainAndScore(job: TrainJob, log: (line: string) => void): Promise<TrainJobResult> {
+export async function trainAndScore(job: TrainJob, hooks: TrainHooks = {}): Promise<TrainJobResult> {
   const { config } = job;
   const name = job.name ?? job.loss;
-  const backend = await selectBackend({ ...(job.backend ? { backend: job.backend } : {}), log: () => {} });
+  const stopIfAsked = () => {
+    if (hooks.shouldStop?.()) throw new TrainingStoppedError(name);
+  };
+  stopIfAsked();
+  const backend = await selectBackend(job.backend ? { backend: job.backend } : {});
   const tokenizer = buildWordTokenizer(job.tokenizerCorpus);
   const model = ProcessRewardModel.fromScratch(
     {
@@ -74,23 +102,26 @@ export async function trainAndScore(job: TrainJob, log: (line: string) => void):
         validationFraction: 0.1,
       },
       run: {
-        progress: false,
-        metricsPath: join(job.outDir, `metrics-${job.loss}.jsonl`),
+        ...(job.outDir !== undefined ? { metricsPath: join(job.outDir, `metrics-${job.loss}.jsonl`) } : {}),
         onStep: (record) => {
-          if (record.step % 50 === 0)
-            log(`  ${job.loss}: step ${record.step}, loss ${record.loss.toFixed(3)}`);
+          hooks.onStep?.(record.step, record.loss);
+          stopIfAsked();
         },
       },
     });
-    log(
-      `  ${name}: ${train.steps} steps in ${train.elapsedSeconds.toFixed(1)} s (${Math.round(train.tokensPerSecond)} tokens/s), validation AUROC ${train.validation?.auroc.toFixed(3) ?? "-"}`,
-    );
+    hooks.onTrained?.({
+      steps: train.steps,
+      seconds: train.elapsedSeconds,
+      tokensPerSecond: train.tokensPerSecond,
+      validationAuroc: train.validation?.auroc ?? null,
+    });
+    stopIfAsked();
     const started = performance.now();
     const scores = await model.scoreSteps(job.candidates);
     return {
       loss: job.loss,
       name,
-      backend: backend.description,
+      backend: `training on ${backend.description}${backend.advice === null ? "" : `; ${backend.advice}`}`,
       trainSteps: train.steps,
       trainSeconds: train.elapsedSeconds,
       trainTokensPerSecond: train.tokensPerSecond,

@@ -1,31 +1,5 @@
-import type { CurvePoint } from "@pqm/eval";
-import type { DemoSeedResult } from "./run-demo.js";
-
-/** A mean with its 95% interval: over seeds (Student t) with several seeds, else the run's own interval. */
-export interface SummaryValue {
-  mean: number;
-  low: number;
-  high: number;
-  /** How the interval was made. */
-  interval: "bootstrap over questions" | "t over seeds" | "none";
-}
-
-/** Best-of-n accuracy per method and n, over seeds. */
-export interface DemoSummary {
-  seeds: number;
-  ns: number[];
-  bestOfN: Record<"pqm" | "bce" | "majority" | "random" | "pass", SummaryValue[]>;
-  /** PQM minus BCE best-of-n accuracy per n (interval only with several seeds). */
-  pqmMinusBce: SummaryValue[];
-  step: Record<
-    "stepAuroc" | "spearman" | "orderingShare" | "validationAuroc",
-    { pqm: SummaryValue; bce: SummaryValue }
-  >;
-  labelQuality: { hardLabelAccuracy: SummaryValue; softLabelMae: SummaryValue };
-  policyAccuracy: SummaryValue;
-  stageSeconds: Record<string, SummaryValue>;
-  totalSeconds: SummaryValue;
-}
+import type { CurvePoint, DemoSummary, SummaryValue } from "@pqm/eval";
+import type { DemoSeedResult } from "./evaluate.js";
 
 const share: [number, number] = [0, 1];
 const seconds: [number, number] = [0, Number.POSITIVE_INFINITY];
@@ -39,6 +13,7 @@ const tQuantiles = [
 /**
  * Mean and 95% t-interval of per-seed values; with one value, its own interval when given. The
  * interval is clipped to `bounds` (accuracies and shares cannot leave [0, 1], times cannot be negative).
+ * Non-finite values are left out.
  */
 export function overSeeds(
   values: readonly number[],
@@ -158,4 +133,21 @@ export function summariseDemo(runs: readonly DemoSeedResult[], ns: readonly numb
       seconds,
     ),
   };
+}
+
+/** One sentence: did PQM beat BCE at the largest n, by how much, with what interval. */
+export function demoVerdict(summary: DemoSummary): string {
+  const last = summary.ns.length - 1;
+  const n = summary.ns[last];
+  const difference = summary.pqmMinusBce[last];
+  if (difference === undefined || !Number.isFinite(difference.mean)) return "No comparison could be made.";
+  const points = (value: number) => `${(100 * value).toFixed(1)} points`;
+  const interval =
+    difference.interval === "none"
+      ? " (one seed: run with --seeds 3 or more for an interval)"
+      : ` (95% interval ${(100 * difference.low).toFixed(1)} to ${(100 * difference.high).toFixed(1)} over ${summary.seeds} seeds)`;
+  if (difference.mean > 0) return `PQM beat BCE at best-of-${n} by ${points(difference.mean)}${interval}.`;
+  if (difference.mean < 0)
+    return `PQM did not beat BCE at best-of-${n}: it was ${points(-difference.mean)} lower${interval}.`;
+  return `PQM and BCE tied at best-of-${n}${interval}.`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { overSeeds } from "./demo-summary.js";
+import { overSeeds } from "./summary.js";
 
 describe("overSeeds", () => {
   it("gives the mean and Student's t interval over seeds (3 seeds: t = 4.303 with 2 degrees of freedom)", () => {

@@ -1,0 +1,51 @@
+import { experimentTable } from "@pqm/eval";
+import { type ExperimentName, runExperiment } from "@pqm/pipeline";
+import { parseChoice } from "../../options.js";
+import { formatTable, printJson } from "../../output.js";
+import { quietTfjs } from "../../tfjs-quiet.js";
+import { type DemoConfigFlags, demoConfigFromFlags } from "../demo/demo-config.js";
+import { PipelineProgressView } from "../demo/pipeline-progress.js";
+import { workerSetupModules } from "../demo/run-demo-command.js";
+
+/** The flags of `pqm experiment`. */
+export interface ExperimentFlags extends DemoConfigFlags {
+  out?: string;
+  json?: boolean;
+  backend?: string;
+}
+
+/**
+ * `pqm experiment <name>`: runs @pqm/pipeline's experiment with the flags' recipe, its progress on
+ * stderr, and prints its table (or, with `--json`, the results object that results.json also holds).
+ */
+export async function runExperimentCommand(
+  experiment: ExperimentName,
+  flags: ExperimentFlags,
+): Promise<void> {
+  const recipe = demoConfigFromFlags(flags);
+  const backend = flags.backend
+    ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
+    : undefined;
+  const out =
+    flags.out ?? `pqm-results/experiment-${experiment}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  quietTfjs();
+  const progress = new PipelineProgressView({
+    command: "experiment",
+    experiment,
+    trainSteps: recipe.trainSteps,
+  });
+  const { results, files } = await runExperiment({
+    experiment,
+    recipe,
+    out,
+    quick: flags.quick ?? false,
+    command: `pqm ${process.argv.slice(2).join(" ")}`,
+    ...(backend ? { backend } : {}),
+    workerSetup: workerSetupModules(),
+    onProgress: progress.onProgress,
+  }).finally(() => progress.close());
+  if (flags.json) return printJson(results);
+  const table = experimentTable(results);
+  console.log(formatTable(table.header, table.rows));
+  console.log(`\nTook ${results.seconds.toFixed(0)} s. Report: ${files?.html}`);
+}

@@ -1,0 +1,158 @@
+/**
+ * The demo's recipe as flat named values (nanoGPT style): sizes chosen so that the whole run, two
+ * models included, fits in about three minutes on two CPU cores with the wasm backend. The
+ * experiments take the same recipe and vary one thing.
+ */
+import type { ArithPolicyOptions, ArithProblemOptions } from "@pqm/data";
+
+/** Everything the demo and the experiments do is decided by this object and the seed in it. */
+export interface DemoRecipe {
+  /** The arith environment's problem generator: short problems with small numbers, so a tiny model can learn to check steps. */
+  problems: ArithProblemOptions;
+  /** The arith environment's policy: how often and how its sampled solutions go wrong. */
+  policy: ArithPolicyOptions;
+  /** Train the models in worker threads, two at once (one core each); false trains them one after another in the calling thread. */
+  parallel: boolean;
+  /** Seed of the first run; run k uses `seed + k`. The experiments use this seed only. */
+  seed: number;
+  /** Repeats of the whole demo with consecutive seeds (the experiments run once). */
+  seeds: number;
+  /** Training questions of the arith environment. */
+  trainQuestions: number;
+  /** Solutions sampled per training question. */
+  samplesPerQuestion: number;
+  /** Monte-Carlo rollouts per step when annotating (Math-Shepherd's N). */
+  rollouts: number;
+  /** Held-out test questions for best-of-n. */
+  testQuestions: number;
+  /** Candidate solutions sampled per test question. */
+  candidates: number;
+  /** Best-of-n sizes reported; none may exceed `candidates`. */
+  ns: number[];
+  /** Optimiser steps of each model (the same budget for every model). */
+  trainSteps: number;
+  /** Trajectories per batch. */
+  batchSize: number;
+  /** Peak learning rate (AdamW, 10% warm-up, linear decay). */
+  learningRate: number;
+  /** The PQM margin (the experiments' zeta sweep replaces it per model). */
+  zeta: number;
+  /** Hidden size of the backbone, a small Llama trained from scratch. */
+  hiddenSize: number;
+  /** Decoder layers of the backbone. */
+  layers: number;
+  /** Attention heads of the backbone. */
+  heads: number;
+  /** Key-value heads of the backbone (grouped-query attention when fewer than `heads`). */
+  kvHeads: number;
+  /** Width of the backbone's feed-forward layers. */
+  intermediateSize: number;
+  /** Random subsets per question and n for best-of-n. */
+  subsets: number;
+  /** Bootstrap resamples of the best-of-n intervals. */
+  bootstrapResamples: number;
+}
+
+/** The default demo: about three minutes on 2 cores. */
+export const defaultDemoRecipe: Readonly<DemoRecipe> = Object.freeze({
+  problems: { minSteps: 3, maxSteps: 5, minNumber: 2, maxNumber: 20, maxResult: 200 },
+  // No skipped steps: a skip makes a wrong solution shorter, and the min over fewer steps then favours
+  // it (measured with skips on: 64-68% of both models' best-of-64 picks were such shorter solutions).
+  policy: { errorRate: 0.2, slipShare: 0.3, wrongOperandShare: 0.7, skipShare: 0 },
+  parallel: true,
+  seed: 0,
+  seeds: 1,
+  trainQuestions: 800,
+  samplesPerQuestion: 4,
+  rollouts: 8,
+  testQuestions: 100,
+  candidates: 64,
+  ns: [1, 4, 16, 64],
+  trainSteps: 200,
+  batchSize: 32,
+  learningRate: 2e-3,
+  zeta: 4,
+  hiddenSize: 64,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  intermediateSize: 176,
+  subsets: 100,
+  bootstrapResamples: 1000,
+});
+
+/** A scaled-down demo for tests and smoke runs: seconds, not minutes (the numbers are not meaningful). */
+export const quickDemoRecipe: Readonly<DemoRecipe> = Object.freeze({
+  ...defaultDemoRecipe,
+  trainQuestions: 24,
+  samplesPerQuestion: 2,
+  rollouts: 4,
+  testQuestions: 6,
+  candidates: 8,
+  ns: [1, 4, 8],
+  trainSteps: 6,
+  batchSize: 8,
+  hiddenSize: 32,
+  layers: 1,
+  heads: 2,
+  kvHeads: 1,
+  intermediateSize: 64,
+  subsets: 20,
+  bootstrapResamples: 100,
+});
+
+const positiveIntegers = [
+  "seeds",
+  "trainQuestions",
+  "samplesPerQuestion",
+  "rollouts",
+  "testQuestions",
+  "candidates",
+  "trainSteps",
+  "batchSize",
+  "hiddenSize",
+  "layers",
+  "heads",
+  "kvHeads",
+  "intermediateSize",
+  "subsets",
+  "bootstrapResamples",
+] as const satisfies readonly (keyof DemoRecipe)[];
+
+/**
+ * `recipe` laid over {@link defaultDemoRecipe} (top-level fields; `problems` and `policy` are replaced
+ * whole), checked.
+ * @throws RangeError naming the field when a count is not a positive integer, the seed or zeta is not
+ * a finite number, the learning rate is not above 0, `ns` is empty, or an n exceeds `candidates`.
+ */
+export function resolveDemoRecipe(recipe: Partial<DemoRecipe> = {}): DemoRecipe {
+  const resolved: DemoRecipe = { ...defaultDemoRecipe };
+  for (const [key, value] of Object.entries(recipe)) {
+    if (value !== undefined) Object.assign(resolved, { [key]: value });
+  }
+  for (const key of positiveIntegers) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`recipe.${key} must be a positive integer, got ${value}`);
+    }
+  }
+  for (const key of ["seed", "zeta"] as const) {
+    if (!Number.isFinite(resolved[key]))
+      throw new RangeError(`recipe.${key} must be a number, got ${resolved[key]}`);
+  }
+  if (!(resolved.learningRate > 0)) {
+    throw new RangeError(`recipe.learningRate must be above 0, got ${resolved.learningRate}`);
+  }
+  if (resolved.ns.length === 0) throw new RangeError("recipe.ns must list at least one n");
+  for (const [index, n] of resolved.ns.entries()) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`recipe.ns[${index}] must be a positive integer, got ${n}`);
+    }
+    if (n > resolved.candidates) {
+      throw new RangeError(
+        `recipe.ns[${index}] = ${n} is larger than recipe.candidates (${resolved.candidates})`,
+      );
+    }
+  }
+  return resolved;
+}
