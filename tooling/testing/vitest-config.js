@@ -14,7 +14,16 @@ const workspacePackages = {
   "@pqm/data": "packages/data/src/index.ts",
   "@pqm/model": "packages/model/src/index.ts",
   "@pqm/eval": "packages/eval/src/index.ts",
+  "@pqm/pipeline": "packages/pipeline/src/index.ts",
+  "@pqm/search": "packages/search/src/index.ts",
 };
+
+/**
+ * Where every package's vitest run writes its machine-readable results, relative to the package.
+ * `tooling/test-summary.mjs` reads these files after `pnpm test` to print the one summary line;
+ * turbo.json lists the folder as the test task's output, so a cached run restores it.
+ */
+export const resultsFile = ".vitest/results.json";
 
 /** The vitest configuration every pqm package uses; `overrides.test` is merged over the defaults. */
 export function pqmVitestConfig(overrides = {}) {
@@ -32,6 +41,11 @@ export function pqmVitestConfig(overrides = {}) {
       hookTimeout: 60_000,
       pool: "forks",
       maxWorkers: 2,
+      // Keeps TF.js's console banner and advice out of the test output (see the file).
+      setupFiles: [join(repoRoot, "tooling", "testing", "src", "quiet-tfjs-setup.ts")],
+      // The terminal report as usual, plus a JSON file for the summary of the whole test command.
+      reporters: ["default", "json"],
+      outputFile: { json: resultsFile },
       ...overrides.test,
     },
   });

@@ -7,6 +7,7 @@ import { registerEval } from "./commands/eval/eval-command.js";
 import { registerScore } from "./commands/eval/score-command.js";
 import { registerExample } from "./commands/example-command.js";
 import { registerExperiment } from "./commands/experiment/experiment-command.js";
+import { registerSearch } from "./commands/search/search-command.js";
 import { registerTrain } from "./commands/train/train-command.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
@@ -20,6 +21,15 @@ program
   .showHelpAfterError("(run pqm --help for usage)")
   .exitOverride();
 
+// The commands that run TF.js keep its console banner and advice off the screen (their worker
+// threads call quietTfjs themselves). Imported only for them, so other commands load no TF.js.
+const tfjsCommands = new Set(["demo", "eval", "example", "experiment", "score", "train"]);
+program.hook("preAction", async (_program, actionCommand) => {
+  let command = actionCommand;
+  while (command.parent !== null && command.parent !== program) command = command.parent;
+  if (tfjsCommands.has(command.name())) (await import("./tfjs-quiet.js")).quietTfjs();
+});
+
 registerDemo(program);
 registerExample(program);
 registerExperiment(program);
@@ -27,6 +37,7 @@ registerData(program);
 registerAnnotate(program);
 registerEval(program);
 registerScore(program);
+registerSearch(program);
 registerTrain(program);
 
 async function main(argv: string[]): Promise<number> {
