@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { mulberry32 } from "../src/random/mulberry32.js";
 
 const BATCH = 64;
 const STEPS = 32;
@@ -30,11 +31,7 @@ async function loadBuiltCore(): Promise<typeof import("../src/index.js")> {
 
 /** A deterministic padded batch: rows of 1..STEPS steps, mixed labels, scores in [-3, 3]. */
 function makeBatch(): { scores: number[][]; labels: number[][] } {
-  let state = 12345;
-  const next = () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state / 2147483648;
-  };
+  const next = mulberry32(12345);
   const scores: number[][] = [];
   const labels: number[][] = [];
   for (let row = 0; row < BATCH; row++) {

@@ -1,12 +1,16 @@
-// The public API of @pqm/core: everything of the TF.js-free `reference` entry, plus the TF.js losses.
+/**
+ * `@pqm/core`: everything of the TF.js-free `@pqm/core/reference` entry, plus the TF.js losses
+ * ({@link getLoss}, {@link registerLoss}) and the registration of tfjs-core's gradients, which this
+ * entry runs when imported.
+ *
+ * @packageDocumentation
+ */
 
 import { registerGradients } from "./tfjs-gradients.js";
 
-export type { TensorLoss, TensorLossFactory } from "./loss-registry.js";
-export { getLoss, registeredLossNames, registerLoss } from "./loss-registry.js";
+export type { TensorLoss, TensorLossFactory } from "./losses/loss-registry.js";
+export { getLoss, registeredLossNames, registerLoss } from "./losses/loss-registry.js";
 export * from "./reference.js";
-export type { RankingVariant } from "./tensor-losses.js";
-export { bceLossTensor, mseLossTensor, ormLossTensor, pqmRankingLossTensor } from "./tensor-losses.js";
 export { registerGradients } from "./tfjs-gradients.js";
 
 // Training with these losses needs tfjs-core's gradients, which it does not register by itself.

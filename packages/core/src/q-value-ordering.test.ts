@@ -40,7 +40,7 @@ describe("checkQValueOrdering", () => {
     ]);
   });
 
-  it("counts equal neighbours as a violation unless strict is false", () => {
+  it("counts equal neighbors as a violation unless strict is false", () => {
     const input = { qValues: [1, 1, -1], labels: [1, 1, 0], anchor: -1 };
     const strict = checkQValueOrdering(input);
     expect(strict.violations.map((v) => v.relation)).toEqual(["wrong-below-anchor", "correct-steps-ascend"]);

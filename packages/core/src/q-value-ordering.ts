@@ -48,8 +48,8 @@ export interface QValueOrderingInput {
   /** Q_0, the value of the bare question: 0 for raw model scores (as the reference code fixes it), V(x) for probabilities. */
   anchor: number;
   /**
-   * True (the default): neighbours in the chain must differ, so equal values count as a violation,
-   * as in the theorem's strict "<". False: equal neighbours are accepted ("<=").
+   * True (the default): neighbors in the chain must differ, so equal values count as a violation,
+   * as in the theorem's strict "<". False: equal neighbors are accepted ("<=").
    */
   strict?: boolean;
 }
@@ -66,7 +66,7 @@ function describe(position: number | "anchor"): string {
 }
 
 /**
- * Checks one trajectory's values against the Theorem 3.5 ordering. Every neighbouring pair of the
+ * Checks one trajectory's values against the Theorem 3.5 ordering. Every neighboring pair of the
  * chain is compared (the ordering holds exactly when all of them do, since "<" is transitive), and
  * each pair that breaks is reported with its positions and relation.
  * @throws RangeError when lengths differ, a value or the anchor is not a finite number, or a label

@@ -53,12 +53,11 @@ describe("@pqm/core/reference", () => {
     },
   );
 
-  it("exports the references, validation, aggregation and the ordering checker; the main entry adds getLoss", () => {
+  it("exports the references, their error, aggregation and the ordering checker; the main entry adds getLoss", () => {
     for (const name of [
       "referenceLoss",
       "lossNames",
       "LossInputError",
-      "validateReferenceInputs",
       "aggregateStepScores",
       "checkQValueOrdering",
       "LABEL_PAD",
@@ -69,6 +68,10 @@ describe("@pqm/core/reference", () => {
       );
     }
     expect(reference).not.toHaveProperty("getLoss");
+    // The building blocks stay inside: reached through getAggregation, getLoss and the loss checks.
+    for (const internal of ["minScore", "logSumExp", "validateReferenceInputs", "pqmRankingLossTensor"]) {
+      expect(main, internal).not.toHaveProperty(internal);
+    }
     expect(typeof main.getLoss).toBe("function");
     expect(reference).not.toHaveProperty("registerGradients");
     expect(typeof main.registerGradients).toBe("function");

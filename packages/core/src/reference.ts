@@ -1,36 +1,19 @@
 /**
  * `@pqm/core/reference`: everything of `@pqm/core` that needs no TF.js: the types, the plain-number
- * reference losses, input validation, step-score aggregation and the Q-value ordering checker. This
- * entry never imports `@tensorflow/tfjs-core`.
+ * reference losses (which throw {@link LossInputError} on bad input), step-score aggregation, the
+ * Q-value ordering checker, AUROC and midranks, and the seeded random generators (mulberry32,
+ * splitmix32). This entry never imports `@tensorflow/tfjs-core`.
+ *
+ * @packageDocumentation
  */
 
 export type { Aggregation, AggregationName } from "./aggregation.js";
-export {
-  aggregateStepScores,
-  aggregationNames,
-  getAggregation,
-  lastScore,
-  logSigmoid,
-  maxScore,
-  meanScore,
-  minScore,
-  productOfSigmoids,
-  sigmoid,
-  sumOfLogSigmoids,
-} from "./aggregation.js";
-export { logSumExp, softplus } from "./log-sum-exp.js";
-export type { LabelKind, LossName, LossOptions } from "./loss-definitions.js";
-export { DEFAULT_ZETA, isLossName, lossLabelKinds, lossNames, PQM_EPS } from "./loss-definitions.js";
-export type { ResolvedLossOptions } from "./loss-validation.js";
-export {
-  isValidLabel,
-  LossInputError,
-  requireKnownLoss,
-  resolveLossOptions,
-  validateLabelValues,
-  validateLossShapes,
-  validateReferenceInputs,
-} from "./loss-validation.js";
+export { aggregateStepScores, aggregationNames, getAggregation, sigmoid } from "./aggregation.js";
+export type { LabelKind, LossName, LossOptions } from "./losses/loss-definitions.js";
+export { DEFAULT_ZETA, isLossName, lossLabelKinds, lossNames, PQM_EPS } from "./losses/loss-definitions.js";
+export type { ResolvedLossOptions } from "./losses/loss-validation.js";
+export { LossInputError } from "./losses/loss-validation.js";
+export { referenceLoss } from "./losses/reference-losses.js";
 export type {
   OrderingRelation,
   OrderingViolation,
@@ -38,12 +21,18 @@ export type {
   QValueOrderingResult,
 } from "./q-value-ordering.js";
 export { checkQValueOrdering } from "./q-value-ordering.js";
-export { referenceLoss } from "./reference-losses.js";
+export type { RandomSource } from "./random/mulberry32.js";
+export { mulberry32 } from "./random/mulberry32.js";
+export { deriveSeed, SeededRandom } from "./random/splitmix32.js";
+export { auroc, midranks } from "./ranking-metrics.js";
 export type {
+  AnswerChecker,
   AnswerDomain,
+  AnswerEquivalence,
+  AnswerExtractor,
   HardLabel,
   JsonValue,
-  LabelledTrajectory,
+  LabeledTrajectory,
   Policy,
   PolicyCompletion,
   PolicySampleOptions,

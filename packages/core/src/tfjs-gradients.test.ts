@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { build, type Options } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import tsupConfig from "../tsup.config.js";
-import { referenceLoss } from "./reference-losses.js";
+import { referenceLoss } from "./losses/reference-losses.js";
 import { tfjsGradientConfigs } from "./tfjs-gradient-configs.js";
 import { registerGradients } from "./tfjs-gradients.js";
 

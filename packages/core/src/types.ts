@@ -1,5 +1,5 @@
 /**
- * The MDP of process reward modelling as plain, JSON-serialisable data (see docs/method.md, section 2).
+ * The MDP of process reward modeling as plain, JSON-serializable data (see docs/method.md, section 2).
  * A state is a question plus the steps written so far; an action is the next step; the reward is
  * 1 at the end when the final answer is right.
  */
@@ -9,6 +9,29 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 /** Which answer checker applies: competition maths (`\boxed{}`, LaTeX) or grade-school numbers. */
 export type AnswerDomain = "math" | "gsm";
+
+/** Reads the final answer a solution states (`null`: it states none), e.g. `extractAnswer` of @pqm/data. */
+export type AnswerExtractor = (text: string, domain: AnswerDomain) => string | null;
+
+/**
+ * Whether a predicted final answer (`null`: none stated) is right for the gold one (`null`: the question
+ * has no answer, e.g. GSM-Plus critical thinking); e.g. `isEquivalent` of @pqm/data.
+ */
+export type AnswerEquivalence = (
+  prediction: string | null,
+  gold: string | null,
+  domain: AnswerDomain,
+) => boolean;
+
+/** An answer checker: final-answer extraction and comparison, under a name recorded with its verdicts. */
+export interface AnswerChecker {
+  /** Recorded in results so verdicts can be traced to the checker that made them. */
+  readonly name: string;
+  /** The final answer stated in a solution, or `null` when it states none. */
+  extractAnswer: AnswerExtractor;
+  /** Whether a prediction is right for the gold answer; also used to compare two predictions for grouping. */
+  isEquivalent: AnswerEquivalence;
+}
 
 /** A problem to solve, with its gold final answer when known (`null`: the question has no answer). */
 export interface Question {
@@ -42,7 +65,7 @@ export type HardLabel = 0 | 1;
 export type SoftLabel = number;
 
 /** A trajectory with a label per step. `hardLabels.length === steps.length`, likewise `softLabels`. */
-export interface LabelledTrajectory extends Trajectory {
+export interface LabeledTrajectory extends Trajectory {
   hardLabels: HardLabel[];
   /** Soft (Monte-Carlo) labels, when the source has them. */
   softLabels?: SoftLabel[];

@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRandomDecoder } from "../src/backbone/create-random-decoder.js";
 import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
-import { installFastWasmMatMul, uninstallFastWasmMatMul } from "../src/backend/fast-wasm-matmul.js";
-import { selectBackend } from "../src/backend/select-backend.js";
+import { installFastWasmMatMul, uninstallFastWasmMatMul } from "../src/tfjs-backends/fast-wasm-matmul.js";
+import { selectBackend } from "../src/tfjs-backends/select-backend.js";
 import { CONFIGS, type ConfigName } from "./peer-configs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       node: process.version,
       platform: `${os.platform()} ${os.arch()}`,
     },
-    note: "forward = forwardHidden (no LM head); forward+backward = gradients of a value-head-like loss w.r.t. every weight (no optimiser step). Medians after one warm-up. Shared 2-core machine: see loadAverageAtEnd.",
+    note: "forward = forwardHidden (no LM head); forward+backward = gradients of a value-head-like loss w.r.t. every weight (no optimizer step). Medians after one warm-up. Shared 2-core machine: see loadAverageAtEnd.",
     configs: CONFIGS,
     runs,
   };

@@ -9,8 +9,8 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { installOnnxMatMul, onnxMatMulStatistics } from "../src/backend/onnx-matmul.js";
-import { type BackendChoice, selectBackend } from "../src/backend/select-backend.js";
+import { installOnnxMatMul, onnxMatMulStatistics } from "../src/onnx/runtime-matmul.js";
+import { type BackendChoice, selectBackend } from "../src/tfjs-backends/select-backend.js";
 import { type ConfigName, median } from "./peer-configs.js";
 import { createStepHarness } from "./prm-step.js";
 

@@ -3,7 +3,7 @@
 // loss (zeta 4), backward, global-norm clip, AdamW (lr 1e-4); a scoring pass is forward and head only.
 // Random tokens, monotone labels (correct up to a random first mistake), as the peer draws them.
 // Shared by bench/run.ts (speed, loss agreement) and bench/levers.ts (kernel profile).
-import { getLoss } from "@pqm/core";
+import { getLoss, mulberry32 } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
 import { stableName } from "../src/prm/process-reward-model.js";
@@ -21,7 +21,7 @@ export interface StepBatch {
   labels: tf.Tensor2D;
 }
 
-/** A model of one peer shape, its optimiser and a few fixed batches. */
+/** A model of one peer shape, its optimizer and a few fixed batches. */
 export interface StepHarness {
   shape: PeerShape;
   backbone: DecoderBackbone;
@@ -34,13 +34,9 @@ export interface StepHarness {
   dispose(): void;
 }
 
-/** Deterministic batches: the same on every backend (a linear congruential generator, seed 12345). */
+/** Deterministic batches: the same on every backend (mulberry32, seed 12345). */
 export function makeBatches(shape: PeerShape, count: number): StepBatch[] {
-  let seed = 12345;
-  const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
+  const random = mulberry32(12345);
   return Array.from({ length: count }, () => {
     const ids = Int32Array.from({ length: shape.batch * shape.seq }, () =>
       Math.floor(random() * shape.vocab),

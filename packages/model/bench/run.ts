@@ -23,10 +23,14 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ArithEnvironment } from "@pqm/data";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendChoice, selectBackend, type WasmMatMulChoice } from "../src/backend/select-backend.js";
 import { decoderOnnxBytes } from "../src/onnx/export-onnx.js";
 import { OnnxDecoderSession } from "../src/onnx/onnx-decoder-session.js";
 import { ProcessRewardModel } from "../src/prm/process-reward-model.js";
+import {
+  type BackendChoice,
+  selectBackend,
+  type WasmMatMulChoice,
+} from "../src/tfjs-backends/select-backend.js";
 import { buildWordTokenizer } from "../src/tokenizer/builtin-tokenizer.js";
 import { trainPrm } from "../src/training/train-prm.js";
 import {
@@ -508,7 +512,7 @@ async function main(): Promise<void> {
               );
             }),
         ];
-        // Alternate the order so that drift in the machine's load does not favour one side.
+        // Alternate the order so that drift in the machine's load does not favor one side.
         if (roundIndex % 2 === 1) jobs.reverse();
         for (const job of jobs) await job();
       }

@@ -23,7 +23,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "../src/tokenizer/hf-tokenizer.js";
 import type { ChatMessage } from "../src/tokenizer/prm-tokenizer.js";
-import { REAL_TOKENIZERS, realTokenizerFolder } from "../src/tokenizer/real-tokenizer-folders.js";
+import { REAL_TOKENIZERS, realTokenizerFolder } from "../src/tokenizer/real-tokenizers.test-helper.js";
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

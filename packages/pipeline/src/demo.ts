@@ -3,7 +3,6 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { ArithEnvironment, arithMonteCarloCorpus } from "@pqm/data";
 import { type BestOfNResult, type DemoReportFiles, type DemoSummary, writeDemoReport } from "@pqm/eval";
-import { followSignal } from "./abort.js";
 import {
   type DemoSeedResult,
   evaluateModel,
@@ -11,13 +10,14 @@ import {
   type StageTime,
   sampleTestCandidates,
   type TestCandidates,
-} from "./evaluate.js";
-import { runTrainJobs } from "./jobs.js";
+} from "./demo-evaluation.js";
+import { demoVerdict, summarizeDemo } from "./demo-summary.js";
+import { followSignal } from "./follow-signal.js";
 import { type ModelReportLink, writeModelReports } from "./model-reports.js";
 import type { PipelineEvent, RunOptions } from "./progress.js";
 import { type DemoRecipe, resolveDemoRecipe } from "./recipe.js";
-import { demoVerdict, summariseDemo } from "./summary.js";
-import type { TrainJob } from "./training.js";
+import type { TrainJob } from "./train-and-score.js";
+import { runTrainJobs } from "./train-jobs.js";
 
 /** The machine a run was made on. */
 export interface MachineInfo {
@@ -69,6 +69,7 @@ interface DemoSeedRun {
   bestOfN: { pqm: BestOfNResult; bce: BestOfNResult };
 }
 
+/** The machine a run ran on, recorded in its results. */
 export function machineInfo(): MachineInfo {
   return {
     cpu: cpus()[0]?.model ?? "unknown",
@@ -215,7 +216,7 @@ async function demo(recipe: DemoRecipe, options: DemoOptions): Promise<DemoRun> 
       await runDemoSeed(recipe, seed, out === undefined ? undefined : join(out, `seed-${seed}`), options),
     );
   }
-  const summary = summariseDemo(
+  const summary = summarizeDemo(
     runs.map((run) => run.result),
     recipe.ns,
   );

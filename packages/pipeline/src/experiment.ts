@@ -1,15 +1,15 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import { ArithEnvironment, arithMonteCarloCorpus } from "@pqm/data";
 import { type CurvePoint, type ExperimentReportFiles, writeExperimentReport } from "@pqm/eval";
-import { followSignal } from "./abort.js";
 import { type MachineInfo, machineInfo } from "./demo.js";
-import { evaluateModel, sampleTestCandidates } from "./evaluate.js";
-import { runTrainJobs } from "./jobs.js";
+import { evaluateModel, sampleTestCandidates } from "./demo-evaluation.js";
+import { followSignal } from "./follow-signal.js";
 import type { PipelineEvent, RunOptions } from "./progress.js";
 import { type DemoRecipe, resolveDemoRecipe } from "./recipe.js";
-import type { TrainJob } from "./training.js";
+import type { TrainJob } from "./train-and-score.js";
+import { runTrainJobs } from "./train-jobs.js";
 
 /** The paper's ablations and open questions, in miniature. */
 export const experimentNames = ["zeta", "annotation", "sample-efficiency", "loss-variants"] as const;
@@ -96,11 +96,11 @@ interface Variant {
   zeta?: number;
   labels?: "hard" | "soft";
   labelSource: string;
-  corpus: LabelledTrajectory[];
+  corpus: LabeledTrajectory[];
 }
 
 /** The first `questions` questions' trajectories of a corpus ordered by question. */
-function firstQuestions(corpus: readonly LabelledTrajectory[], questions: number): LabelledTrajectory[] {
+function firstQuestions(corpus: readonly LabeledTrajectory[], questions: number): LabeledTrajectory[] {
   const kept = new Set<string>();
   return corpus.filter((trajectory) => {
     if (kept.has(trajectory.question.id)) return true;
@@ -172,7 +172,7 @@ async function variantsOf(
       );
     }
     case "annotation": {
-      const sources: { x: string; labelSource: string; corpus: LabelledTrajectory[] }[] = [];
+      const sources: { x: string; labelSource: string; corpus: LabeledTrajectory[] }[] = [];
       for (const n of quick ? [1, 4] : experimentRolloutCounts) {
         sources.push({ x: `N=${n}`, labelSource: `MC N=${n}`, corpus: await monteCarlo(n) });
       }

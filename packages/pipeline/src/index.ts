@@ -1,7 +1,16 @@
-// The public API of @pqm/pipeline.
+/**
+ * `@pqm/pipeline`: the pqm research pipeline as library functions. {@link runDemo} (PQM against BCE on
+ * the built-in arith environment) and {@link runExperiment} (the paper's ablations in miniature) take a
+ * {@link DemoRecipe}, report progress through `onProgress` ({@link PipelineEvent}), stop on an
+ * `AbortSignal`, and return plain data; with `out` they also write their results folder and reports.
+ *
+ * @packageDocumentation
+ */
+
 export type { DemoOptions, DemoResults, DemoRun, MachineInfo } from "./demo.js";
-export { demoTrainingStage, runDemo } from "./demo.js";
-export type { DemoModelResult, DemoSeedResult, StageTime } from "./evaluate.js";
+export { runDemo } from "./demo.js";
+export type { DemoModelResult, DemoSeedResult, StageTime } from "./demo-evaluation.js";
+export { demoVerdict, overSeeds, summarizeDemo } from "./demo-summary.js";
 export type {
   ExperimentName,
   ExperimentOptions,
@@ -16,7 +25,6 @@ export {
   experimentZetas,
   runExperiment,
 } from "./experiment.js";
-export { DEFAULT_WORKERS, workerEntryAvailable } from "./jobs.js";
 export type { ModelReportLink } from "./model-reports.js";
 export type {
   AnnotationEvent,
@@ -30,4 +38,4 @@ export type {
 } from "./progress.js";
 export type { DemoRecipe } from "./recipe.js";
 export { defaultDemoRecipe, quickDemoRecipe, resolveDemoRecipe } from "./recipe.js";
-export { demoVerdict, overSeeds, summariseDemo } from "./summary.js";
+export { workerEntryAvailable } from "./train-jobs.js";

@@ -12,7 +12,7 @@ import {
   writeEvaluationReport,
   writeScoresFile,
 } from "@pqm/eval";
-import type { TestCandidates } from "./evaluate.js";
+import type { TestCandidates } from "./demo-evaluation.js";
 import type { DemoRecipe } from "./recipe.js";
 
 /** A per-model best-of-n report: its title and folder, relative to the results folder. */

@@ -1,8 +1,13 @@
 // Entry of a worker thread that trains and scores one model, so two models use one core each: the
 // wasm backend runs on one thread in Node. Built as dist/pipeline-worker.js beside the package's
-// other files; jobs.ts starts it and speaks the messages below.
+// other files; train-jobs.ts starts it and speaks the messages below.
 import { parentPort, workerData } from "node:worker_threads";
-import { TrainingStoppedError, type TrainJob, type TrainJobResult, trainAndScore } from "./training.js";
+import {
+  TrainingStoppedError,
+  type TrainJob,
+  type TrainJobResult,
+  trainAndScore,
+} from "./train-and-score.js";
 
 /** What the parent thread hands a worker. */
 export interface WorkerInput {

@@ -27,7 +27,7 @@ export interface AnnotationEvent {
   progress: AnnotationProgress;
 }
 
-/** One optimiser step of one model is done. */
+/** One optimizer step of one model is done. */
 export interface TrainingStepEvent {
   type: "training-step";
   seed: number;
@@ -82,7 +82,7 @@ export interface RunOptions {
   /** Force a TF.js backend (`wasm`, `cpu`, or a native one when installed); default: the fastest installed. */
   backend?: "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
   /**
-   * Stops the run: training stops between optimiser steps, workers are ended, and the promise rejects
+   * Stops the run: training stops between optimizer steps, workers are ended, and the promise rejects
    * with `signal.reason` (an `AbortError` DOMException unless another reason was given). Training in
    * the calling thread (`parallel: false`) notices the signal at its next step only when the signal is
    * aborted from a progress callback or between awaits, since a training step does not yield.

@@ -29,7 +29,7 @@ export interface DemoRecipe {
   candidates: number;
   /** Best-of-n sizes reported; none may exceed `candidates`. */
   ns: number[];
-  /** Optimiser steps of each model (the same budget for every model). */
+  /** Optimizer steps of each model (the same budget for every model). */
   trainSteps: number;
   /** Trajectories per batch. */
   batchSize: number;
@@ -56,7 +56,7 @@ export interface DemoRecipe {
 /** The default demo: about three minutes on 2 cores. */
 export const defaultDemoRecipe: Readonly<DemoRecipe> = Object.freeze({
   problems: { minSteps: 3, maxSteps: 5, minNumber: 2, maxNumber: 20, maxResult: 200 },
-  // No skipped steps: a skip makes a wrong solution shorter, and the min over fewer steps then favours
+  // No skipped steps: a skip makes a wrong solution shorter, and the min over fewer steps then favors
   // it (measured with skips on: 64-68% of both models' best-of-64 picks were such shorter solutions).
   policy: { errorRate: 0.2, slipShare: 0.3, wrongOperandShare: 0.7, skipShare: 0 },
   parallel: true,

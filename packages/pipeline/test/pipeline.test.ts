@@ -220,7 +220,7 @@ describe("runExperiment (zeta, quick, from code)", () => {
       models: 2,
     });
     expect(workerCounts(events)).toEqual({ started: 2, exited: 2 });
-    // Same seed, recipe, corpus and initialisation: the zeta 4 model is the demo's PQM model.
+    // Same seed, recipe, corpus and initialization: the zeta 4 model is the demo's PQM model.
     expect(results.rows[1]?.bestOfN).toEqual(parallelRun?.results.runs[0]?.models.pqm.bestOfN);
     expect(results.rows[1]?.stepAuroc).toBe(parallelRun?.results.runs[0]?.models.pqm.stepLabels.auroc);
     expect(files?.html).toBe(join(out, "index.html"));

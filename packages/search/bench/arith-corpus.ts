@@ -16,4 +16,4 @@ const { corpus, summary } = await arithMonteCarloCorpus(environment, {
   concurrency: 8,
 });
 const rows = await writeMathShepherd(out, corpus);
-console.log(JSON.stringify({ out, rows, labelledSteps: summary.labelledSteps, rollouts: summary.rollouts }));
+console.log(JSON.stringify({ out, rows, labeledSteps: summary.labeledSteps, rollouts: summary.rollouts }));

@@ -2,7 +2,7 @@ import type { Scorer, Trajectory } from "@pqm/core/reference";
 import { describe, expect, it } from "vitest";
 import type { ArithEvaluationPoint } from "./arith-evaluation.js";
 import { accuracyDifference, evaluateArithSearch, oracleScorer, searchLabel } from "./arith-evaluation.js";
-import { meanWithInterval } from "./stats.js";
+import { meanWithInterval } from "./mean-interval.js";
 
 /** A scorer that knows nothing: every step scores 0, so every path ties and the first one wins. */
 class FlatScorer implements Scorer {

@@ -3,13 +3,13 @@ import type { Scorer } from "@pqm/core/reference";
 import type { ArithEnvironmentOptions } from "@pqm/data";
 import { ArithEnvironment } from "@pqm/data";
 import { ArithStepPolicy } from "./arith-step-policy.js";
-import { arithTreeTruth } from "./arith-truth.js";
-import type { SearchSpec } from "./methods.js";
+import { arithTreeTruth } from "./arith-tree-truth.js";
+import type { MeanInterval } from "./mean-interval.js";
+import { meanWithInterval } from "./mean-interval.js";
 import { type QuestionResult, runSearch, sumCompute } from "./run-search.js";
-import { ExactQScorer } from "./scoring.js";
+import { ExactQScorer } from "./scorers.js";
+import type { SearchSpec } from "./search-methods.js";
 import type { SearchCompute } from "./search-tree.js";
-import type { MeanInterval } from "./stats.js";
-import { meanWithInterval } from "./stats.js";
 
 /** A scorer of the evaluation; `make` gets each seed's environment (the oracle needs it). */
 export interface EvaluationScorer {

@@ -1,15 +1,20 @@
 import type { Question, Step } from "@pqm/core/reference";
+import { deriveSeed, SeededRandom } from "@pqm/core/reference";
 import type { ArithEnvironment, ArithPolicyState, ArithProblem, ArithWrittenStep } from "@pqm/data";
 import {
   arithStateAfter,
   countWords,
-  deriveSeed,
   isTerminalArithState,
   parseArithSteps,
   renderArithStep,
-  SeededRandom,
 } from "@pqm/data";
-import type { RolloutBatch, StepBatch, StepPolicy, StepPolicyCallOptions, StepProposal } from "./types.js";
+import type {
+  RolloutBatch,
+  StepBatch,
+  StepPolicy,
+  StepPolicyCallOptions,
+  StepProposal,
+} from "./step-policy.js";
 
 /** Options of {@link ArithStepPolicy}. */
 export interface ArithStepPolicyOptions {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 const here = dirname(fileURLToPath(import.meta.url));
 
 describe("dependencies", () => {
-  it("imports only @pqm/core/reference (no TF.js), @pqm/data and Node built-ins, and never @pqm/model", async () => {
+  it("imports only @pqm/core/reference (no TF.js), @pqm/data, @pqm/data/http and Node built-ins, never @pqm/model", async () => {
     const files = (await readdir(here)).filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"));
     expect(files.length).toBeGreaterThan(5);
     for (const file of files) {
@@ -16,7 +16,7 @@ describe("dependencies", () => {
         const allowed =
           source.startsWith("./") ||
           source.startsWith("node:") ||
-          ["@pqm/core/reference", "@pqm/data"].includes(source);
+          ["@pqm/core/reference", "@pqm/data", "@pqm/data/http"].includes(source);
         expect(allowed, `${file} imports ${source}`).toBe(true);
       }
     }

@@ -16,16 +16,11 @@ export {
 } from "./arith-evaluation.js";
 export type { ArithStepPolicyOptions } from "./arith-step-policy.js";
 export { ArithStepPolicy } from "./arith-step-policy.js";
-export type { ArithTreeTruth } from "./arith-truth.js";
-export { arithTreeTruth } from "./arith-truth.js";
-export type { SearchCandidates } from "./candidates.js";
-export { searchCandidates, writeSearchCandidates } from "./candidates.js";
-export type { JsonHttpClientOptions, JsonHttpClientStats } from "./http-json-client.js";
-export { JsonHttpClient } from "./http-json-client.js";
-export type { SearchMethod, SearchOutcome, SearchSpec } from "./methods.js";
-export { answerKey, searchMethods, searchQuestion, validateSearchSpec } from "./methods.js";
+export type { ArithTreeTruth } from "./arith-tree-truth.js";
+export { arithTreeTruth } from "./arith-tree-truth.js";
+export type { MeanInterval } from "./mean-interval.js";
 export type { OpenAIStepPolicyOptions } from "./openai-step-policy.js";
-export { markedAnswer, OpenAIStepPolicy } from "./openai-step-policy.js";
+export { OpenAIStepPolicy } from "./openai-step-policy.js";
 export type {
   QuestionResult,
   RunSearchOptions,
@@ -33,21 +28,14 @@ export type {
   SearchRun,
   SearchRunSummary,
 } from "./run-search.js";
-export { questionKey, runSearch, searchFingerprint, sumCompute, summarise } from "./run-search.js";
-export type { ScorerSpend, TokenCounter } from "./scoring.js";
-export {
-  CachingScorer,
-  countTrajectoryWords,
-  ExactQScorer,
-  MeteredScorer,
-  probabilityToLogit,
-} from "./scoring.js";
+export { runSearch } from "./run-search.js";
+export type { ScorerSpend, TokenCounter } from "./scorers.js";
+export { CachingScorer, ExactQScorer, MeteredScorer } from "./scorers.js";
+export type { SearchCandidates } from "./search-candidates.js";
+export { searchCandidates, writeSearchCandidates } from "./search-candidates.js";
+export type { SearchMethod, SearchOutcome, SearchSpec } from "./search-methods.js";
+export { searchMethods, searchQuestion, validateSearchSpec } from "./search-methods.js";
 export type { SearchCompute, SearchNode, SearchSettings } from "./search-tree.js";
-export { SearchContext } from "./search-tree.js";
-export type { MeanInterval } from "./stats.js";
-export { meanWithInterval } from "./stats.js";
-export type { TreeView, TreeViewNode } from "./tree-view.js";
-export { searchTreeView } from "./tree-view.js";
 export type {
   Rollout,
   RolloutBatch,
@@ -56,4 +44,6 @@ export type {
   StepPolicyCallOptions,
   StepProposal,
   StepStop,
-} from "./types.js";
+} from "./step-policy.js";
+export type { TreeView, TreeViewNode } from "./tree-view.js";
+export { searchTreeView } from "./tree-view.js";

@@ -1,13 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { ArithCompletionServer, ArithServerRequest } from "@pqm/data";
-import {
-  ArithEnvironment,
-  CompletionRequestError,
-  MalformedResponseError,
-  parseCompletionPrompt,
-  sendJson,
-  startArithCompletionServer,
-} from "@pqm/data";
+import { ArithEnvironment, parseCompletionPrompt, startArithCompletionServer } from "@pqm/data";
+import { HttpRequestError, MalformedResponseError } from "@pqm/data/http";
 import { afterAll, describe, expect, it } from "vitest";
 import type { OpenAIStepPolicyOptions } from "./openai-step-policy.js";
 import { OpenAIStepPolicy } from "./openai-step-policy.js";
@@ -20,6 +14,12 @@ const question = questions[0]!;
 const solution = environment.referenceSteps(question);
 
 type Intercept = (request: ArithServerRequest, response: ServerResponse) => boolean | Promise<boolean>;
+
+/** Answers an intercepted request with `body` as JSON. */
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify(body));
+}
 
 /**
  * Answers like vLLM does: the arith policy's continuation cut at the first stop string, which is
@@ -208,7 +208,7 @@ describe("OpenAIStepPolicy against the loopback arith completion server", () => 
     expect(logs.some((line) => line.includes("HTTP 503"))).toBe(true);
   });
 
-  it("gives up after the retries with a CompletionRequestError naming the endpoint", async () => {
+  it("gives up after the retries with a HttpRequestError naming the endpoint", async () => {
     intercept = (_request, response) => {
       sendJson(response, 500, { error: { message: "broken" } });
       return true;
@@ -217,7 +217,7 @@ describe("OpenAIStepPolicy against the loopback arith completion server", () => 
     const error = await policyFor([server.url], { retries: 2 })
       .extend(question, [], { k: 1 })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CompletionRequestError);
+    expect(error).toBeInstanceOf(HttpRequestError);
     expect(String(error)).toContain(`${server.url}/completions`);
     expect(String(error)).toContain("gave up after 3 attempts");
   });
@@ -232,9 +232,9 @@ describe("OpenAIStepPolicy against the loopback arith completion server", () => 
     const error = await policyFor([server.url])
       .extend(question, [], { k: 1 })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CompletionRequestError);
+    expect(error).toBeInstanceOf(HttpRequestError);
     expect(String(error)).not.toContain(KEY);
-    expect(String(error)).toContain("***");
+    expect(String(error)).toContain("Bearer [redacted]");
     expect(JSON.stringify(policyFor([server.url]))).not.toContain(KEY);
     // Without the key the real server refuses the request.
     intercept = undefined;

@@ -1,12 +1,7 @@
-import type { AnswerDomain, Question, Step } from "@pqm/core/reference";
-import {
-  extractAnswer,
-  formatCompletionPrompt,
-  MalformedResponseError,
-  splitContinuationSteps,
-} from "@pqm/data";
-import type { JsonHttpClientOptions, JsonHttpClientStats } from "./http-json-client.js";
-import { JsonHttpClient } from "./http-json-client.js";
+import type { AnswerDomain, AnswerExtractor, Question, Step } from "@pqm/core/reference";
+import { extractAnswer, formatCompletionPrompt, splitContinuationSteps } from "@pqm/data";
+import type { JsonHttpClientOptions, JsonHttpClientStats } from "@pqm/data/http";
+import { JsonHttpClient, MalformedResponseError } from "@pqm/data/http";
 import type {
   Rollout,
   RolloutBatch,
@@ -15,9 +10,12 @@ import type {
   StepPolicyCallOptions,
   StepProposal,
   StepStop,
-} from "./types.js";
+} from "./step-policy.js";
 
-/** Options of {@link OpenAIStepPolicy}. */
+/**
+ * Options of {@link OpenAIStepPolicy}: those of `@pqm/data/http`'s `JsonHttpClient` (endpoints,
+ * concurrency, balancing, retries, timeouts, key source) plus the model, prompt and sampling.
+ */
 export interface OpenAIStepPolicyOptions extends JsonHttpClientOptions {
   /** The model name sent with every request. */
   model: string;
@@ -51,7 +49,7 @@ export interface OpenAIStepPolicyOptions extends JsonHttpClientOptions {
    * only for a step with an answer marker ("The answer is", "Final Answer:", `####`, `\boxed{}`),
    * since a GSM step's last number is not an answer.
    */
-  extractor?: (text: string, domain: AnswerDomain) => string | null;
+  extractor?: AnswerExtractor;
   /** A step that states a final answer ends the solution (default true). */
   answerEndsSolution?: boolean;
   /** The policy's `name` (default `openai:<model>`). */
@@ -67,7 +65,7 @@ interface Choice {
 /**
  * A step policy on OpenAI-compatible `/v1/completions` servers (vLLM, SGLang, llama.cpp's server,
  * Ollama): `extend` asks for `k` samples that stop at the step delimiter, `complete` for `k`
- * whole solutions. Requests go through {@link JsonHttpClient}: many endpoints, a limit on requests
+ * whole solutions. Requests go through `@pqm/data/http`'s `JsonHttpClient`: many endpoints, a limit on requests
  * in flight, retries with backoff on 429/5xx/timeouts, the API key from the environment or a file
  * and never in a message.
  *

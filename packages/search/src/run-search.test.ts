@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { ArithEnvironment, loadCandidates } from "@pqm/data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArithStepPolicy } from "./arith-step-policy.js";
-import { arithTreeTruth } from "./arith-truth.js";
-import { searchCandidates, writeSearchCandidates } from "./candidates.js";
+import { arithTreeTruth } from "./arith-tree-truth.js";
 import type { QuestionResult, RunSearchOptions } from "./run-search.js";
 import { runSearch } from "./run-search.js";
-import { ExactQScorer } from "./scoring.js";
+import { ExactQScorer } from "./scorers.js";
+import { searchCandidates, writeSearchCandidates } from "./search-candidates.js";
 
 const environment = new ArithEnvironment({ seed: 8 });
 const questions = environment.testQuestions(12);

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { JsonValue, Question, Scorer } from "@pqm/core/reference";
-import { ConcurrencyLimiter, isEquivalent, ResumableJsonlWriter } from "@pqm/data";
-import type { SearchOutcome, SearchSpec } from "./methods.js";
-import { searchQuestion, validateSearchSpec } from "./methods.js";
-import type { TokenCounter } from "./scoring.js";
-import { MeteredScorer } from "./scoring.js";
+import { isEquivalent, ResumableJsonlWriter } from "@pqm/data";
+import { ConcurrencyLimiter } from "@pqm/data/http";
+import type { TokenCounter } from "./scorers.js";
+import { MeteredScorer } from "./scorers.js";
+import type { SearchOutcome, SearchSpec } from "./search-methods.js";
+import { searchQuestion, validateSearchSpec } from "./search-methods.js";
 import type { SearchCompute, SearchNode } from "./search-tree.js";
-import type { StepPolicy } from "./types.js";
+import type { StepPolicy } from "./step-policy.js";
 
 /** One question's result as a row of the results file. */
 export interface QuestionResult {
@@ -207,7 +208,7 @@ export async function runSearch(options: RunSearchOptions): Promise<SearchRun> {
   }
   if (failure !== undefined) throw failure.error;
   const results = keys.map((key) => byKey.get(key)!);
-  return { results, summary: summarise(results, resumed) };
+  return { results, summary: summarize(results, resumed) };
 
   async function search(question: Question, index: number, key: string): Promise<void> {
     const outcome = await searchQuestion(question, options.policy, scorer, { ...options.spec, signal });
@@ -235,7 +236,7 @@ export async function runSearch(options: RunSearchOptions): Promise<SearchRun> {
 }
 
 /** The summary of a run's results. */
-export function summarise(results: readonly QuestionResult[], resumed = 0): SearchRunSummary {
+export function summarize(results: readonly QuestionResult[], resumed = 0): SearchRunSummary {
   const graded = results.filter((result) => result.correct !== null).length;
   const correct = results.filter((result) => result.correct === true).length;
   const compute = sumCompute(results.map((result) => result.compute));

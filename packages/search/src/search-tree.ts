@@ -1,8 +1,7 @@
 import type { AggregationName, Question, Step } from "@pqm/core/reference";
-import { getAggregation, sigmoid } from "@pqm/core/reference";
-import { deriveSeed } from "@pqm/data";
-import type { MeteredScorer, ScorerSpend } from "./scoring.js";
-import type { StepPolicy, StepProposal, StepStop } from "./types.js";
+import { deriveSeed, getAggregation, sigmoid } from "@pqm/core/reference";
+import type { MeteredScorer, ScorerSpend } from "./scorers.js";
+import type { StepPolicy, StepProposal, StepStop } from "./step-policy.js";
 
 /** One node of a search tree: a step written after its parent's path (the root holds no step). */
 export interface SearchNode {

@@ -18,8 +18,8 @@ export interface SeenRequest {
   range: string | undefined;
 }
 
-/** Misbehaviours to switch on for the next requests. */
-export interface HubBehaviour {
+/** Misbehaviors to switch on for the next requests. */
+export interface HubBehavior {
   /** The next CDN or hub GET sends this many body bytes, then destroys the socket (once). */
   dropNextGetAfter: number | undefined;
   /** The next GET sends this many body bytes, then nothing more while keeping the socket open (once). */
@@ -47,7 +47,7 @@ export interface LoopbackHub {
   /** The folder the files are served from. */
   root: string;
   requests: SeenRequest[];
-  behaviour: HubBehaviour;
+  behavior: HubBehavior;
   /**
    * Adds a file. `repo` is `datasets/owner/name` or `owner/name`. `lfs` files redirect to the CDN with
    * a sha256 ETag; `gatedToken` files answer 401 unless that token is sent.
@@ -75,7 +75,7 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
   const files = new Map<string, FileInfo>();
   const renames = new Map<string, string>();
   const requests: SeenRequest[] = [];
-  const behaviour: HubBehaviour = {
+  const behavior: HubBehavior = {
     dropNextGetAfter: undefined,
     stallNextGetAfter: undefined,
     ignoreRange: false,
@@ -99,7 +99,7 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
 
   const readContent = (key: string): Buffer => {
     const content = readFileSync(join(root, key));
-    if (!behaviour.corrupt) return content;
+    if (!behavior.corrupt) return content;
     const copy = Buffer.from(content);
     copy[0] = (copy[0] ?? 0) ^ 0xff;
     return copy;
@@ -113,7 +113,7 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
   ) => {
     const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? "");
     let start = 0;
-    if (range !== null && !behaviour.ignoreRange) {
+    if (range !== null && !behavior.ignoreRange) {
       start = Number(range[1]);
       if (start >= content.length) {
         response.writeHead(416, { "content-range": `bytes */${content.length}` });
@@ -133,18 +133,18 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
       return;
     }
     const body = content.subarray(start);
-    const drop = behaviour.dropNextGetAfter;
+    const drop = behavior.dropNextGetAfter;
     if (drop !== undefined) {
-      behaviour.dropNextGetAfter = undefined;
+      behavior.dropNextGetAfter = undefined;
       response.write(body.subarray(0, drop), () => {
         // Let the bytes reach the client before the connection goes.
         setTimeout(() => response.socket?.destroy(), 20);
       });
       return;
     }
-    const stall = behaviour.stallNextGetAfter;
+    const stall = behavior.stallNextGetAfter;
     if (stall !== undefined) {
-      behaviour.stallNextGetAfter = undefined;
+      behavior.stallNextGetAfter = undefined;
       // The client's idle timeout has to end this one; close() ends the socket otherwise.
       response.write(body.subarray(0, stall));
       return;
@@ -154,8 +154,8 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
 
   const hub = createServer((request, response) => {
     record("hub", request);
-    if (behaviour.failNextWith503 > 0) {
-      behaviour.failNextWith503--;
+    if (behavior.failNextWith503 > 0) {
+      behavior.failNextWith503--;
       response.writeHead(503, { "content-type": "text/plain" });
       response.end("try later");
       return;
@@ -190,8 +190,8 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
     }
     const content = readContent(key);
     const real = readFileSync(join(root, key));
-    const size = String(behaviour.announcedSize ?? real.length);
-    const commitHeader: Record<string, string> = behaviour.noCommitHeader ? {} : { "x-repo-commit": commit };
+    const size = String(behavior.announcedSize ?? real.length);
+    const commitHeader: Record<string, string> = behavior.noCommitHeader ? {} : { "x-repo-commit": commit };
     if (info.lfs) {
       const sha = createHash("sha256").update(real).digest("hex");
       response.writeHead(302, {
@@ -239,7 +239,7 @@ export async function startLoopbackHub(): Promise<LoopbackHub> {
     commit,
     root,
     requests,
-    behaviour,
+    behavior,
     addFile(repo, path, content, options = {}) {
       const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content);
       const key = `${repoFolder(repo)}/${path}`;

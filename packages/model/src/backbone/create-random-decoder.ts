@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
+import { installFastWasmMatMul } from "../tfjs-backends/fast-wasm-matmul.js";
 import type { DecoderBuildOptions } from "./decoder-backbone.js";
 import { DecoderBackbone } from "./decoder-backbone.js";
 import { resolveDecoderConfig } from "./model-registry.js";
@@ -11,7 +11,7 @@ import { resolveDecoderConfig } from "./model-registry.js";
 export type DecoderConfigJson = Readonly<Record<string, unknown>>;
 
 /**
- * A decoder with fresh weights initialised as transformers' `_init_weights` does: every projection
+ * A decoder with fresh weights initialized as transformers' `_init_weights` does: every projection
  * and the embedding ~ N(0, initializer_range²) (the embedding's `pad_token_id` row zeroed), biases
  * zero, RMSNorm weights one. Deterministic for a given `seed` and backend. Synchronous: call
  * `selectBackend()` first (or import `@pqm/core`, which registers the gradients) when the model will be trained.

@@ -8,7 +8,7 @@ import {
   goldenDecoderModels,
   goldenDecoderPath,
   readGoldenExpected,
-} from "./golden-decoders.js";
+} from "./golden-decoders.test-helper.js";
 import { rmsNorm } from "./layers/rms-norm.js";
 import { applyRotaryEmbedding, ropeCosSin, ropeInverseFrequencies } from "./layers/rotary-embedding.js";
 import { loadPretrained } from "./load-pretrained.js";

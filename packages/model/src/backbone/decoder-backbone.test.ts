@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRandomDecoder } from "./create-random-decoder.js";
 import type { DecoderBackbone } from "./decoder-backbone.js";
-import { goldenDecoderPath } from "./golden-decoders.js";
+import { goldenDecoderPath } from "./golden-decoders.test-helper.js";
 import { loadPretrained } from "./load-pretrained.js";
 import { assertFitsMemory, countParameters, estimateMemory, MemoryLimitError } from "./memory-estimate.js";
 import { resolveDecoderConfig } from "./model-registry.js";

@@ -32,7 +32,7 @@ export interface LoraOptions {
   alpha?: number;
   /** Projections that get an adapter. Default: all of `LORA_TARGET_MODULES`. */
   targetModules?: readonly LoraTargetModule[];
-  /** Seed of the A matrices' initialisation. Default 0. */
+  /** Seed of the A matrices' initialization. Default 0. */
   seed?: number;
 }
 
@@ -111,7 +111,7 @@ export class DecoderBackbone {
   private disposed = false;
 
   /**
-   * Builds the decoder from a weight source (a checkpoint or a random initialiser).
+   * Builds the decoder from a weight source (a checkpoint or a random initializer).
    * @throws whatever `source` throws for a missing or misshapen weight; Error for a bad LoRA target.
    */
   constructor(config: DecoderConfig, source: WeightSource, options: DecoderBuildOptions = {}) {
@@ -345,7 +345,7 @@ export class DecoderBackbone {
     });
   }
 
-  /** The variables an optimiser should update (per `mode`). */
+  /** The variables an optimizer should update (per `mode`). */
   get trainableVariables(): tf.Variable[] {
     return this.allVariables().filter((variable) => variable.trainable);
   }

@@ -36,7 +36,7 @@ export interface DecoderConfig {
   outputBias: boolean;
   /** Bias on gate_proj, up_proj, down_proj (Llama `mlp_bias`). */
   mlpBias: boolean;
-  /** Standard deviation of the N(0, σ²) initialisation of matrices and embeddings. */
+  /** Standard deviation of the N(0, σ²) initialization of matrices and embeddings. */
   initializerRange: number;
   maxPositionEmbeddings: number;
   padTokenId: number | null;

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { registerGradients } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
+import { installFastWasmMatMul } from "../tfjs-backends/fast-wasm-matmul.js";
 import type { DecoderBuildOptions } from "./decoder-backbone.js";
 import { DecoderBackbone } from "./decoder-backbone.js";
 import type { DecoderConfig } from "./decoder-config.js";

@@ -107,7 +107,7 @@ export function estimateMemory(
   // scores, mask sum and probabilities.
   // The factor is measured, not derived: tfjs keeps more per op than the count above (every input and
   // output a gradient needs, softmax's pieces, the backward's transients, the allocator's slack).
-  // Peak resident memory of a full training step on wasm, minus the weights and optimiser state, was
+  // Peak resident memory of a full training step on wasm, minus the weights and optimizer state, was
   // 3.4x the count for torch-peer M (batch 8 x 256) and 4.7x for L (batch 1 x 512); L at batch 4 x 512,
   // counted 1.67 GiB in all before this factor, overflowed wasm's 4 GiB.
   const perLayerKept =

@@ -1,6 +1,6 @@
 import type { JsonValue } from "@pqm/core";
 import type { Float32TensorData } from "../backbone/safetensors/write-safetensors.js";
-import type { BatcherState } from "../tokenizer/length-batcher.js";
+import type { BatcherState } from "../batching/length-batcher.js";
 import type { StepTag } from "../tokenizer/step-tag.js";
 import type { EncodingSpec } from "../tokenizer/trajectory-encoder.js";
 
@@ -31,7 +31,7 @@ export interface PqmMetadata {
   stepTag: StepTag;
   /** The encoding spec (template, step format, tag, BOS, vocabulary size): `TrajectoryEncoder.spec`. */
   encoding: EncodingSpec;
-  /** Optimiser steps done when saved (0 for an untrained model). */
+  /** Optimizer steps done when saved (0 for an untrained model). */
   step: number;
   /** The training configuration as data, or null. */
   training: { [key: string]: JsonValue } | null;
@@ -41,10 +41,10 @@ export interface PqmMetadata {
   savedAt: string;
 }
 
-/** `training-state/state.json`: the loop's position, with the optimiser step and the RNG. */
+/** `training-state/state.json`: the loop's position, with the optimizer step and the RNG. */
 export interface TrainingStateJson {
   version: 1;
-  /** Optimiser steps done. */
+  /** Optimizer steps done. */
   step: number;
   /** The AdamW update count (equal to `step` unless a step was skipped). */
   optimizerStep: number;
@@ -61,7 +61,7 @@ export interface TrainingStateJson {
   tokensSeen: number;
 }
 
-/** What a checkpoint holds to resume training: the loop's state and the optimiser's moments. */
+/** What a checkpoint holds to resume training: the loop's state and the optimizer's moments. */
 export interface SavedTrainingState {
   state: TrainingStateJson;
   /** `<parameter>.exp_avg` / `<parameter>.exp_avg_sq` float32 tensors. */

@@ -2,12 +2,12 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonValue } from "@pqm/core";
+import type { AtomicFolderOptions } from "@pqm/data";
+import { writeFolderAtomic } from "@pqm/data";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Float32TensorData } from "../backbone/safetensors/write-safetensors.js";
 import { serializeSafetensors } from "../backbone/safetensors/write-safetensors.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
-import type { AtomicFolderOptions } from "./atomic-folder.js";
-import { writeFolderAtomically } from "./atomic-folder.js";
 import type { PqmMetadata, SavedTrainingState } from "./checkpoint-format.js";
 import { CHECKPOINT_FILES, PQM_CHECKPOINT_FORMAT } from "./checkpoint-format.js";
 import { MODEL_PACKAGE_VERSION } from "./package-version.js";
@@ -18,7 +18,7 @@ export interface SaveCheckpointOptions extends AtomicFolderOptions {
   loss?: string | null;
   /** Margin zeta for `pqm.json` (default null). */
   zeta?: number | null;
-  /** Optimiser steps done (default 0). */
+  /** Optimizer steps done (default 0). */
   step?: number;
   /** The training configuration, as JSON data. */
   training?: { [key: string]: JsonValue } | null;
@@ -36,7 +36,7 @@ function tensorsToData(tensors: Map<string, tf.Tensor>): Map<string, Float32Tens
 }
 
 /**
- * Saves a PRM as a Hugging Face-style folder, atomically (see `writeFolderAtomically`: a failure or a
+ * Saves a PRM as a Hugging Face-style folder, atomically (see `writeFolderAtomic` of @pqm/data: a failure or a
  * crash mid-save leaves the previous checkpoint intact):
  * - `config.json`: the backbone's config (vocabulary size including the step tag);
  * - `model.safetensors`: float32 weights under the backbone's standard names (`model.embed_tokens.weight`,
@@ -71,7 +71,7 @@ export async function saveCheckpoint(
     savedAt: new Date().toISOString(),
   };
   const tokenizerFiles = await tokenizerFileContents(model);
-  await writeFolderAtomically(
+  await writeFolderAtomic(
     folder,
     async (write) => {
       await write(CHECKPOINT_FILES.config, `${JSON.stringify(config, null, 2)}\n`);

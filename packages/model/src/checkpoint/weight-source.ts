@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { WeightSource } from "../backbone/decoder-backbone.js";
+import { extendEmbeddingTable, fillRowsWithMean } from "../backbone/embedding-init.js";
 import { ModelLoadError } from "../backbone/model-load-error.js";
 import type { SafetensorsCheckpoint } from "../backbone/safetensors/read-safetensors.js";
-import { extendEmbeddingTable, fillRowsWithMean } from "../tokenizer/embedding-init.js";
 
 /** The prefix TRL's `AutoModelForCausalLMWithValueHead.save_pretrained` puts before backbone names. */
 export const TRL_BACKBONE_PREFIX = "pretrained_model.";

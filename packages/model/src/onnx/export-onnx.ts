@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "@pqm/data";
 import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
 import { MODEL_PACKAGE_VERSION } from "../checkpoint/package-version.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
@@ -68,25 +66,6 @@ export function decoderOnnxBytes(
   return { bytes, outputs };
 }
 
-/** Writes through a temporary sibling and a rename, so a failed export never leaves a partial file. */
-async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    const handle = await open(temporary, "w");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
 /**
  * Exports a decoder backbone to an ONNX file: inputs `input_ids` and `attention_mask` (int64
  * `[batch, sequence]`, left or right padding), output `hidden_states` `[batch, sequence, hidden]` after the
@@ -100,7 +79,7 @@ export async function exportBackboneToOnnx(
   options: OnnxExportOptions = {},
 ): Promise<OnnxExportResult> {
   const { bytes, outputs } = decoderOnnxBytes(backbone, undefined, options);
-  await writeFileAtomically(path, bytes);
+  await writeFileAtomic(path, bytes);
   return { path, bytes: bytes.byteLength, outputs, opset: ONNX_EXPORT_OPSET };
 }
 
@@ -129,6 +108,6 @@ export async function exportPrmToOnnx(
     "pqm.encoding": JSON.stringify(model.spec),
     "pqm.step_tag_id": String(model.stepTag.id),
   });
-  await writeFileAtomically(path, bytes);
+  await writeFileAtomic(path, bytes);
   return { path, bytes: bytes.byteLength, outputs, opset: ONNX_EXPORT_OPSET };
 }

@@ -3,7 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { useBackend } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goldenDecoderModels, goldenDecoderPath, readGoldenExpected } from "../backbone/golden-decoders.js";
+import {
+  goldenDecoderModels,
+  goldenDecoderPath,
+  readGoldenExpected,
+} from "../backbone/golden-decoders.test-helper.js";
 import { loadPretrained } from "../backbone/load-pretrained.js";
 import { decoderOnnxBytes, exportBackboneToOnnx } from "./export-onnx.js";
 import { OnnxDecoderSession } from "./onnx-decoder-session.js";

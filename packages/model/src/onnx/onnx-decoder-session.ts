@@ -1,4 +1,4 @@
-import { MissingPeerDependencyError } from "../backend/optional-peer.js";
+import { MissingPeerDependencyError } from "../optional-peers.js";
 import { ONNX_IO_NAMES } from "./decoder-onnx-graph.js";
 import { OnnxExportError } from "./onnx-export-error.js";
 
@@ -87,7 +87,7 @@ function toInt64(values: ArrayLike<number>): BigInt64Array {
 
 /**
  * An ONNX Runtime CPU session over an exported decoder (see `exportBackboneToOnnx` /
- * `exportPrmToOnnx`), with the graph optimisations on and a fixed number of intra-op threads. Takes
+ * `exportPrmToOnnx`), with the graph optimizations on and a fixed number of intra-op threads. Takes
  * `[batch, sequence]` token batches and returns the requested float32 outputs.
  */
 export class OnnxDecoderSession {

@@ -44,7 +44,7 @@ function littleEndianBytes(view: ArrayBufferView): Uint8Array {
 }
 
 /**
- * Builds an ONNX graph node by node with generated unique value names, then serialises it. Small on
+ * Builds an ONNX graph node by node with generated unique value names, then serializes it. Small on
  * purpose: each method appends one node or initializer and returns the name of its output, so graph code
  * reads like the forward pass it mirrors.
  */
@@ -189,7 +189,7 @@ export class OnnxGraphBuilder {
   }
 
   /**
-   * The serialised `ModelProto`.
+   * The serialized `ModelProto`.
    * @throws Error when the weights exceed protobuf's 2 GiB message limit.
    */
   toModelBytes(info: OnnxModelInfo): Uint8Array {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import { ArithEnvironment } from "@pqm/data";
 import { useBackend } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { decoderOnnxBytes, exportPrmToOnnx, ONNX_MODEL_FILE, valueHeadWeights } 
 import { OnnxPrmScorer } from "./onnx-prm-scorer.js";
 
 let scratch = "";
-let corpus: LabelledTrajectory[] = [];
+let corpus: LabeledTrajectory[] = [];
 let model: ProcessRewardModel;
 let reference: number[][] = [];
 

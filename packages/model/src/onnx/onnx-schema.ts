@@ -237,7 +237,7 @@ export function onnxModelProtoType(): protobuf.Type {
 }
 
 /**
- * Serialises a model to ONNX's binary protobuf encoding.
+ * Serializes a model to ONNX's binary protobuf encoding.
  * @throws Error from protobufjs when a field has the wrong type (a bug here, not user input).
  */
 export function encodeOnnxModel(model: OnnxModelMessage): Uint8Array {

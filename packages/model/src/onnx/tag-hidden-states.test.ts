@@ -1,4 +1,4 @@
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import { ArithEnvironment } from "@pqm/data";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
@@ -9,7 +9,7 @@ import { decoderOnnxBytes } from "./export-onnx.js";
 import { OnnxPrmScorer } from "./onnx-prm-scorer.js";
 import { extractTagHiddenStates } from "./tag-hidden-states.js";
 
-let corpus: LabelledTrajectory[] = [];
+let corpus: LabeledTrajectory[] = [];
 let model: ProcessRewardModel;
 
 beforeAll(async () => {

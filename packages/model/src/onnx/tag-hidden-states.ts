@@ -1,8 +1,8 @@
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import type { RowRejection } from "../tokenizer/trajectory-encoder.js";
 import type { OnnxPrmScorer } from "./onnx-prm-scorer.js";
 
-/** One labelled trajectory's features: the final hidden state at each step tag. */
+/** One labeled trajectory's features: the final hidden state at each step tag. */
 export interface TagFeatureRow {
   /** Index of the trajectory in the input list. */
   sourceIndex: number;
@@ -16,7 +16,7 @@ export interface TagFeatureRow {
   softLabels: readonly number[] | null;
 }
 
-/** Hidden states at the step tags of a labelled dataset (see {@link extractTagHiddenStates}). */
+/** Hidden states at the step tags of a labeled dataset (see {@link extractTagHiddenStates}). */
 export interface TagHiddenStates {
   hiddenSize: number;
   /** In input order (rejected trajectories left out). */
@@ -38,7 +38,7 @@ export interface ExtractTagHiddenStatesOptions {
 }
 
 /**
- * Runs the frozen backbone of an ONNX scorer once over a labelled dataset and keeps the final hidden state
+ * Runs the frozen backbone of an ONNX scorer once over a labeled dataset and keeps the final hidden state
  * at every step tag: the only input a value head reads, so a head can then be trained on these features
  * alone (`trainValueHeadOnFeatures`) at no further backbone cost. Trajectories the encoder refuses are
  * listed in `rejected`, not thrown.
@@ -46,7 +46,7 @@ export interface ExtractTagHiddenStatesOptions {
  */
 export async function extractTagHiddenStates(
   scorer: OnnxPrmScorer,
-  trajectories: readonly LabelledTrajectory[],
+  trajectories: readonly LabeledTrajectory[],
   options: ExtractTagHiddenStatesOptions = {},
 ): Promise<TagHiddenStates> {
   const summary = scorer.encoder.encodeAll(trajectories);
@@ -56,7 +56,7 @@ export async function extractTagHiddenStates(
   const extracted = await scorer.tagHiddenStates(summary.rows, progress);
   let hiddenSize = 0;
   const rows: TagFeatureRow[] = extracted.map(({ row, hidden }) => {
-    const trajectory = trajectories[row.sourceIndex] as LabelledTrajectory;
+    const trajectory = trajectories[row.sourceIndex] as LabeledTrajectory;
     hiddenSize = hidden.length / row.tagPositions.length;
     return {
       sourceIndex: row.sourceIndex,

@@ -1,9 +1,9 @@
+import { auroc } from "@pqm/core/reference";
 import { ArithEnvironment } from "@pqm/data";
 import { useBackend } from "@pqm/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { buildWordTokenizer } from "../tokenizer/builtin-tokenizer.js";
-import { stepAuroc } from "../training/step-auroc.js";
 import { decoderOnnxBytes } from "./export-onnx.js";
 import { OnnxPrmScorer } from "./onnx-prm-scorer.js";
 import type { TagFeatureRow } from "./tag-hidden-states.js";
@@ -54,8 +54,8 @@ describe("a value head trained on a frozen ONNX backbone's tag hidden states", (
     });
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
     const labels = validation.flatMap((row) => [...row.hardLabels]);
-    const auroc = stepAuroc(featureScores(validation, head.weight, head.bias), labels);
-    expect(auroc).toBeGreaterThan(0.6);
+    const validationAuroc = auroc(featureScores(validation, head.weight, head.bias), labels);
+    expect(validationAuroc).toBeGreaterThan(0.6);
 
     // The same head served through the scorer (hidden states from the graph, head applied per tag).
     const served = await OnnxPrmScorer.open(backboneOnly, model.encoder, { valueHead: head });

@@ -1,6 +1,7 @@
 import { getLoss, LABEL_PAD, registerGradients } from "@pqm/core";
+import { mulberry32 } from "@pqm/core/reference";
 import * as tf from "@tensorflow/tfjs-core";
-import { deriveSeed, seededRandom, shuffled } from "../tokenizer/seeded-shuffle.js";
+import { deriveSeed, shuffled } from "../batching/seeded-shuffle.js";
 import type { ValueHeadWeights } from "./decoder-onnx-graph.js";
 import type { TagFeatureRow } from "./tag-hidden-states.js";
 
@@ -29,7 +30,7 @@ export interface FeatureHeadTrainingOptions {
 /** A trained head and its per-step losses. */
 export interface FeatureHeadTrainingResult {
   head: ValueHeadWeights;
-  /** Training loss of every optimiser step, in order. */
+  /** Training loss of every optimizer step, in order. */
   losses: number[];
 }
 
@@ -88,7 +89,7 @@ export async function trainValueHeadOnFeatures(
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = shuffled(
         rows.map((_, index) => index),
-        seededRandom(deriveSeed(options.seed ?? 0, epoch)),
+        mulberry32(deriveSeed(options.seed ?? 0, epoch)),
       );
       for (let start = 0; start < order.length; start += batchSize) {
         const batchRows = order.slice(start, start + batchSize).map((index) => rows[index] as TagFeatureRow);

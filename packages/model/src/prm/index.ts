@@ -1,4 +1,4 @@
-// The PRM area of @pqm/model: the value head and the process reward model (a `Scorer`).
+// The public API of the PRM area: the process reward model (a @pqm/core `Scorer`) and its value head.
 export type {
   BatchScores,
   FromPretrainedOptions,
@@ -9,6 +9,6 @@ export type {
   PrmParts,
   ScoringBatchOptions,
 } from "./process-reward-model.js";
-export { ProcessRewardModel, stableName } from "./process-reward-model.js";
+export { ProcessRewardModel } from "./process-reward-model.js";
 export type { ValueHeadApplyOptions } from "./value-head.js";
-export { VALUE_HEAD_DROPOUT, ValueHead } from "./value-head.js";
+export { ValueHead } from "./value-head.js";

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
 import { readSafetensorsFile } from "../backbone/safetensors/read-safetensors.js";
 import { writeSafetensors } from "../backbone/safetensors/write-safetensors.js";
+import { collateRows } from "../batching/collate-rows.js";
 import { buildWordTokenizer } from "../tokenizer/builtin-tokenizer.js";
-import { collateRows } from "../tokenizer/collate-rows.js";
+import { arithCorpus, testModel } from "./prm-fixtures.test-helper.js";
 import { ProcessRewardModel } from "./process-reward-model.js";
-import { arithCorpus, testModel } from "./test-fixtures.js";
 
 describeEachBackend("ProcessRewardModel", () => {
   const corpus = arithCorpus(6, 3);
@@ -73,7 +73,7 @@ describeEachBackend("ProcessRewardModel", () => {
     );
   });
 
-  it("adds the step tag to a pretrained backbone with a mean-initialised embedding row", async () => {
+  it("adds the step tag to a pretrained backbone with a mean-initialized embedding row", async () => {
     const folder = await mkdtemp(join(tmpdir(), "pqm-pretrained-"));
     try {
       const tokenizer = buildWordTokenizer(["twelve plus seven"], { stepTag: null });

@@ -12,12 +12,12 @@ import { resolveDecoderConfig } from "../backbone/model-registry.js";
 import { openSafetensorsCheckpoint } from "../backbone/safetensors/read-safetensors.js";
 import type { DecoderSizePreset } from "../backbone/size-presets.js";
 import { decoderSizePresets, presetDecoderConfig } from "../backbone/size-presets.js";
-import { installFastWasmMatMul } from "../backend/fast-wasm-matmul.js";
+import { batchToTensors } from "../batching/batch-tensors.js";
+import type { PrmBatch } from "../batching/collate-rows.js";
+import { collateRows } from "../batching/collate-rows.js";
 import { checkpointWeightSource } from "../checkpoint/weight-source.js";
-import { batchToTensors } from "../tokenizer/batch-tensors.js";
+import { installFastWasmMatMul } from "../tfjs-backends/fast-wasm-matmul.js";
 import { DEFAULT_STEP_TAG } from "../tokenizer/builtin-tokenizer.js";
-import type { PrmBatch } from "../tokenizer/collate-rows.js";
-import { collateRows } from "../tokenizer/collate-rows.js";
 import { loadTokenizer } from "../tokenizer/hf-tokenizer.js";
 import type { PrmTokenizer } from "../tokenizer/prm-tokenizer.js";
 import { defaultPadTokenId } from "../tokenizer/prm-tokenizer.js";
@@ -75,7 +75,7 @@ export interface PrmEncodingOptions {
 
 /** Options of {@link ProcessRewardModel.fromScratch}. */
 export interface FromScratchOptions extends PrmEncodingOptions, DecoderBuildOptions {
-  /** Seed of the backbone's and the head's initialisation (default 0). */
+  /** Seed of the backbone's and the head's initialization (default 0). */
   seed?: number;
   /** The step tag text (default `[PRM]`); added to the tokenizer as a special token when missing. */
   stepTag?: string;
@@ -83,7 +83,7 @@ export interface FromScratchOptions extends PrmEncodingOptions, DecoderBuildOpti
 
 /** Options of {@link ProcessRewardModel.fromPretrained}. */
 export interface FromPretrainedOptions extends PrmEncodingOptions, DecoderBuildOptions {
-  /** Seed of the value head's initialisation (default 0). */
+  /** Seed of the value head's initialization (default 0). */
   seed?: number;
   /** A new special token for the step tag (default `[PRM]`, the reference's choice). */
   stepTag?: string;
@@ -213,7 +213,7 @@ export class ProcessRewardModel implements Scorer {
   /**
    * A PRM on a pretrained backbone folder (config.json, safetensors, tokenizer files): the step tag is
    * added as a special token (or an existing token is used), the embedding table (and an untied LM head)
-   * grows by the rows the tag needs, each new row initialised to the mean of the trained rows; a tag id
+   * grows by the rows the tag needs, each new row initialized to the mean of the trained rows; a tag id
    * that falls among the checkpoint's spare rows gets that mean too. The head is new.
    * @throws ModelLoadError / TokenizerLoadError / StepTagError / MemoryLimitError naming the problem.
    */
@@ -356,7 +356,7 @@ export class ProcessRewardModel implements Scorer {
 
   /**
    * The trainable variables under stable names (the Hugging Face names of the backbone's weights, in
-   * TF.js layout, and `v_head.summary.*`), so optimiser state can be saved and restored by name.
+   * TF.js layout, and `v_head.summary.*`), so optimizer state can be saved and restored by name.
    */
   trainableVariables(): Map<string, tf.Variable> {
     const out = new Map<string, tf.Variable>();

@@ -1,7 +1,11 @@
 import { describeEachBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { expect, it } from "vitest";
-import { goldenDecoderModels, goldenDecoderPath, readGoldenExpected } from "../backbone/golden-decoders.js";
+import {
+  goldenDecoderModels,
+  goldenDecoderPath,
+  readGoldenExpected,
+} from "../backbone/golden-decoders.test-helper.js";
 import { loadPretrained } from "../backbone/load-pretrained.js";
 import { ValueHead } from "./value-head.js";
 

@@ -49,7 +49,7 @@ export class ValueHead {
   }
 
   /**
-   * A fresh head initialised as `torch.nn.Linear` does by default (weight and bias uniform in
+   * A fresh head initialized as `torch.nn.Linear` does by default (weight and bias uniform in
    * ±1/sqrt(hidden)), deterministic for `seed`.
    */
   static create(hiddenSize: number, seed: number, options: { dropout?: number } = {}): ValueHead {

@@ -84,7 +84,7 @@ describe("buildWordTokenizer", () => {
     expect(() => tokenizer.decode([tokenizer.vocabSize])).toThrow(RangeError);
   });
 
-  it("is deterministic and honours minFrequency and maxVocabSize", () => {
+  it("is deterministic and honors minFrequency and maxVocabSize", () => {
     expect(buildWordTokenizer(corpus).spec).toEqual(tokenizer.spec);
     const rare = buildWordTokenizer(corpus, { minFrequency: 2 });
     expect(rare.tokenToId(" pears")).toBeDefined();

@@ -319,9 +319,18 @@ export class BuiltinTokenizer implements PrmTokenizer {
     if (model.type !== "WordLevel") throw new Error("tokenizer.json: field 'model.type': expected WordLevel");
     const vocabObject = asRecord(model.vocab, "tokenizer.json: field 'model.vocab'");
     const vocab: string[] = [];
-    for (const [token, id] of Object.entries(vocabObject)) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0) {
-        throw new Error(`tokenizer.json: field 'model.vocab.${token}': expected a non-negative integer id`);
+    const entries = Object.entries(vocabObject);
+    for (const [token, id] of entries) {
+      // Ids are 0..n-1, one per token: a larger one leaves a gap (and a huge one a huge sparse array).
+      if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= entries.length) {
+        throw new Error(
+          `tokenizer.json: field 'model.vocab.${token}': expected an id from 0 to ${entries.length - 1}, got ${JSON.stringify(id)}`,
+        );
+      }
+      if (vocab[id] !== undefined) {
+        throw new Error(
+          `tokenizer.json: field 'model.vocab.${token}': id ${id} is also ${JSON.stringify(vocab[id])}'s`,
+        );
       }
       vocab[id] = token;
     }
@@ -338,7 +347,12 @@ export class BuiltinTokenizer implements PrmTokenizer {
       }
       return record.content;
     });
-    return new BuiltinTokenizer({ mode, vocab, specialTokens });
+    try {
+      return new BuiltinTokenizer({ mode, vocab, specialTokens });
+    } catch (cause) {
+      // The constructor's checks (empty or duplicate tokens, missing special tokens) concern the vocabulary.
+      throw new Error(`tokenizer.json: field 'model.vocab': ${(cause as Error).message}`, { cause });
+    }
   }
 }
 

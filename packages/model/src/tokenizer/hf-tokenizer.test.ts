@@ -5,7 +5,7 @@ import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HfTokenizer, loadTokenizer } from "./hf-tokenizer.js";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
-import { REAL_TOKENIZERS, realTokenizerFolder } from "./real-tokenizer-folders.js";
+import { REAL_TOKENIZERS, realTokenizerFolder } from "./real-tokenizers.test-helper.js";
 import { TokenizerLoadError } from "./tokenizer-errors.js";
 
 const texts = [

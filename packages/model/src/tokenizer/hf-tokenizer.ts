@@ -12,6 +12,7 @@ import type {
   TokenizeOptions,
 } from "./prm-tokenizer.js";
 import { TokenizerLoadError } from "./tokenizer-errors.js";
+import { checkTokenizerEncodes, checkTokenizerJson } from "./tokenizer-file-checks.js";
 
 /** The files a tokenizer folder must hold (transformers.js reads exactly these two). */
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
@@ -301,14 +302,26 @@ async function loadFromFolder(folder: string): Promise<PrmTokenizer> {
   const config = await readJsonObject(folder, "tokenizer_config.json");
   const json = await readJsonObject(folder, "tokenizer.json");
   if (config[BUILTIN_CONFIG_KEY] !== undefined) {
+    let builtin: BuiltinTokenizer;
     try {
-      return BuiltinTokenizer.fromJson(json, config);
+      builtin = BuiltinTokenizer.fromJson(json, config);
     } catch (cause) {
-      throw new TokenizerLoadError(folder, (cause as Error).message, { cause });
+      // The built-in reader's messages start with the file they concern: name it with its folder.
+      const message = (cause as Error).message;
+      const file = /^(tokenizer(?:_config)?\.json): /.exec(message);
+      throw new TokenizerLoadError(
+        file === null ? folder : join(folder, file[1]!),
+        file === null ? message : message.slice(file[0].length),
+        { cause },
+      );
     }
+    checkTokenizerEncodes(builtin, join(folder, "tokenizer.json"));
+    return builtin;
   }
+  checkTokenizerJson(json, join(folder, "tokenizer.json"));
+  let tokenizer: HfTokenizer;
   try {
-    return new HfTokenizer(folder, json, config);
+    tokenizer = new HfTokenizer(folder, json, config);
   } catch (cause) {
     throw new TokenizerLoadError(
       join(folder, "tokenizer.json"),
@@ -316,6 +329,8 @@ async function loadFromFolder(folder: string): Promise<PrmTokenizer> {
       { cause },
     );
   }
+  checkTokenizerEncodes(tokenizer, join(folder, "tokenizer.json"));
+  return tokenizer;
 }
 
 async function readJsonObject(folder: string, file: string): Promise<Record<string, unknown>> {
@@ -335,7 +350,9 @@ async function readJsonObject(folder: string, file: string): Promise<Record<stri
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new TokenizerLoadError(path, `not valid JSON: ${(cause as Error).message}`, { cause });
+    // V8 quotes a piece of the text, line breaks included: the message stays on one line.
+    const reason = (cause as Error).message.replace(/\s+/g, " ");
+    throw new TokenizerLoadError(path, `not valid JSON: ${reason}`, { cause });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TokenizerLoadError(path, "expected a JSON object");

@@ -1,7 +1,5 @@
-// The tokenizer area of @pqm/model: tokenizers, step tags, prompt templates, encoding and batching.
-
-export type { PrmBatchTensors } from "./batch-tensors.js";
-export { batchToTensors } from "./batch-tensors.js";
+// The public API of the tokenizer area: Hugging Face and built-in tokenizers, step tags, prompt
+// templates and the trajectory encoder (text to token ids with the tag positions).
 export type {
   BuiltinTokenizerMode,
   BuiltinTokenizerOptions,
@@ -10,24 +8,15 @@ export type {
   WordTokenizerOptions,
 } from "./builtin-tokenizer.js";
 export {
-  BUILTIN_CONFIG_KEY,
   BUILTIN_SPECIAL_TOKENS,
   BuiltinTokenizer,
   buildCharTokenizer,
   buildWordTokenizer,
-  CHAR_PRETOKENIZER_PATTERN,
   DEFAULT_CHAR_ALPHABET,
   DEFAULT_STEP_TAG,
-  WORD_PRETOKENIZER_PATTERN,
 } from "./builtin-tokenizer.js";
-export type { CollateOptions, PadSide, PrmBatch } from "./collate-rows.js";
-export { collateRows } from "./collate-rows.js";
-export type { ExtendEmbeddingOptions } from "./embedding-init.js";
-export { extendEmbeddingTable, fillRowsWithMean, meanEmbeddingRow } from "./embedding-init.js";
 export type { HubFolderResolver, LoadTokenizerOptions } from "./hf-tokenizer.js";
-export { HfTokenizer, loadTokenizer, TOKENIZER_FILES } from "./hf-tokenizer.js";
-export type { BatcherOptions, BatcherState, BatchStep, LengthBucket } from "./length-batcher.js";
-export { LengthBucketedBatcher, REFERENCE_BUCKETS } from "./length-batcher.js";
+export { HfTokenizer, loadTokenizer } from "./hf-tokenizer.js";
 export type {
   AddedSpecialToken,
   ChatMessage,

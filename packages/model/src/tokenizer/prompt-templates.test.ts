@@ -10,7 +10,7 @@ import {
   renderPrompt,
   resolvePromptTemplate,
 } from "./prompt-templates.js";
-import { realTokenizerFolder } from "./real-tokenizer-folders.js";
+import { realTokenizerFolder } from "./real-tokenizers.test-helper.js";
 
 const builtin = buildWordTokenizer([]);
 

@@ -2,7 +2,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { buildWordTokenizer } from "./builtin-tokenizer.js";
 import { loadTokenizer } from "./hf-tokenizer.js";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
-import { REAL_TOKENIZERS, type RealTokenizerName, realTokenizerFolder } from "./real-tokenizer-folders.js";
+import {
+  REAL_TOKENIZERS,
+  type RealTokenizerName,
+  realTokenizerFolder,
+} from "./real-tokenizers.test-helper.js";
 import { addStepTagToken, useExistingStepTag } from "./step-tag.js";
 import { StepTagError } from "./tokenizer-errors.js";
 

@@ -120,7 +120,7 @@ function tagIdInContext(tokenizer: PrmTokenizer, text: string, separator: string
 
 /**
  * The ids of `ids` (the encoded probe with the tag) that differ from the encoded probe without it:
- * the tag's tokens, possibly with neighbours whose merges it changed.
+ * the tag's tokens, possibly with neighbors whose merges it changed.
  */
 function idsAroundTag(tokenizer: PrmTokenizer, ids: readonly number[], after: string): number[] {
   const without = tokenizer.encode(`${PROBE_BEFORE}${after}`);

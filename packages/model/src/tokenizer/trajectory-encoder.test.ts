@@ -1,18 +1,22 @@
 import { readFileSync } from "node:fs";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildWordTokenizer } from "./builtin-tokenizer.js";
 import { loadTokenizer } from "./hf-tokenizer.js";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
 import { definePromptTemplate } from "./prompt-templates.js";
-import { REAL_TOKENIZERS, type RealTokenizerName, realTokenizerFolder } from "./real-tokenizer-folders.js";
+import {
+  REAL_TOKENIZERS,
+  type RealTokenizerName,
+  realTokenizerFolder,
+} from "./real-tokenizers.test-helper.js";
 import { type AddedStepTag, addStepTagToken, useExistingStepTag } from "./step-tag.js";
 import { EncodingMismatchError } from "./tokenizer-errors.js";
 import type { EncodedRow, EncodingSpec } from "./trajectory-encoder.js";
 import { checkEncodingSpec, TrajectoryEncoder } from "./trajectory-encoder.js";
 
-function trajectory(question: string, steps: string[], hardLabels?: (0 | 1)[]): LabelledTrajectory {
+function trajectory(question: string, steps: string[], hardLabels?: (0 | 1)[]): LabeledTrajectory {
   return {
     question: { id: "q", text: question, answer: null, domain: "gsm" },
     steps,
@@ -27,7 +31,7 @@ const sample = trajectory(
 );
 
 /** Math-Shepherd rows as trajectories: the question before "Step 1:", steps without their ки tag. */
-function mathShepherdRows(): LabelledTrajectory[] {
+function mathShepherdRows(): LabeledTrajectory[] {
   const lines = readFileSync(sharedPath("data", "math-shepherd", "sample.jsonl"), "utf8")
     .trim()
     .split("\n");

@@ -1,4 +1,4 @@
-import type { LabelledTrajectory, Trajectory } from "@pqm/core";
+import type { LabeledTrajectory, Trajectory } from "@pqm/core";
 import type { PrmTokenizer } from "./prm-tokenizer.js";
 import type { PromptTemplate, StepFormat, TemplateLayout } from "./prompt-templates.js";
 import { renderPrompt, resolvePromptTemplate } from "./prompt-templates.js";
@@ -35,7 +35,7 @@ export interface EncodedRow {
   inputIds: Int32Array;
   /** Position in `inputIds` of each step's tag `[steps]`, ascending; found from ids, never from text offsets. */
   tagPositions: Int32Array;
-  /** Hard labels (0/1) per step, or null for an unlabelled trajectory. */
+  /** Hard labels (0/1) per step, or null for an unlabeled trajectory. */
   hardLabels: readonly number[] | null;
   /** Soft labels in [0, 1] per step, or null when the trajectory has none. */
   softLabels: readonly number[] | null;
@@ -74,7 +74,7 @@ export interface EncodeSummary {
 
 /**
  * Everything that must be the same at training and at evaluation for the tag positions and the
- * prompt to mean the same thing. JSON-serialisable; store it with the checkpoint.
+ * prompt to mean the same thing. JSON-serializable; store it with the checkpoint.
  */
 export interface EncodingSpec {
   version: 1;
@@ -169,8 +169,8 @@ export class TrajectoryEncoder {
     ).text;
   }
 
-  /** Encodes one trajectory (labelled or not); never throws for bad rows, it returns the rejection. */
-  encode(trajectory: Trajectory | LabelledTrajectory, sourceIndex = 0): EncodeOutcome {
+  /** Encodes one trajectory (labeled or not); never throws for bad rows, it returns the rejection. */
+  encode(trajectory: Trajectory | LabeledTrajectory, sourceIndex = 0): EncodeOutcome {
     const reject = (reason: RejectionReason, message: string): EncodeOutcome => ({
       ok: false,
       rejection: { sourceIndex, reason, message },
@@ -266,7 +266,7 @@ export class TrajectoryEncoder {
   }
 
   /** Encodes a list; rejected rows are listed with reasons and counted, never silently lost. */
-  encodeAll(trajectories: Iterable<Trajectory | LabelledTrajectory>): EncodeSummary {
+  encodeAll(trajectories: Iterable<Trajectory | LabeledTrajectory>): EncodeSummary {
     const summary: EncodeSummary = {
       rows: [],
       rejected: [],

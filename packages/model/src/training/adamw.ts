@@ -18,7 +18,7 @@ export interface AdamWOptions {
   noDecay?: (name: string) => boolean;
 }
 
-/** The optimiser state as plain data: the update count and both moments of every parameter. */
+/** The optimizer state as plain data: the update count and both moments of every parameter. */
 export interface AdamWState {
   /** Updates applied so far (the `t` of bias correction). */
   step: number;

@@ -1,10 +1,6 @@
-// The training area of @pqm/model: AdamW, the schedule, clipping, validation AUROC and the loop.
-export type { AdamWOptions, AdamWState } from "./adamw.js";
-export { AdamW } from "./adamw.js";
-export { clipByGlobalNorm, globalGradientNorm } from "./clip-gradients.js";
-export type { LearningRateDecay, LearningRateSchedule } from "./learning-rate-schedule.js";
-export { learningRateAt } from "./learning-rate-schedule.js";
-export { stepAuroc } from "./step-auroc.js";
+// The public API of the training area: `trainPrm`, its configuration, progress events, results and
+// errors. The optimizer, schedule, clipping and validation split it uses are internal.
+export type { LearningRateDecay } from "./learning-rate-schedule.js";
 export type {
   StepRecord,
   TrainingConfig,
@@ -14,6 +10,5 @@ export type {
   TrainRunOptions,
   ValidationMetrics,
 } from "./train-prm.js";
-export { DEFAULT_TRAINING_CONFIG, evaluatePrm, resolveTrainingConfig, trainPrm } from "./train-prm.js";
+export { DEFAULT_TRAINING_CONFIG, resolveTrainingConfig, trainPrm } from "./train-prm.js";
 export { TrainingDivergedError } from "./training-errors.js";
-export { splitByQuestion } from "./validation-split.js";

@@ -16,7 +16,7 @@ export interface LearningRateSchedule {
 }
 
 /**
- * The learning rate of optimiser step `step` (0-based): linear warm-up over `warmupSteps` (step 0 gets
+ * The learning rate of optimizer step `step` (0-based): linear warm-up over `warmupSteps` (step 0 gets
  * `peak / warmupSteps`, as Hugging Face's schedulers after their first step), then linear or cosine decay to
  * `minimum` at `totalSteps`; constant stays at `peak`.
  * @throws RangeError for a negative step or a non-positive peak or total.

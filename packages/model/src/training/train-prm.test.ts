@@ -5,7 +5,7 @@ import { describeEachBackend, useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadCheckpoint } from "../checkpoint/load-checkpoint.js";
-import { arithCorpus, testModel } from "../prm/test-fixtures.js";
+import { arithCorpus, testModel } from "../prm/prm-fixtures.test-helper.js";
 import type { StepRecord, TrainingConfig, TrainProgressEvent } from "./train-prm.js";
 import { trainPrm } from "./train-prm.js";
 import { TrainingDivergedError } from "./training-errors.js";
@@ -125,7 +125,7 @@ describeEachBackend("trainPrm", () => {
     });
     model.dispose();
     expect(counts).toHaveLength(50);
-    // After the first step the optimiser's moments exist; from then on nothing may accumulate.
+    // After the first step the optimizer's moments exist; from then on nothing may accumulate.
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
 });

@@ -1,24 +1,23 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { JsonValue, LabelledTrajectory } from "@pqm/core";
-import { getLoss, isLossName, lossLabelKinds } from "@pqm/core";
+import type { JsonValue, LabeledTrajectory } from "@pqm/core";
+import { auroc, getLoss, isLossName, lossLabelKinds } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
+import type { PrmBatchTensors } from "../batching/batch-tensors.js";
+import { batchToTensors } from "../batching/batch-tensors.js";
+import type { PrmBatch } from "../batching/collate-rows.js";
+import type { BatchStep, LengthBucket } from "../batching/length-batcher.js";
+import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../batching/length-batcher.js";
+import { deriveSeed } from "../batching/seeded-shuffle.js";
 import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
 import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { stableName } from "../prm/process-reward-model.js";
-import type { PrmBatchTensors } from "../tokenizer/batch-tensors.js";
-import { batchToTensors } from "../tokenizer/batch-tensors.js";
-import type { PrmBatch } from "../tokenizer/collate-rows.js";
-import type { BatchStep, LengthBucket } from "../tokenizer/length-batcher.js";
-import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../tokenizer/length-batcher.js";
-import { deriveSeed } from "../tokenizer/seeded-shuffle.js";
 import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
 import { AdamW } from "./adamw.js";
 import { clipByGlobalNorm } from "./clip-gradients.js";
 import type { LearningRateDecay } from "./learning-rate-schedule.js";
 import { learningRateAt } from "./learning-rate-schedule.js";
-import { stepAuroc } from "./step-auroc.js";
 import { TrainingDivergedError } from "./training-errors.js";
 import { splitByQuestion } from "./validation-split.js";
 
@@ -47,11 +46,11 @@ export interface TrainingConfig {
   epsilon: number;
   /** Clip the global gradient norm to this (default 1.0, the reference's); null for no clipping. */
   maxGradNorm: number | null;
-  /** Micro-batches per optimiser step (default 1). */
+  /** Micro-batches per optimizer step (default 1). */
   gradientAccumulation: number;
   /** Passes over the training rows (default 1); ignored when `maxSteps` is set. */
   epochs: number;
-  /** Optimiser steps of the whole run (default: from `epochs`). The schedule spans these. */
+  /** Optimizer steps of the whole run (default: from `epochs`). The schedule spans these. */
   maxSteps: number | null;
   /** Rows per batch for every length (default null: the reference's length buckets). */
   batchSize: number | null;
@@ -126,11 +125,11 @@ export interface TrainRunOptions {
   metricsPath?: string;
   /** Stop after this many seconds of this call (a checkpoint is written at the stop). */
   timeBudgetSeconds?: number;
-  /** Stop after this optimiser step, keeping the schedule of the full run (to pause and resume). */
+  /** Stop after this optimizer step, keeping the schedule of the full run (to pause and resume). */
   stopAfterStep?: number;
   /** Continue from a checkpoint's training state (see `loadCheckpoint`). */
   resume?: SavedTrainingState;
-  /** Called after every optimiser step. */
+  /** Called after every optimizer step. */
   onStep?: (record: StepRecord) => void;
   /**
    * Told how the run goes (start, each step, validations, checkpoints, end), e.g. to draw a progress
@@ -143,7 +142,7 @@ export interface TrainRunOptions {
 export type TrainProgressEvent =
   /** Before the first step; `step` is where the run starts (above 0 when resumed). */
   | { type: "start"; step: number; totalSteps: number }
-  /** After each optimiser step, with its metrics-log record. */
+  /** After each optimizer step, with its metrics-log record. */
   | { type: "step"; step: number; totalSteps: number; record: StepRecord }
   /** After a validation pass; `final` for the one at the end. */
   | { type: "validation"; step: number; metrics: ValidationMetrics; final: boolean }
@@ -154,7 +153,7 @@ export type TrainProgressEvent =
 
 /** What {@link trainPrm} did. */
 export interface TrainResult {
-  /** Optimiser steps done in total (resumed ones included). */
+  /** Optimizer steps done in total (resumed ones included). */
   steps: number;
   /** Why it stopped. */
   stoppedBy: "steps" | "time" | "stop-after-step";
@@ -175,10 +174,10 @@ export interface TrainResult {
 /** Input of {@link trainPrm}. */
 export interface TrainPrmInput {
   model: ProcessRewardModel;
-  /** Labelled training trajectories. */
-  train: readonly LabelledTrajectory[];
+  /** Labeled training trajectories. */
+  train: readonly LabeledTrajectory[];
   /** Validation trajectories; default: `validationFraction` of the training questions. */
-  validation?: readonly LabelledTrajectory[];
+  validation?: readonly LabeledTrajectory[];
   config?: Partial<TrainingConfig>;
   run?: TrainRunOptions;
 }
@@ -214,13 +213,13 @@ export function resolveTrainingConfig(config: Partial<TrainingConfig> = {}): Tra
   return resolved;
 }
 
-interface Labelled {
+interface LabeledBatch {
   batch: PrmBatch;
   tensors: PrmBatchTensors;
   labels: tf.Tensor2D;
 }
 
-function withLabels(batch: PrmBatch, source: "hard" | "soft"): Labelled {
+function withLabels(batch: PrmBatch, source: "hard" | "soft"): LabeledBatch {
   const tensors = batchToTensors(batch);
   const labels = source === "soft" && tensors.softLabels !== null ? tensors.softLabels : tensors.labels;
   if (labels === null) throw new Error("training batch without labels");
@@ -268,7 +267,7 @@ export function evaluatePrm(
   }
   return {
     loss: rows === 0 ? Number.NaN : lossSum / rows,
-    auroc: stepAuroc(scores, labels),
+    auroc: auroc(scores, labels),
     steps: scores.length,
   };
 }
@@ -487,7 +486,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         throw divergence(step, "gradient norm", clipped.norm, lastRows, trainSet, trainEncoded.rows);
       }
 
-      // 5. Optimiser step.
+      // 5. Optimizer step.
       optimizer.applyGradients(parameters, clipped.gradients, learningRate);
       for (const gradient of clipped.gradients.values()) gradient.dispose();
       step++;
@@ -552,7 +551,7 @@ function divergence(
   quantity: "loss" | "gradient norm",
   value: number,
   sourceIndices: readonly number[],
-  trainSet: readonly LabelledTrajectory[],
+  trainSet: readonly LabeledTrajectory[],
   _rows: readonly EncodedRow[],
 ): TrainingDivergedError {
   const questionIds = sourceIndices.map((index) => trainSet[index]?.question.id ?? "?");

@@ -1,5 +1,5 @@
 /**
- * Training stopped because the loss or the gradient norm stopped being finite. Names the optimiser
+ * Training stopped because the loss or the gradient norm stopped being finite. Names the optimizer
  * step and the rows (indices into the training data and question ids) of the batch that caused it.
  */
 export class TrainingDivergedError extends Error {

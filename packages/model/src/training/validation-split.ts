@@ -1,5 +1,6 @@
-import type { LabelledTrajectory } from "@pqm/core";
-import { deriveSeed, seededRandom, shuffled } from "../tokenizer/seeded-shuffle.js";
+import type { LabeledTrajectory } from "@pqm/core";
+import { mulberry32 } from "@pqm/core/reference";
+import { deriveSeed, shuffled } from "../batching/seeded-shuffle.js";
 
 /**
  * Splits trajectories into training and validation sets by question (all solutions of a question go to
@@ -8,18 +9,18 @@ import { deriveSeed, seededRandom, shuffled } from "../tokenizer/seeded-shuffle.
  * @throws RangeError for a fraction outside [0, 1).
  */
 export function splitByQuestion(
-  trajectories: readonly LabelledTrajectory[],
+  trajectories: readonly LabeledTrajectory[],
   fraction: number,
   seed: number,
-): { train: LabelledTrajectory[]; validation: LabelledTrajectory[] } {
+): { train: LabeledTrajectory[]; validation: LabeledTrajectory[] } {
   if (!(fraction >= 0 && fraction < 1))
     throw new RangeError(`validation fraction ${fraction} must lie in [0, 1)`);
   const ids = [...new Set(trajectories.map((trajectory) => trajectory.question.id))];
   const held = new Set(
-    shuffled(ids, seededRandom(deriveSeed(seed, 0x5eed))).slice(0, Math.round(ids.length * fraction)),
+    shuffled(ids, mulberry32(deriveSeed(seed, 0x5eed))).slice(0, Math.round(ids.length * fraction)),
   );
-  const train: LabelledTrajectory[] = [];
-  const validation: LabelledTrajectory[] = [];
+  const train: LabeledTrajectory[] = [];
+  const validation: LabeledTrajectory[] = [];
   for (const trajectory of trajectories)
     (held.has(trajectory.question.id) ? validation : train).push(trajectory);
   return { train, validation };

@@ -2,9 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 
 /** A LoRA adapter on one projection: `y += (x · A) · B · alpha / rank`. */
 export interface LoraAdapter {
-  /** `[in, rank]`, initialised uniform(±1/sqrt(in)) as PEFT's kaiming_uniform(a=√5) does. */
+  /** `[in, rank]`, initialized uniform(±1/sqrt(in)) as PEFT's kaiming_uniform(a=√5) does. */
   a: tf.Variable;
-  /** `[rank, out]`, initialised to zeros so the adapted model starts equal to the base. */
+  /** `[rank, out]`, initialized to zeros so the adapted model starts equal to the base. */
   b: tf.Variable;
   /** alpha / rank. */
   scale: number;

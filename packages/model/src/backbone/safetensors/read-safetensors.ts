@@ -116,31 +116,37 @@ export function elementCount(shape: readonly number[]): number {
 }
 
 /**
- * Parses safetensors bytes: checks the header length, the JSON, every entry's dtype, shape and
- * offsets (inside the data section, matching shape × dtype size).
+ * Parses safetensors bytes: checks the header length, the JSON, `__metadata__` (a map of strings),
+ * every entry's dtype, shape and offsets (inside the data section, matching shape × dtype size).
  * @param file the name used in error messages.
- * @throws ModelLoadError naming the file and tensor for any inconsistency or unsupported dtype.
+ * @throws ModelLoadError naming the file, the tensor (or `__metadata__`) and the byte range for any
+ *   inconsistency or unsupported dtype.
  */
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFile {
   if (bytes.byteLength < 8)
     throw new ModelLoadError(file, undefined, `file is ${bytes.byteLength} bytes, too short`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.byteLength - 8) {
+  const declaredLength = view.getBigUint64(0, true);
+  if (declaredLength > BigInt(bytes.byteLength - 8)) {
     throw new ModelLoadError(
       file,
       undefined,
-      `header length ${headerLength} exceeds file size ${bytes.byteLength}`,
+      `header length ${declaredLength} (bytes 0-7) exceeds the ${bytes.byteLength - 8} bytes after it`,
     );
   }
+  const headerLength = Number(declaredLength);
+  const headerBytes = `bytes 8-${8 + headerLength - 1}`;
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (cause) {
-    throw new ModelLoadError(file, undefined, "header is not valid JSON", { cause });
+    const reason = cause instanceof Error ? `: ${cause.message.replace(/\s+/g, " ")}` : "";
+    throw new ModelLoadError(file, undefined, `header (${headerBytes}) is not valid JSON${reason}`, {
+      cause,
+    });
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new ModelLoadError(file, undefined, "header is not a JSON object");
+    throw new ModelLoadError(file, undefined, `header (${headerBytes}) is not a JSON object`);
   }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
@@ -148,8 +154,23 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
+      if (
+        typeof raw !== "object" ||
+        raw === null ||
+        Array.isArray(raw) ||
+        !Object.values(raw).every((value) => typeof value === "string")
+      ) {
+        throw new ModelLoadError(file, name, `expected a map of strings, got ${JSON.stringify(raw)}`);
+      }
       metadata = raw as Record<string, string>;
       continue;
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      throw new ModelLoadError(
+        file,
+        name,
+        `expected an object with dtype, shape and data_offsets, got ${JSON.stringify(raw)}`,
+      );
     }
     const record = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = record.dtype;
@@ -178,7 +199,8 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       throw new ModelLoadError(
         file,
         name,
-        `data_offsets [${begin}, ${end}] do not hold ${expectedBytes} bytes inside a data section of ${dataLength}`,
+        `data_offsets [${begin}, ${end}] (bytes ${dataStart + begin}-${dataStart + end - 1} of the file) do not ` +
+          `hold ${expectedBytes} bytes inside a data section of ${dataLength} (from byte ${dataStart})`,
       );
     }
     entries.set(name, {

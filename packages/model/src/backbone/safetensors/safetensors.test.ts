@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { goldenDecoderModels, goldenDecoderPath } from "../golden-decoders.js";
+import { goldenDecoderModels, goldenDecoderPath } from "../golden-decoders.test-helper.js";
 import { ModelLoadError } from "../model-load-error.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "./half-float.js";
 import { openSafetensorsCheckpoint, parseSafetensors, readSafetensorsFile } from "./read-safetensors.js";

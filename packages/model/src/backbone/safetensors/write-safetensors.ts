@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { rename, rm, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "@pqm/data";
 import { elementCount } from "./read-safetensors.js";
 
 /** A float32 tensor to be written: row-major data and its shape. */
@@ -9,7 +8,7 @@ export interface Float32TensorData {
 }
 
 /**
- * Serialises float32 tensors to safetensors bytes the way Python's `safetensors` does: tensors
+ * Serializes float32 tensors to safetensors bytes the way Python's `safetensors` does: tensors
  * sorted by name and packed back to back, `__metadata__` first in the header, the header padded
  * with spaces to a multiple of 8 bytes so every tensor starts aligned.
  * @param metadata string map stored as `__metadata__` (omitted when undefined).
@@ -50,8 +49,9 @@ export function serializeSafetensors(
 }
 
 /**
- * Writes float32 tensors to `path` as safetensors, atomically: the bytes go to a temporary file
- * beside `path` that is then renamed over it, so a crash never leaves a half-written checkpoint.
+ * Writes float32 tensors to `path` as safetensors, atomically (`writeFileAtomic` of @pqm/data: a
+ * temporary file beside `path`, fsynced, then renamed over it), so a crash never leaves a half-written
+ * checkpoint.
  * @throws Error on a shape mismatch (see `serializeSafetensors`) or a file-system error.
  */
 export async function writeSafetensors(
@@ -59,13 +59,5 @@ export async function writeSafetensors(
   tensors: ReadonlyMap<string, Float32TensorData>,
   metadata: Readonly<Record<string, string>> = { format: "pt" },
 ): Promise<void> {
-  const bytes = serializeSafetensors(tensors, metadata);
-  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    await writeFile(temporary, bytes);
-    await rename(temporary, path);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
