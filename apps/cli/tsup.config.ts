@@ -2,8 +2,8 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   // The module @pqm/pipeline's training workers import first (to quiet TF.js in each thread) is an
-  // entry of its own, built beside the bin (dist/demo-worker-setup.js).
-  entry: { bin: "src/bin.ts", "demo-worker-setup": "src/commands/demo/worker-setup.ts" },
+  // entry of its own, built beside the bin (dist/pipeline-worker-setup.js).
+  entry: { bin: "src/bin.ts", "pipeline-worker-setup": "src/shared/pipeline-worker-setup.ts" },
   format: ["esm"],
   sourcemap: true,
   clean: true,

@@ -1,14 +1,14 @@
 import { Command, CommanderError } from "commander";
-import { CliError, exitCodes } from "./cli-error.js";
 import { registerAnnotate } from "./commands/annotate/annotate-command.js";
 import { registerData } from "./commands/data/data-command.js";
 import { registerDemo } from "./commands/demo/demo-command.js";
 import { registerEval } from "./commands/eval/eval-command.js";
-import { registerScore } from "./commands/eval/score-command.js";
-import { registerExample } from "./commands/example-command.js";
+import { registerExample } from "./commands/example/example-command.js";
 import { registerExperiment } from "./commands/experiment/experiment-command.js";
+import { registerScore } from "./commands/score/score-command.js";
 import { registerSearch } from "./commands/search/search-command.js";
 import { registerTrain } from "./commands/train/train-command.js";
+import { CliError, exitCodes } from "./shared/cli-error.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
 // from its own file and imports its work when it runs, so `pqm --help` loads no TF.js and no data code.
@@ -27,7 +27,7 @@ const tfjsCommands = new Set(["demo", "eval", "example", "experiment", "score", 
 program.hook("preAction", async (_program, actionCommand) => {
   let command = actionCommand;
   while (command.parent !== null && command.parent !== program) command = command.parent;
-  if (tfjsCommands.has(command.name())) (await import("./tfjs-quiet.js")).quietTfjs();
+  if (tfjsCommands.has(command.name())) (await import("./shared/quiet-tfjs.js")).quietTfjs();
 });
 
 registerDemo(program);

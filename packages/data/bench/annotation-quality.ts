@@ -53,7 +53,7 @@ for (const n of [1, 2, 4, 8, 16, 32]) {
       hardAccuracyVsQPositive: reachableAgree / steps,
       softMaeVsExactQ: softSteps === 0 ? null : absoluteError / softSteps,
       rollouts: summary.rollouts,
-      rolloutsPerLabelledStep: summary.rolloutsPerLabelledStep,
+      rolloutsPerLabeledStep: summary.rolloutsPerLabeledStep,
       rolloutSavingVsAll: 1 - summary.rollouts / summary.fullRollouts,
     });
     console.error(JSON.stringify(byN[byN.length - 1]));
@@ -78,10 +78,10 @@ const result = {
   throughput: {
     n: 8,
     concurrency: 8,
-    labelledSteps: throughputRun.summary.labelledSteps,
+    labeledSteps: throughputRun.summary.labeledSteps,
     rollouts: throughputRun.summary.rollouts,
     seconds: throughputRun.summary.seconds,
-    labelledStepsPerSecond: throughputRun.summary.labelledStepsPerSecond,
+    labeledStepsPerSecond: throughputRun.summary.labeledStepsPerSecond,
     rolloutsPerSecond: throughputRun.summary.rollouts / throughputRun.summary.seconds,
   },
 };

@@ -1,9 +1,13 @@
 // The public API of @pqm/data. Each area keeps its own explicit export list in its folder's index.
+// The HTTP machinery shared with other packages is a separate entry, `@pqm/data/http` (http/index.ts).
 
 export * from "./annotation/index.js";
 export * from "./answers/index.js";
 export * from "./arith/index.js";
+export type { AtomicFileContent, AtomicFolderOptions, FolderWriter } from "./atomic-write.js";
+export { findInterruptedSwap, replaceAtomic, writeFileAtomic, writeFolderAtomic } from "./atomic-write.js";
 export type { DataLocation } from "./errors.js";
-export { DataFormatError, formatLocation } from "./errors.js";
+export { DataFormatError } from "./errors.js";
 export * from "./formats/index.js";
 export * from "./hub/index.js";
+export { environmentSecrets, REDACTED, redactSecrets } from "./redact-secrets.js";

@@ -5,11 +5,11 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { AnswerChecker } from "@pqm/core/reference";
 import { aggregationNames } from "@pqm/core/reference";
-import type { AnswerChecker } from "../src/answer-checker.js";
-import { type BestOfNQuestion, evaluateBestOfN } from "../src/best-of-n.js";
-import { createRandom } from "../src/random.js";
-import { checkCandidateAnswers } from "../src/verdicts.js";
+import { checkCandidateAnswers } from "../src/answers/verdicts.js";
+import { type BestOfNQuestion, evaluateBestOfN } from "../src/best-of-n/best-of-n.js";
+import { createRandom } from "../src/statistics/random.js";
 
 const QUESTIONS = 500;
 const CANDIDATES = 128;

@@ -1,7 +1,30 @@
-// The public API of @pqm/eval.
-export type { AnswerChecker } from "./answer-checker.js";
-export { dataAnswerChecker, loadDataAnswerChecker } from "./answer-checker.js";
-export { auroc } from "./auroc.js";
+/**
+ * `@pqm/eval`: evaluation of process reward models, on plain inputs (scores, verdicts, answer groups).
+ *
+ * - Best-of-n with its baselines and the aggregation sweep ({@link evaluateCandidates} from files,
+ *   {@link evaluateBestOfN} from plain arrays), answers judged by an {@link AnswerChecker}.
+ * - Step-level metrics: ProcessBench, step AUROC and accuracy, fidelity to exact Q-values.
+ * - The files: candidate files, scores files (`pqm-scores/1`) and their cache.
+ * - The reports: `results.json`, `report.md`, plots and `index.html` of an evaluation, and the demo and
+ *   experiment reports of `@pqm/pipeline`.
+ *
+ * The pieces the reports are made of (HTML and Markdown renderers, Vega-Lite specs, SVG/PNG rendering,
+ * number formatting, secret scrubbing) are in the `@pqm/eval/report` entry.
+ *
+ * @packageDocumentation
+ */
+
+export type { AnswerChecker } from "@pqm/core/reference";
+export { dataAnswerChecker, loadDataAnswerChecker } from "./answers/answer-checker.js";
+export type {
+  AnswerGrouping,
+  CandidateVerdict,
+  GoldAnswer,
+  VerdictOptions,
+  VerdictTable,
+} from "./answers/verdicts.js";
+export { checkCandidateAnswers } from "./answers/verdicts.js";
+
 export type {
   BestOfNMethod,
   BestOfNOptions,
@@ -9,31 +32,16 @@ export type {
   BestOfNQuestion,
   BestOfNResult,
   CurvePoint,
-} from "./best-of-n.js";
-export { bestOfNMethodLabels, bestOfNMethods, evaluateBestOfN } from "./best-of-n.js";
-export type { BootstrapOptions, Interval, ResamplePlan } from "./bootstrap.js";
-export { bootstrapMean, createResamplePlan, quantile } from "./bootstrap.js";
-export type { CandidateFile } from "./candidate-file.js";
-export { readCandidateFile, sha256Hex, sha256OfFile } from "./candidate-file.js";
+} from "./best-of-n/best-of-n.js";
+export { bestOfNMethodLabels, bestOfNMethods, evaluateBestOfN } from "./best-of-n/best-of-n.js";
 export type {
   CandidateEvaluation,
   CandidateEvaluationInput,
   CandidateEvaluationOptions,
-} from "./evaluate-candidates.js";
-export { evaluateCandidates } from "./evaluate-candidates.js";
-export type { ProcessBenchEvaluation, ProcessBenchItem, ProcessBenchMetrics } from "./processbench.js";
-export {
-  chooseProcessBenchThreshold,
-  evaluateProcessBench,
-  firstWrongStep,
-  predictFirstWrongStep,
-  processBenchMetrics,
-} from "./processbench.js";
-export type { QValueFidelity, QValueOrderingCheck, QValueTrajectory } from "./q-value-fidelity.js";
-export { evaluateQValueFidelity, theoremOrderingCheck } from "./q-value-fidelity.js";
-export type { RandomSource } from "./random.js";
-export { createRandom, deriveSeed, sampleWithoutReplacement } from "./random.js";
-export { midranks } from "./ranks.js";
+} from "./best-of-n/evaluate-candidates.js";
+export { evaluateCandidates } from "./best-of-n/evaluate-candidates.js";
+export type { CandidateFile } from "./candidates/candidate-file.js";
+export { readCandidateFile, sha256OfFile } from "./candidates/candidate-file.js";
 export type {
   DemoMethod,
   DemoReportFiles,
@@ -45,61 +53,46 @@ export type {
   SummaryValue,
   TitledTable,
 } from "./report/demo-report.js";
-export { demoAccuracySpec, demoTables, formatSummaryValue, writeDemoReport } from "./report/demo-report.js";
+export { demoTables, writeDemoReport } from "./report/demo-report.js";
+export type { EvaluationReportFiles, EvaluationReportOptions } from "./report/evaluation-report.js";
+export { writeEvaluationReport } from "./report/evaluation-report.js";
 export type {
   ExperimentReportFiles,
   ExperimentReportInput,
   ExperimentReportOptions,
   ExperimentReportRow,
 } from "./report/experiment-report.js";
-export { experimentSpec, experimentTable, writeExperimentReport } from "./report/experiment-report.js";
-export type { HtmlPlot } from "./report/html.js";
-export { escapeHtml, renderHtmlReport, stepColour } from "./report/html.js";
-export { renderMarkdownReport } from "./report/markdown.js";
-export {
-  accuracyCurveSpec,
-  aggregationSweepSpec,
-  canRenderPng,
-  PNG_RENDERER_PACKAGE,
-  renderSpecToSvg,
-  svgToPng,
-} from "./report/plots.js";
+export { experimentTable, writeExperimentReport } from "./report/experiment-report.js";
+export { canRenderPng } from "./report/plots.js";
 export type { CandidateDetail, QuestionDetail } from "./report/question-details.js";
 export { buildQuestionDetails } from "./report/question-details.js";
 export type { EvaluationParts, EvaluationResults } from "./report/results.js";
-export {
-  createEvaluationResults,
-  formatNumber,
-  formatPercent,
-  packageVersions,
-  RESULTS_FORMAT,
-  readEvaluationResults,
-} from "./report/results.js";
-export { scrubSecrets } from "./report/secrets.js";
-export type { ReportTable } from "./report/tables.js";
-export { buildReportTables, formatAccuracyCell } from "./report/tables.js";
-export type { ReportFiles, ReportOptions } from "./report/write-report.js";
-export { writeEvaluationReport } from "./report/write-report.js";
-export type { ScoreCacheOptions, ScoringProgress } from "./scores-cache.js";
-export { formatScoringProgress, scoreCandidatesCached, scoresCachePath } from "./scores-cache.js";
-export type { ExcludedScore, ReadScoresOptions, ScoresFile, ScoresHeader } from "./scores-file.js";
-export { formatScoresLine, readScoresFile, SCORES_FORMAT, writeScoresFile } from "./scores-file.js";
-export type { VoteScratch } from "./selection.js";
-export {
-  createVoteScratch,
-  NO_ANSWER_GROUP,
-  passAtNUnbiased,
-  pickByVote,
-  pickHighestScore,
-} from "./selection.js";
-export { pearson, spearman } from "./spearman.js";
-export type { StepLabelMetrics, StepLabelOptions, StepLabelTrajectory } from "./step-labels.js";
-export { evaluateStepLabels } from "./step-labels.js";
+export { createEvaluationResults, RESULTS_FORMAT, readEvaluationResults } from "./report/results.js";
+export type { ScoreCacheOptions, ScoringProgress } from "./scores/scores-cache.js";
+export { formatScoringProgress, scoreCandidatesCached, scoresCachePath } from "./scores/scores-cache.js";
+export type { ExcludedScore, ReadScoresOptions, ScoresFile, ScoresHeader } from "./scores/scores-file.js";
+export { readScoresFile, SCORES_FORMAT, writeScoresFile } from "./scores/scores-file.js";
+export type { Interval } from "./statistics/bootstrap.js";
 export type {
-  AnswerGrouping,
-  CandidateVerdict,
-  GoldAnswer,
-  VerdictOptions,
-  VerdictTable,
-} from "./verdicts.js";
-export { checkCandidateAnswers, normaliseAnswerString } from "./verdicts.js";
+  ProcessBenchEvaluation,
+  ProcessBenchItem,
+  ProcessBenchMetrics,
+} from "./step-metrics/processbench.js";
+export {
+  chooseProcessBenchThreshold,
+  evaluateProcessBench,
+  firstWrongStep,
+  processBenchMetrics,
+} from "./step-metrics/processbench.js";
+export type {
+  QValueFidelity,
+  QValueOrderingCheck,
+  QValueTrajectory,
+} from "./step-metrics/q-value-fidelity.js";
+export { evaluateQValueFidelity, theoremOrderingCheck } from "./step-metrics/q-value-fidelity.js";
+export type {
+  StepLabelMetrics,
+  StepLabelOptions,
+  StepLabelTrajectory,
+} from "./step-metrics/step-labels.js";
+export { evaluateStepLabels } from "./step-metrics/step-labels.js";

@@ -1,4 +1,4 @@
-import type { LabelledTrajectory } from "@pqm/core/reference";
+import type { LabeledTrajectory } from "@pqm/core/reference";
 import type { ArithEnvironment } from "../arith/index.js";
 import type { AnnotateOptions, AnnotationSummary } from "./monte-carlo-annotator.js";
 import { annotate, annotatedRowToTrajectory } from "./monte-carlo-annotator.js";
@@ -24,7 +24,7 @@ export interface ArithMonteCarloCorpusOptions extends Omit<AnnotateOptions, "com
 export async function arithMonteCarloCorpus(
   environment: ArithEnvironment,
   options: ArithMonteCarloCorpusOptions,
-): Promise<{ corpus: LabelledTrajectory[]; summary: AnnotationSummary }> {
+): Promise<{ corpus: LabeledTrajectory[]; summary: AnnotationSummary }> {
   const { questions, samplesPerQuestion, offset, sampleSeed, ...annotateOptions } = options;
   const trajectories = environment.sampleTrajectories({
     questions,
@@ -36,7 +36,7 @@ export async function arithMonteCarloCorpus(
     ...annotateOptions,
     completer: environment.policy,
   });
-  const corpus: LabelledTrajectory[] = [];
+  const corpus: LabeledTrajectory[] = [];
   for (const row of rows) {
     const trajectory = annotatedRowToTrajectory(row);
     if (trajectory === undefined) continue;

@@ -51,7 +51,7 @@ describe("annotate", () => {
       expect(row.label).toBeDefined();
     }
     expect(summary.rollouts).toBe(rows.reduce((sum, row) => sum + 8 * (row.steps.length - 1), 0));
-    expect(summary.tokensPerLabelledStep).toBeGreaterThan(0);
+    expect(summary.tokensPerLabeledStep).toBeGreaterThan(0);
   });
 
   it("agrees better with the exact labels and Q-values as N grows", async () => {
@@ -139,7 +139,7 @@ describe("annotate", () => {
       doneRows: trajectories.length,
       failedRows: 0,
       rollouts: second.summary.rollouts,
-      labelledSteps: second.summary.labelledSteps,
+      labeledSteps: second.summary.labeledSteps,
     });
     expect(second.summary.droppedPartialLine).toBe(true);
     expect(second.summary.writtenRows).toBe(trajectories.length - afterKill);
@@ -213,7 +213,7 @@ describe("annotate", () => {
     expect(rows[1]?.hardLabels.every((label) => label === 0)).toBe(true);
     expect(rows[1]?.label).not.toMatch(/ \+(\n|$)/);
     expect(summary.vetoedRows).toBe(1);
-    expect(summary.relabelledRows).toBe(1);
+    expect(summary.relabeledRows).toBe(1);
   });
 
   it("reports rows whose completer keeps failing and labels partial evidence only when allowed", async () => {

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import type {
+  AnswerEquivalence,
+  AnswerExtractor,
   HardLabel,
-  LabelledTrajectory,
+  LabeledTrajectory,
   Policy,
   PolicyCompletion,
   PolicySampleOptions,
@@ -9,12 +11,11 @@ import type {
   Step,
   Trajectory,
 } from "@pqm/core/reference";
+import { deriveSeed } from "@pqm/core/reference";
 import { extractAnswer, isEquivalent } from "../answers/index.js";
-import { deriveSeed } from "../arith/seeded-random.js";
 import { toMathShepherdRow } from "../formats/index.js";
-import type { AnswerChecker, AnswerExtractor } from "./answer-checking.js";
-import { ConcurrencyLimiter } from "./concurrency-limiter.js";
-import { ResumableJsonlWriter } from "./resumable-jsonl.js";
+import { ResumableJsonlWriter } from "../formats/resumable-jsonl.js";
+import { ConcurrencyLimiter } from "../http/concurrency-limiter.js";
 
 /** What a consensus judge sees for one labelled trajectory. */
 export interface AnnotationJudgeInput {
@@ -90,7 +91,7 @@ export interface AnnotationProgress {
   doneRows: number;
   failedRows: number;
   rollouts: number;
-  labelledSteps: number;
+  labeledSteps: number;
   elapsedSeconds: number;
 }
 
@@ -116,7 +117,7 @@ export interface AnnotateOptions {
    */
   search?: AnnotationSearch;
   /** Answer checker (default: the answers module's `isEquivalent`). */
-  checker?: AnswerChecker;
+  checker?: AnswerEquivalence;
   /** Final-answer extractor for whole solutions (default: the answers module's `extractAnswer`). */
   extractor?: AnswerExtractor;
   /** Roll out the last step too instead of checking the solution's own answer (default false). */
@@ -148,7 +149,7 @@ export interface AnnotationSummary {
   /** Rows labelled and written by this run (status ok or vetoed). */
   writtenRows: number;
   vetoedRows: number;
-  relabelledRows: number;
+  relabeledRows: number;
   failures: AnnotationFailure[];
   /** True when the signal stopped the run before every row was done. */
   aborted: boolean;
@@ -157,13 +158,13 @@ export interface AnnotationSummary {
   rollouts: number;
   /** Rollouts the same rows would have needed with `search: "all"` and no early stop. */
   fullRollouts: number;
-  labelledSteps: number;
+  labeledSteps: number;
   promptTokens: number;
   completionTokens: number;
-  rolloutsPerLabelledStep: number;
-  tokensPerLabelledStep: number;
+  rolloutsPerLabeledStep: number;
+  tokensPerLabeledStep: number;
   seconds: number;
-  labelledStepsPerSecond: number;
+  labeledStepsPerSecond: number;
 }
 
 /** The result of `annotate`: its summary and every finished row (resumed and new), by input index. */
@@ -192,7 +193,7 @@ interface StepTally {
  * its last line; completer errors do not throw (they fail their row).
  */
 export async function annotate(
-  trajectories: ReadonlyArray<Trajectory | LabelledTrajectory>,
+  trajectories: ReadonlyArray<Trajectory | LabeledTrajectory>,
   options: AnnotateOptions,
 ): Promise<AnnotationResult> {
   const n = options.n ?? 8;
@@ -234,19 +235,19 @@ export async function annotate(
     resumedRows,
     writtenRows: 0,
     vetoedRows: 0,
-    relabelledRows: 0,
+    relabeledRows: 0,
     failures: [],
     aborted: false,
     droppedPartialLine,
     rollouts: 0,
     fullRollouts: 0,
-    labelledSteps: 0,
+    labeledSteps: 0,
     promptTokens: 0,
     completionTokens: 0,
-    rolloutsPerLabelledStep: 0,
-    tokensPerLabelledStep: 0,
+    rolloutsPerLabeledStep: 0,
+    tokensPerLabeledStep: 0,
     seconds: 0,
-    labelledStepsPerSecond: 0,
+    labeledStepsPerSecond: 0,
   };
   const progress = (type: AnnotationProgress["type"]): void =>
     options.onProgress?.({
@@ -256,7 +257,7 @@ export async function annotate(
       doneRows: summary.resumedRows + summary.writtenRows,
       failedRows: summary.failures.length,
       rollouts: summary.rollouts,
-      labelledSteps: summary.labelledSteps,
+      labeledSteps: summary.labeledSteps,
       elapsedSeconds: (performance.now() - started) / 1000,
     });
   progress("start");
@@ -299,7 +300,7 @@ export async function annotate(
   };
 
   const labelRow = async (
-    trajectory: Trajectory | LabelledTrajectory,
+    trajectory: Trajectory | LabeledTrajectory,
     index: number,
   ): Promise<AnnotatedRow> => {
     const key = keys[index] as string;
@@ -448,8 +449,8 @@ export async function annotate(
         finished.set(key, row);
         summary.writtenRows++;
         if (row.status === "vetoed") summary.vetoedRows++;
-        if (row.judge?.action === "relabel") summary.relabelledRows++;
-        if (row.status === "ok") summary.labelledSteps += row.steps.length;
+        if (row.judge?.action === "relabel") summary.relabeledRows++;
+        if (row.status === "ok") summary.labeledSteps += row.steps.length;
         summary.rollouts += sum(row.rollouts);
         summary.promptTokens += sum(row.promptTokens);
         summary.completionTokens += sum(row.completionTokens);
@@ -478,13 +479,10 @@ export async function annotate(
   summary.aborted =
     options.signal?.aborted === true && finished.size + summary.failures.length < trajectories.length;
   summary.seconds = (performance.now() - started) / 1000;
-  summary.rolloutsPerLabelledStep =
-    summary.labelledSteps === 0 ? 0 : summary.rollouts / summary.labelledSteps;
-  summary.tokensPerLabelledStep =
-    summary.labelledSteps === 0
-      ? 0
-      : (summary.promptTokens + summary.completionTokens) / summary.labelledSteps;
-  summary.labelledStepsPerSecond = summary.seconds === 0 ? 0 : summary.labelledSteps / summary.seconds;
+  summary.rolloutsPerLabeledStep = summary.labeledSteps === 0 ? 0 : summary.rollouts / summary.labeledSteps;
+  summary.tokensPerLabeledStep =
+    summary.labeledSteps === 0 ? 0 : (summary.promptTokens + summary.completionTokens) / summary.labeledSteps;
+  summary.labeledStepsPerSecond = summary.seconds === 0 ? 0 : summary.labeledSteps / summary.seconds;
   progress("end");
   const rows = [...finished.values()].sort((a, b) => a.index - b.index);
   return { summary, rows };
@@ -499,12 +497,12 @@ export function rowKey(trajectory: Trajectory, index: number): string {
 }
 
 /**
- * An annotated row as a `LabelledTrajectory` (soft labels only when every step has one), or
+ * An annotated row as a `LabeledTrajectory` (soft labels only when every step has one), or
  * undefined for a vetoed row.
  */
-export function annotatedRowToTrajectory(row: AnnotatedRow): LabelledTrajectory | undefined {
+export function annotatedRowToTrajectory(row: AnnotatedRow): LabeledTrajectory | undefined {
   if (row.status !== "ok") return undefined;
-  const trajectory: LabelledTrajectory = {
+  const trajectory: LabeledTrajectory = {
     question: row.question,
     steps: row.steps,
     hardLabels: row.hardLabels,

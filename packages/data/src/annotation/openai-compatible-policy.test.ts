@@ -5,15 +5,12 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ArithEnvironment } from "../arith/index.js";
+import { HttpRequestError, MalformedResponseError } from "../http/http-errors.js";
 import type { ArithCompletionServer, ArithServerRequest } from "./arith-completion-server.js";
 import { sendJson, startArithCompletionServer } from "./arith-completion-server.js";
 import { annotate } from "./monte-carlo-annotator.js";
 import type { OpenAICompatiblePolicyOptions } from "./openai-compatible-policy.js";
-import {
-  CompletionRequestError,
-  MalformedResponseError,
-  OpenAICompatiblePolicy,
-} from "./openai-compatible-policy.js";
+import { OpenAICompatiblePolicy } from "./openai-compatible-policy.js";
 
 const KEY = "sk-pqm-test-4b1f9e2d7c6a";
 const KEY_VARIABLE = "PQM_TEST_COMPLETER_KEY";
@@ -137,8 +134,8 @@ describe("OpenAICompatiblePolicy against a loopback server backed by the arith p
 
     failures = 100;
     const error = await failure(client([server.url], { retries: 1 }).complete(question, prefix, { n: 1 }));
-    expect(error).toBeInstanceOf(CompletionRequestError);
-    expect((error as CompletionRequestError).status).toBe(500);
+    expect(error).toBeInstanceOf(HttpRequestError);
+    expect((error as HttpRequestError).status).toBe(500);
     expect(error.message).toContain(`${server.url}/completions`);
     expect(error.message).toContain("HTTP 500");
   });
@@ -246,8 +243,8 @@ describe("OpenAICompatiblePolicy against a loopback server backed by the arith p
       env: {},
       retries: 0,
     });
-    const unauthorised = await failure(noKey.complete(question, prefix, { n: 1 }));
-    expect((unauthorised as CompletionRequestError).status).toBe(401);
+    const unauthorized = await failure(noKey.complete(question, prefix, { n: 1 }));
+    expect((unauthorized as HttpRequestError).status).toBe(401);
     const missing = await failure(Promise.resolve().then(() => client([server.url], { env: {} })));
     expect(missing.message).toContain(KEY_VARIABLE);
 
@@ -273,7 +270,7 @@ describe("OpenAICompatiblePolicy against a loopback server backed by the arith p
       JSON.stringify(client([server.url])),
       inspect(client([server.url]), { depth: 10, showHidden: true }),
     ].join("\n");
-    expect(texts).toContain("bad auth Bearer ***");
+    expect(texts).toContain("bad auth Bearer [redacted]");
     expect(texts).not.toContain(KEY);
   });
 });

@@ -1,5 +1,5 @@
+import { readResumableJsonl } from "../formats/resumable-jsonl.js";
 import type { AnnotatedRow } from "./monte-carlo-annotator.js";
-import { readResumableJsonl } from "./resumable-jsonl.js";
 
 /**
  * Reads an annotator output file: its complete rows sorted by input index (a run with concurrency

@@ -1,11 +1,11 @@
 // Self-checks of the answer checker on real data, shared by the quality test and
 // bench/answer-quality.ts so that both report the same numbers. Not part of the public API.
 import { readFileSync } from "node:fs";
+import { mulberry32 } from "@pqm/core/reference";
 import { DataFormatError } from "../errors.js";
 import { extractAnswer, extractGoldAnswer } from "./extract-answer.js";
 import { isEquivalent } from "./is-equivalent.js";
 import { normalizeMathAnswer } from "./normalize-math-answer.js";
-import { seededRandom } from "./seeded-random.js";
 
 /** One MATH500 row as far as the checker needs it. */
 export interface Math500Row {
@@ -155,7 +155,7 @@ export function measureAnswerQuality(
     if (gold !== null) gsmGolds.push(gold);
   }
 
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const falseEquals: MismatchedPairVerdict[] = [];
   let identicalPairs = 0;
   const mathGolds = math500.map((row) => row.answer);

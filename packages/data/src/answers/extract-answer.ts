@@ -1,8 +1,6 @@
+import type { AnswerDomain } from "@pqm/core/reference";
 import { extractGsmAnswer, parseGsmNumber, UNANSWERABLE } from "./gsm-answer.js";
 import { lastBoxedContent } from "./latex-scan.js";
-
-/** The answer domains: MATH-style LaTeX answers, or GSM-style numbers. */
-export type AnswerDomain = "math" | "gsm";
 
 // "The answer is X", "The final answer is $X$", "The answer is: X" (MetaMath), "Final Answer: X".
 const MATH_ANSWER_MARKER = /(?:(?:the\s+)?(?:final\s+)?answer\s+is|final\s+answer\s*[:：])\s*[:：]?/gi;

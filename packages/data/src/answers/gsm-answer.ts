@@ -53,10 +53,14 @@ export function parseGsmNumber(text: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
-/** Whether a text says the question cannot be answered (see `UNANSWERABLE_PATTERNS`). */
+/**
+ * Whether a text says the question cannot be answered: "cannot be determined", "not enough
+ * information", "unanswerable" and similar phrases (the README lists them), or an answer marker
+ * followed by None, N/A or unknown.
+ */
 export function saysUnanswerable(text: string): boolean {
-  const normalised = text.replace(/[\u2018\u2019]/g, "'");
-  return UNANSWERABLE_PATTERNS.some((pattern) => pattern.test(normalised));
+  const normalized = text.replace(/[\u2018\u2019]/g, "'");
+  return UNANSWERABLE_PATTERNS.some((pattern) => pattern.test(normalized));
 }
 
 /**

@@ -1,4 +1,5 @@
-import { type AnswerDomain, extractGoldAnswer } from "./extract-answer.js";
+import type { AnswerDomain } from "@pqm/core/reference";
+import { extractGoldAnswer } from "./extract-answer.js";
 import { extractGsmAnswer, extractReferenceGsmNumber, UNANSWERABLE } from "./gsm-answer.js";
 import { isMathEquivalent, type MathEquivalenceSettings } from "./math-equivalence.js";
 import { DEFAULT_SYMBOLIC_LIMITS } from "./symbolic-equal.js";

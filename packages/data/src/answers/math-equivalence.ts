@@ -56,17 +56,17 @@ export function isMathEquivalent(
   if (rawPrediction === rawGold) return true;
   if (rawPrediction.length > settings.maxInputLength || rawGold.length > settings.maxInputLength)
     return false;
-  const normalisedPrediction = normalizeMathAnswer(rawPrediction);
-  const normalisedGold = normalizeMathAnswer(rawGold);
-  if (normalisedPrediction === normalisedGold) return normalisedGold !== "";
-  if (normalisedPrediction === "" || normalisedGold === "") return false;
+  const normalizedPrediction = normalizeMathAnswer(rawPrediction);
+  const normalizedGold = normalizeMathAnswer(rawGold);
+  if (normalizedPrediction === normalizedGold) return normalizedGold !== "";
+  if (normalizedPrediction === "" || normalizedGold === "") return false;
   const context: Context = {
     settings,
     percentPrediction: /%/.test(rawPrediction),
     percentGold: /%/.test(rawGold),
     depth: 0,
   };
-  return compareAnswers(normalisedPrediction, normalisedGold, context);
+  return compareAnswers(normalizedPrediction, normalizedGold, context);
 }
 
 function compareAnswers(prediction: string, gold: string, context: Context): boolean {
@@ -78,8 +78,8 @@ function compareAnswers(prediction: string, gold: string, context: Context): boo
   if (!hasTopLevelEquals(prediction)) gold = dropVariableAssignments(gold);
   if (prediction === gold) return true;
 
-  const predictionStructure = analyse(prediction);
-  const goldStructure = analyse(gold);
+  const predictionStructure = analyze(prediction);
+  const goldStructure = analyze(gold);
   if (predictionStructure === null || goldStructure === null) return false;
 
   if (predictionStructure.kind === "scalar" && goldStructure.kind === "scalar") {
@@ -112,7 +112,7 @@ function compareAnswers(prediction: string, gold: string, context: Context): boo
 }
 
 /** Splits an answer into its structure, or null when it is too large to compare. */
-function analyse(text: string): Structure | null {
+function analyze(text: string): Structure | null {
   const unionParts = splitTopLevel(text, "\\cup");
   if (unionParts.length > 1) {
     return unionParts.length > MAX_ELEMENTS

@@ -1,6 +1,6 @@
+import { mulberry32 } from "@pqm/core/reference";
 import { type EvalFunction, type MathNode, parse } from "mathjs";
 import { GUARDED_BINOMIAL, LatexTranslationError, latexToMathjs } from "./latex-to-mathjs.js";
-import { seededRandom } from "./seeded-random.js";
 
 /** Limits that bound the work of one symbolic comparison. */
 export interface SymbolicLimits {
@@ -49,7 +49,7 @@ export function symbolicEqual(
     if (variables.length === 0) {
       return valuesClose(left.evaluate(baseScope()), right.evaluate(baseScope()), relativeTolerance);
     }
-    const random = seededRandom(variables.length * 7919 + 17);
+    const random = mulberry32(variables.length * 7919 + 17);
     let defined = 0;
     for (let point = 0; point < SAMPLE_POINTS; point++) {
       const scope = baseScope();
@@ -85,7 +85,7 @@ export function equationsEquivalent(
   const variables = [...new Set([...first.variables, ...second.variables])];
   if (variables.length === 0) return false;
   try {
-    const random = seededRandom(variables.length * 104729 + 3);
+    const random = mulberry32(variables.length * 104729 + 3);
     let ratio: number | null = null;
     let defined = 0;
     for (let point = 0; point < SAMPLE_POINTS; point++) {

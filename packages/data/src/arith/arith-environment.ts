@@ -1,4 +1,4 @@
-import type { JsonValue, LabelledTrajectory, Question, Step, Trajectory } from "@pqm/core/reference";
+import type { JsonValue, LabeledTrajectory, Question, Step, Trajectory } from "@pqm/core/reference";
 import { writeCandidates, writeMathShepherd } from "../formats/index.js";
 import { ArithPolicy } from "./arith-policy.js";
 import type { ArithPolicyOptions } from "./arith-policy-model.js";
@@ -179,8 +179,8 @@ export class ArithEnvironment {
     samplesPerQuestion: number;
     offset?: number;
     sampleSeed?: number;
-  }): LabelledTrajectory[] {
-    const corpus: LabelledTrajectory[] = [];
+  }): LabeledTrajectory[] {
+    const corpus: LabeledTrajectory[] = [];
     for (const question of this.trainQuestions(options.questions, options.offset ?? 0)) {
       for (const solution of this.sampleSolutions(
         question,

@@ -1,3 +1,4 @@
+import { SeededRandom } from "@pqm/core/reference";
 import { describe, expect, it } from "vitest";
 import { ArithEnvironment } from "./arith-environment.js";
 import type { ArithWrittenStep } from "./arith-policy-model.js";
@@ -13,7 +14,6 @@ import {
 } from "./arith-policy-model.js";
 import type { ArithProblem } from "./arith-problem.js";
 import { generateArithProblem } from "./arith-problem.js";
-import { SeededRandom } from "./seeded-random.js";
 
 function problemWithSteps(count: number): ArithProblem {
   for (let index = 0; ; index++) {

@@ -1,6 +1,6 @@
+import { deriveSeed, SeededRandom } from "@pqm/core/reference";
 import type { ArithOperandRef, ArithOperator, ArithProblem, ArithStepSpec } from "./arith-problem.js";
 import { applyOperator } from "./arith-problem.js";
-import { deriveSeed, SeededRandom } from "./seeded-random.js";
 
 /** Knobs of the arith policy's mistakes. All rates are probabilities per written step. */
 export interface ArithPolicyOptions {

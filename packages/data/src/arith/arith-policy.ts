@@ -1,8 +1,8 @@
 import type { Policy, PolicyCompletion, PolicySampleOptions, Question, Step } from "@pqm/core/reference";
+import { deriveSeed, SeededRandom } from "@pqm/core/reference";
 import type { ArithPolicyModel, ArithWrittenStep } from "./arith-policy-model.js";
 import { arithStateAfter, parseArithSteps, renderArithStep } from "./arith-policy-model.js";
 import type { ArithProblem } from "./arith-problem.js";
-import { deriveSeed, SeededRandom } from "./seeded-random.js";
 
 /** Counts whitespace-separated words: the arith policy's stand-in for tokens. */
 export function countWords(text: string): number {

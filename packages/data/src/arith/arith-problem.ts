@@ -1,5 +1,5 @@
+import { deriveSeed, SeededRandom } from "@pqm/core/reference";
 import { DataFormatError } from "../errors.js";
-import { deriveSeed, SeededRandom } from "./seeded-random.js";
 
 /** An arithmetic operator of the arith environment; `/` is always exact on the correct path. */
 export type ArithOperator = "+" | "-" | "*" | "/";

@@ -26,7 +26,6 @@ export {
   parseArithSteps,
   referenceArithSteps,
   renderArithStep,
-  resolveArithPolicyOptions,
 } from "./arith-policy-model.js";
 export type {
   ArithOperandRef,
@@ -37,9 +36,6 @@ export type {
   ResolvedArithProblemOptions,
 } from "./arith-problem.js";
 export {
-  applyOperator,
   arithProblemFromJson,
   generateArithProblem,
-  resolveArithProblemOptions,
 } from "./arith-problem.js";
-export { deriveSeed, SeededRandom } from "./seeded-random.js";

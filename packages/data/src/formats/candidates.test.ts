@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Question } from "@pqm/core";
+import type { Question } from "@pqm/core/reference";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CandidateSet } from "./candidates.js";

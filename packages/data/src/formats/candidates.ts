@@ -1,4 +1,4 @@
-import type { JsonValue, Question, Trajectory } from "@pqm/core";
+import type { JsonValue, Question, Trajectory } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { DataFormatError } from "../errors.js";
 import { readJsonArray } from "./json-array-reader.js";
@@ -175,8 +175,11 @@ export interface LoadCandidatesOptions extends ReadCandidatesOptions {
   onMismatch?: "throw" | "report";
 }
 
-/** Whitespace runs folded to one space, ends trimmed: the comparison used for alignment. */
-export function normaliseQuestionText(text: string): string {
+/**
+ * A question text with whitespace runs folded to one space and the ends trimmed: how `loadCandidates`
+ * compares a candidate file's questions with a test set's, for callers that check alignment themselves.
+ */
+export function normalizeQuestionText(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
@@ -207,7 +210,7 @@ export async function loadCandidates(
       continue;
     }
     report.checked += 1;
-    if (normaliseQuestionText(test.text) !== normaliseQuestionText(set.question)) {
+    if (normalizeQuestionText(test.text) !== normalizeQuestionText(set.question)) {
       const mismatch = { index: set.index, candidateQuestion: set.question, testQuestion: test.text };
       if ((options.onMismatch ?? "throw") === "throw") {
         throw new DataFormatError(

@@ -13,43 +13,41 @@ export type {
 export {
   candidateTrajectories,
   loadCandidates,
-  normaliseQuestionText,
+  normalizeQuestionText,
   parseCandidateSet,
   readCandidates,
   writeCandidates,
 } from "./candidates.js";
-export { readJsonArray } from "./json-array-reader.js";
 export type { SourceRecord, WriteOptions } from "./jsonl.js";
 export { formatJsonLine, readJsonl, writeJsonl } from "./jsonl.js";
-export type { LabelledFormat, ReadLabelledOptions } from "./labelled-sources.js";
+export type { LabeledFormat, ReadLabeledOptions } from "./labeled-sources.js";
 export {
-  detectLabelledFormat,
-  labelledFormatOfRecord,
-  labelledFormats,
+  detectLabeledFormat,
+  labeledFormatOfRecord,
+  labeledFormats,
   parseTrajectoryRecord,
-  readLabelledTrajectories,
-} from "./labelled-sources.js";
-export type { ReadLinesOptions, TextLine } from "./line-reader.js";
-export { readLines } from "./line-reader.js";
+  readLabeledTrajectories,
+} from "./labeled-sources.js";
+export type { ReadLinesOptions } from "./line-reader.js";
 export type { MathShepherdReadOptions, MathShepherdRow, MathShepherdSkipReason } from "./math-shepherd.js";
 export {
   MATH_SHEPHERD_SKIP_REASONS,
   MATH_SHEPHERD_STEP_TAG,
   parseMathShepherdRow,
   readMathShepherd,
-  STEP_HEADER_PATTERN,
   toMathShepherdRow,
   validateMathShepherdRecord,
   writeMathShepherd,
 } from "./math-shepherd.js";
-export { readParquet } from "./parquet-reader.js";
 export type { Prm800kOptions, Prm800kSkipReason } from "./prm800k.js";
 export { parsePrm800kRow, readPrm800k } from "./prm800k.js";
 export { parseProcessBenchItem, readProcessBench } from "./processbench.js";
 export type { OnError, ReadOptions, ReadStats } from "./read-options.js";
 export { createReadStats } from "./read-options.js";
 export type { ReadRecordsOptions, RecordFormat } from "./record-reader.js";
-export { readRecords, recordFormatOf } from "./record-reader.js";
+export { readRecords } from "./record-reader.js";
+export type { ResumableJsonlState } from "./resumable-jsonl.js";
+export { ResumableJsonlWriter } from "./resumable-jsonl.js";
 export type { SoftLabelOutput, SoftLabelRow } from "./soft-labels.js";
 export {
   parseSoftLabelRow,
@@ -60,4 +58,4 @@ export {
 export type { StepSplitMode, StepSplitOptions } from "./step-split.js";
 export { splitSolutionSteps } from "./step-split.js";
 export type { LoadQuestionsOptions } from "./test-sets.js";
-export { gsm8kGoldAnswer, loadGsm8k, loadGsmPlus, loadMath500, loadQuestions } from "./test-sets.js";
+export { loadGsm8k, loadGsmPlus, loadMath500, loadQuestions } from "./test-sets.js";

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import type { JsonValue } from "@pqm/core";
+import type { JsonValue } from "@pqm/core/reference";
 import { DataFormatError } from "../errors.js";
 import type { SourceRecord } from "./jsonl.js";
 import type { ReadOptions } from "./read-options.js";
@@ -28,9 +28,10 @@ function isWhitespace(byte: number): boolean {
  * then parses each element far faster than a token-level JS parser would.
  *
  * Throws a {@link DataFormatError} naming the file (and element) when the top level is not an
- * array, the array is not closed, data follows it, the file is empty (`empty-file`), or an element
- * is invalid JSON (`invalid-json`) or invalid UTF-8 (`invalid-utf8`); with `onError: "skip"` the
- * last three are counted in `options.stats` instead.
+ * array, the array is not closed, a `}` closes more than was opened, data follows it (with its byte
+ * offset), the file is empty (`empty-file`), or an element is invalid JSON (`invalid-json`, an
+ * empty slot as in `[1,,2]` or `[1,]` included) or invalid UTF-8 (`invalid-utf8`); with
+ * `onError: "skip"` the last three are counted in `options.stats` instead.
  */
 export async function* readJsonArray(
   path: string,
@@ -48,6 +49,7 @@ export async function* readJsonArray(
   let pieces: Buffer[] = [];
   let offset = 0;
   let elementHasContent = false;
+  let afterComma = false;
 
   const finishElement = (): SourceRecord | null => {
     if (!elementHasContent) {
@@ -74,7 +76,8 @@ export async function* readJsonArray(
     try {
       return { line: index, record: JSON.parse(text) as JsonValue };
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      // V8 may quote a piece of the element, line breaks included: the message stays on one line.
+      const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
       handleItemError(
         new ItemError(location, "invalid-json", `invalid JSON in element ${index}: ${reason}`, {
           cause: error,
@@ -86,6 +89,26 @@ export async function* readJsonArray(
     }
   };
 
+  // An empty slot (`[1,,2]`, `[1,]`, `[,]`) is an error of its own, numbered like an element, so
+  // that later elements keep the numbers of their positions.
+  const emptyElement = (closing: boolean): void => {
+    index += 1;
+    stats.seen += 1;
+    pieces = [];
+    handleItemError(
+      new ItemError(
+        { file: path, line: index },
+        "invalid-json",
+        closing
+          ? `empty element ${index}: a comma before the closing ']'`
+          : `empty element ${index}: a comma with no value before it`,
+      ),
+      onError,
+      stats,
+    );
+  };
+
+  let bytesBefore = 0;
   const stream = createReadStream(path, { highWaterMark: options.chunkBytes ?? 1024 * 1024 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -94,8 +117,12 @@ export async function* readJsonArray(
       for (; position < chunk.length; position += 1) {
         const byte = chunk[position]!;
         if (finished) {
-          if (!isWhitespace(byte))
-            throw new DataFormatError({ file: path }, "unexpected data after the JSON array");
+          if (!isWhitespace(byte)) {
+            throw new DataFormatError(
+              { file: path },
+              `unexpected data after the JSON array at byte ${bytesBefore + position}`,
+            );
+          }
           continue;
         }
         if (!started) {
@@ -125,13 +152,25 @@ export async function* readJsonArray(
           elementHasContent = true;
         } else if ((byte === COMMA && depth === 1) || (byte === CLOSE_BRACKET && depth === 1)) {
           pieces.push(chunk.subarray(elementStart, position));
-          const record = finishElement();
-          if (record !== null) yield record;
+          if (elementHasContent) {
+            const record = finishElement();
+            if (record !== null) yield record;
+          } else if (byte === COMMA || afterComma) {
+            emptyElement(byte === CLOSE_BRACKET);
+          } else {
+            pieces = [];
+          }
+          afterComma = byte === COMMA;
           elementStart = position + 1;
           if (byte === CLOSE_BRACKET) {
             depth = 0;
             finished = true;
           }
+        } else if (byte === CLOSE_BRACE && depth === 1) {
+          throw new DataFormatError(
+            { file: path, line: index + 1 },
+            `unbalanced '}' in element ${index + 1} at byte ${bytesBefore + position}`,
+          );
         } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
           depth -= 1;
         } else if (!isWhitespace(byte)) {
@@ -142,6 +181,7 @@ export async function* readJsonArray(
         // Copy: a view would keep the whole read chunk alive while the element grows.
         pieces.push(Buffer.from(chunk.subarray(elementStart)));
       }
+      bytesBefore += chunk.length;
     }
   } finally {
     stream.destroy();

@@ -1,7 +1,5 @@
-import { once } from "node:events";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import type { JsonValue } from "@pqm/core";
+import type { JsonValue } from "@pqm/core/reference";
+import { writeFileAtomic } from "../atomic-write.js";
 import type { ReadLinesOptions } from "./line-reader.js";
 import { readLines } from "./line-reader.js";
 import { createReadStats, handleItemError, ItemError } from "./read-options.js";
@@ -77,9 +75,13 @@ export async function writeJsonl(
   return writeLinesAtomically(path, values, (value) => `${formatJsonLine(value, options)}\n`);
 }
 
+/** Rendered values are written in chunks of about this many characters. */
+const WRITE_CHUNK_CHARS = 1 << 16;
+
 /**
- * Writes `render(value)` for each value to `path` via `path.tmp-<pid>` and a rename; `header` and
- * `footer` (for JSON arrays) go around them. Returns the number of values written.
+ * Writes `render(value)` for each value to `path` atomically (`writeFileAtomic`: a temporary sibling,
+ * fsynced, then renamed), streaming; `header` and `footer` (for JSON arrays) go around them. Returns
+ * the number of values written.
  */
 export async function writeLinesAtomically<T>(
   path: string,
@@ -87,25 +89,20 @@ export async function writeLinesAtomically<T>(
   render: (value: T, index: number) => string,
   framing: { header?: string; footer?: string } = {},
 ): Promise<number> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  const stream = createWriteStream(temporary, { encoding: "utf8" });
-  const failed = new Promise<never>((_, reject) => stream.once("error", reject));
-  failed.catch(() => undefined);
   let count = 0;
-  try {
-    if (framing.header) stream.write(framing.header);
+  async function* chunks(): AsyncGenerator<string> {
+    let pending = framing.header ?? "";
     for await (const value of values) {
-      if (!stream.write(render(value, count))) await Promise.race([once(stream, "drain"), failed]);
+      pending += render(value, count);
       count += 1;
+      if (pending.length >= WRITE_CHUNK_CHARS) {
+        yield pending;
+        pending = "";
+      }
     }
-    if (framing.footer) stream.write(framing.footer);
-    stream.end();
-    await Promise.race([once(stream, "finish"), failed]);
-    await rename(temporary, path);
-  } catch (error) {
-    stream.destroy();
-    await rm(temporary, { force: true });
-    throw error;
+    pending += framing.footer ?? "";
+    if (pending !== "") yield pending;
   }
+  await writeFileAtomic(path, chunks());
   return count;
 }

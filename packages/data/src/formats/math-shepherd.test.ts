@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core/reference";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataFormatError } from "../errors.js";
@@ -20,8 +20,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function readAll(path: string, options: MathShepherdReadOptions = {}): Promise<LabelledTrajectory[]> {
-  const result: LabelledTrajectory[] = [];
+async function readAll(path: string, options: MathShepherdReadOptions = {}): Promise<LabeledTrajectory[]> {
+  const result: LabeledTrajectory[] = [];
   for await (const trajectory of readMathShepherd(path, options)) result.push(trajectory);
   return result;
 }
@@ -193,7 +193,7 @@ describe("Math-Shepherd rows", () => {
   });
 
   it("refuses to write steps that would not read back", async () => {
-    const bad: LabelledTrajectory = {
+    const bad: LabeledTrajectory = {
       question: { id: "1", text: "Q", answer: null, domain: "math" },
       steps: ["see Step 2: later"],
       hardLabels: [1],

@@ -1,10 +1,11 @@
-import type { AnswerDomain, HardLabel, JsonValue, LabelledTrajectory } from "@pqm/core";
+import type { AnswerDomain, HardLabel, JsonValue, LabeledTrajectory } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { DataFormatError } from "../errors.js";
 import type { WriteOptions } from "./jsonl.js";
-import { formatJsonLine, readJsonl, writeLinesAtomically } from "./jsonl.js";
+import { formatJsonLine, writeLinesAtomically } from "./jsonl.js";
 import type { ReadLinesOptions } from "./line-reader.js";
 import { createReadStats, handleItemError, ItemError, recordSkip } from "./read-options.js";
+import { iterateRecordsOrJsonl } from "./record-reader.js";
 import { applySeparators, captureSeparators } from "./text-layout.js";
 import { describeType, expectObject, fieldLocation, requireString } from "./validate.js";
 
@@ -15,16 +16,25 @@ export const MATH_SHEPHERD_STEP_TAG = "ки";
 export const STEP_HEADER_PATTERN = /Step \d+:/;
 
 /**
- * Why the reference parser would drop a row: fewer than two chunks when split on `Step \d+:`
- * (no step at all), a label chunk not ending in `+`/`-`, or different step and label counts.
+ * Why a row is dropped: the reference parser's three reasons (fewer than two chunks when split on
+ * `Step \d+:`, i.e. no step at all; a label chunk not ending in `+`/`-`; different step and label
+ * counts), and one of this reader's own, `label-tag-mismatch`: a step of `input` that does not end
+ * in exactly one tag, or a `label` that is not `input` with each tag replaced by its sign (a sign
+ * too many or too few, a changed text). The reference would train on such a row with whatever sign
+ * ends each chunk; here its labels are not trusted.
  */
-export type MathShepherdSkipReason = "too-few-chunks" | "label-without-sign" | "step-count-mismatch";
+export type MathShepherdSkipReason =
+  | "too-few-chunks"
+  | "label-without-sign"
+  | "step-count-mismatch"
+  | "label-tag-mismatch";
 
 /** The skip reasons of {@link MathShepherdSkipReason}, for iteration and reports. */
 export const MATH_SHEPHERD_SKIP_REASONS: readonly MathShepherdSkipReason[] = [
   "too-few-chunks",
   "label-without-sign",
   "step-count-mismatch",
+  "label-tag-mismatch",
 ];
 
 /** One Math-Shepherd row as stored; `soft_label` is this project's optional extension. */
@@ -111,10 +121,10 @@ export function validateMathShepherdRecord(record: JsonValue, location: DataLoca
  * 1, `-` 0). `meta` holds `task` and `line` (and `layout` when the row's whitespace is not the
  * canonical one, so {@link toMathShepherdRow} can reproduce it exactly).
  *
- * Throws a {@link MathShepherdSkip} for a row the reference would skip, and an `ItemError` when
- * `soft_label` has the wrong length.
+ * Throws a {@link MathShepherdSkip} for a row the reference would skip or whose labels do not match
+ * its tags (`label-tag-mismatch`), and an `ItemError` when `soft_label` has the wrong length.
  */
-export function parseMathShepherdRow(row: MathShepherdRow, location: DataLocation): LabelledTrajectory {
+export function parseMathShepherdRow(row: MathShepherdRow, location: DataLocation): LabeledTrajectory {
   const inputChunks = row.input.split(STEP_HEADER_PATTERN);
   const labelChunks = row.label.split(STEP_HEADER_PATTERN);
   if (inputChunks.length < 2 || labelChunks.length < 2) {
@@ -149,6 +159,7 @@ export function parseMathShepherdRow(row: MathShepherdRow, location: DataLocatio
   }
   const question = inputChunks[0]!.trim();
   const steps = inputChunks.slice(1).map((chunk) => chunk.replaceAll(MATH_SHEPHERD_STEP_TAG, "").trim());
+  checkLabelsMatchTags(inputChunks, labelChunks, labelStepTexts, steps, question, location);
   const meta: Record<string, JsonValue> = { task: row.task };
   if (location.line !== undefined) meta.line = location.line;
 
@@ -164,7 +175,7 @@ export function parseMathShepherdRow(row: MathShepherdRow, location: DataLocatio
     if (input !== null && label !== null) meta.layout = { input, label } satisfies MathShepherdLayout;
   }
 
-  const trajectory: LabelledTrajectory = {
+  const trajectory: LabeledTrajectory = {
     question: {
       id: String(location.line ?? ""),
       text: question,
@@ -188,22 +199,72 @@ export function parseMathShepherdRow(row: MathShepherdRow, location: DataLocatio
   return trajectory;
 }
 
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
+}
+
+/**
+ * The check the reference parser lacks: each step of `input` ends in exactly one tag, and `label`
+ * holds the same question and step texts, each followed by one sign. Throws a
+ * {@link MathShepherdSkip} (`label-tag-mismatch`) naming the field and the step otherwise.
+ */
+function checkLabelsMatchTags(
+  inputChunks: readonly string[],
+  labelChunks: readonly string[],
+  labelStepTexts: readonly string[],
+  steps: readonly string[],
+  question: string,
+  location: DataLocation,
+): void {
+  for (let index = 1; index < inputChunks.length; index += 1) {
+    const chunk = inputChunks[index]!;
+    const tags = chunk.split(MATH_SHEPHERD_STEP_TAG).length - 1;
+    if (tags !== 1 || !chunk.trimEnd().endsWith(MATH_SHEPHERD_STEP_TAG)) {
+      throw new MathShepherdSkip(
+        fieldLocation(location, "input"),
+        "label-tag-mismatch",
+        tags === 1
+          ? `step ${index} does not end in its tag '${MATH_SHEPHERD_STEP_TAG}'`
+          : `step ${index} has ${tags} tags '${MATH_SHEPHERD_STEP_TAG}', expected one at its end`,
+      );
+    }
+  }
+  if (labelChunks[0]!.trim() !== question) {
+    throw new MathShepherdSkip(
+      fieldLocation(location, "label"),
+      "label-tag-mismatch",
+      `the question differs from the input's: ${quoted(labelChunks[0]!.trim())} vs ${quoted(question)}`,
+    );
+  }
+  labelStepTexts.forEach((text, at) => {
+    if (text !== steps[at]) {
+      throw new MathShepherdSkip(
+        fieldLocation(location, "label"),
+        "label-tag-mismatch",
+        `step ${at + 1} reads ${quoted(text)} before its sign where the input has ${quoted(steps[at]!)} ` +
+          "(a sign too many, or a changed text)",
+      );
+    }
+  });
+}
+
 /**
  * Streams a Math-Shepherd JSONL file (`peiyi9979/Math-Shepherd`, or the soft-label variant with
  * `soft_label`) as labelled trajectories, line by line with bounded memory.
  *
- * Rows the reference parser skips are skipped and counted in `options.stats.skippedByReason`
- * under a {@link MathShepherdSkipReason}; with `strict` they throw instead. Malformed lines
+ * Rows the reference parser skips, and rows whose labels do not match their tags, are skipped and
+ * counted in `options.stats.skippedByReason` under a {@link MathShepherdSkipReason}; with `strict`
+ * they throw instead. Malformed lines
  * (invalid JSON or UTF-8, missing fields, wrong types, an empty file) throw a
  * {@link DataFormatError} naming file, line and field, or are counted with `onError: "skip"`.
  */
 export async function* readMathShepherd(
   path: string,
   options: MathShepherdReadOptions = {},
-): AsyncGenerator<LabelledTrajectory> {
+): AsyncGenerator<LabeledTrajectory> {
   const onError = options.onError ?? "throw";
   const stats = options.stats ?? createReadStats();
-  for await (const { line, record } of readJsonl(path, { ...options, stats })) {
+  for await (const { line, record } of iterateRecordsOrJsonl(path, { ...options, stats })) {
     const location = { file: path, line };
     try {
       const trajectory = parseMathShepherdRow(validateMathShepherdRecord(record, location), location);
@@ -228,7 +289,7 @@ export async function* readMathShepherd(
  * Throws a {@link DataFormatError} (at `location`) when labels and steps differ in count, or a
  * step contains the tag or a `Step N:` header, which would not read back as the same steps.
  */
-export function toMathShepherdRow(trajectory: LabelledTrajectory, location: DataLocation): MathShepherdRow {
+export function toMathShepherdRow(trajectory: LabeledTrajectory, location: DataLocation): MathShepherdRow {
   const { steps, hardLabels } = trajectory;
   if (hardLabels.length !== steps.length) {
     throw new DataFormatError(
@@ -300,7 +361,7 @@ export function toMathShepherdRow(trajectory: LabelledTrajectory, location: Data
  */
 export async function writeMathShepherd(
   path: string,
-  trajectories: Iterable<LabelledTrajectory> | AsyncIterable<LabelledTrajectory>,
+  trajectories: Iterable<LabeledTrajectory> | AsyncIterable<LabeledTrajectory>,
   options: WriteOptions = {},
 ): Promise<number> {
   return writeLinesAtomically(

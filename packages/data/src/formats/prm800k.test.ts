@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core/reference";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Prm800kOptions } from "./prm800k.js";
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function readAll(path: string, options: Prm800kOptions = {}) {
-  const result: LabelledTrajectory[] = [];
+  const result: LabeledTrajectory[] = [];
   for await (const trajectory of readPrm800k(path, options)) result.push(trajectory);
   return result;
 }
@@ -78,7 +78,7 @@ describe.skipIf(!sharedAvailable)(`PRM800K sample${sharedSkipReason}`, () => {
         (step) => step.chosen_completion !== null && step.completions![step.chosen_completion]!.rating === 0,
       ),
     ).length;
-    const zeros = (list: LabelledTrajectory[]) =>
+    const zeros = (list: LabeledTrajectory[]) =>
       list.flatMap((t) => t.hardLabels).filter((label) => label === 0).length;
     expect(neutralChosen).toBeGreaterThan(0);
     expect(zeros(strict)).toBeGreaterThan(zeros(lenient));

@@ -1,8 +1,8 @@
-import type { HardLabel, JsonValue, LabelledTrajectory } from "@pqm/core";
+import type { HardLabel, JsonValue, LabeledTrajectory } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
-import { readJsonl } from "./jsonl.js";
 import type { ReadLinesOptions } from "./line-reader.js";
 import { createReadStats, handleItemError, ItemError, recordSkip } from "./read-options.js";
+import { iterateRecordsOrJsonl } from "./record-reader.js";
 import type { JsonObject } from "./validate.js";
 import { describeType, expectObject, fieldLocation, requireArray, requireString } from "./validate.js";
 
@@ -13,6 +13,8 @@ export type Prm800kSkipReason = "no-steps";
 export interface Prm800kOptions extends ReadLinesOptions {
   /** How a neutral rating (0) counts: `"correct"` (default, as in PRM800K's own "not wrong") or `"wrong"`. */
   neutral?: "correct" | "wrong";
+  /** Turn a row without a usable step (`no-steps`) into a {@link DataFormatError} instead of a counted skip. */
+  strict?: boolean;
 }
 
 function ratingOf(completion: JsonObject, location: DataLocation): number | null {
@@ -44,7 +46,7 @@ export function parsePrm800kRow(
   record: JsonValue,
   location: DataLocation,
   options: Pick<Prm800kOptions, "neutral"> = {},
-): LabelledTrajectory | null {
+): LabeledTrajectory | null {
   const neutralLabel: HardLabel = options.neutral === "wrong" ? 0 : 1;
   const row = expectObject(record, location);
   const questionLocation = fieldLocation(location, "question");
@@ -134,18 +136,19 @@ export function parsePrm800kRow(
 
 /**
  * Streams a raw PRM800K JSONL file (`openai/prm800k` phase 1/2 rows) as labelled trajectories, as
- * {@link parsePrm800kRow} builds them. Rows without a usable step are counted under `no-steps`.
+ * {@link parsePrm800kRow} builds them. Rows without a usable step are counted under `no-steps`
+ * (thrown with `strict`).
  * Malformed input throws a {@link DataFormatError} naming file, line and field, or is counted with
  * `onError: "skip"`.
  */
 export async function* readPrm800k(
   path: string,
   options: Prm800kOptions = {},
-): AsyncGenerator<LabelledTrajectory> {
+): AsyncGenerator<LabeledTrajectory> {
   const onError = options.onError ?? "throw";
   const stats = options.stats ?? createReadStats();
-  for await (const { line, record } of readJsonl(path, { ...options, stats })) {
-    let trajectory: LabelledTrajectory | null;
+  for await (const { line, record } of iterateRecordsOrJsonl(path, { ...options, stats })) {
+    let trajectory: LabeledTrajectory | null;
     try {
       trajectory = parsePrm800kRow(record, { file: path, line }, options);
     } catch (error) {
@@ -153,7 +156,9 @@ export async function* readPrm800k(
       continue;
     }
     if (trajectory === null) {
-      recordSkip(stats, "no-steps", line, `${path}:${line}: no step with a usable rating`);
+      const skip = new ItemError({ file: path, line }, "no-steps", "no step with a usable rating");
+      if (options.strict) throw skip;
+      recordSkip(stats, "no-steps", line, skip.message);
       continue;
     }
     stats.yielded += 1;

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import type { AnswerDomain, HardLabel, JsonValue, LabelledTrajectory } from "@pqm/core";
+import type { AnswerDomain, HardLabel, JsonValue, LabeledTrajectory } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { createReadStats, handleItemError, ItemError } from "./read-options.js";
 import type { ReadRecordsOptions } from "./record-reader.js";
@@ -13,18 +13,21 @@ import { expectObject, fieldLocation, requireNumber, requireString, requireStrin
  * `question.answer` is null (ProcessBench has no gold answer). `meta` keeps `line`, `generator`,
  * `finalAnswerCorrect` and `firstErrorStep`.
  *
- * Throws an `ItemError` naming the field for missing fields, wrong types or a label outside
- * [-1, steps - 1].
+ * Throws an `ItemError` naming the field for missing fields, wrong types, an empty `steps` list or a
+ * label outside [-1, steps - 1].
  */
 export function parseProcessBenchItem(
   record: JsonValue,
   location: DataLocation,
   domain?: AnswerDomain,
-): LabelledTrajectory {
+): LabeledTrajectory {
   const item = expectObject(record, location);
   const id = requireString(item, "id", location);
   const problem = requireString(item, "problem", location);
   const steps = requireStringArray(item, "steps", location);
+  if (steps.length === 0) {
+    throw new ItemError(fieldLocation(location, "steps"), "no-steps", "expected at least one step, got []");
+  }
   const firstError = requireNumber(item, "label", location);
   if (!Number.isInteger(firstError) || firstError < -1 || firstError >= steps.length) {
     throw new ItemError(
@@ -52,7 +55,7 @@ export function parseProcessBenchItem(
 export async function* readProcessBench(
   path: string,
   options: ReadRecordsOptions & { domain?: AnswerDomain } = {},
-): AsyncGenerator<LabelledTrajectory> {
+): AsyncGenerator<LabeledTrajectory> {
   const onError = options.onError ?? "throw";
   const stats = options.stats ?? createReadStats();
   const domain = options.domain ?? (basename(path).toLowerCase().startsWith("gsm") ? "gsm" : undefined);

@@ -3,6 +3,7 @@ import { DataFormatError } from "../errors.js";
 import { readJsonArray } from "./json-array-reader.js";
 import type { SourceRecord } from "./jsonl.js";
 import { readJsonl } from "./jsonl.js";
+import type { ReadLinesOptions } from "./line-reader.js";
 import { readParquet } from "./parquet-reader.js";
 import type { ReadOptions } from "./read-options.js";
 import { createReadStats } from "./read-options.js";
@@ -37,6 +38,21 @@ export function iterateRecords(path: string, options: ReadRecordsOptions = {}): 
   if (format === "jsonl") return readJsonl(path, options);
   if (format === "json") return readJsonArray(path, options);
   return readParquet(path, options);
+}
+
+/**
+ * The records of a file that is JSONL unless its extension says otherwise (`.json`: a JSON list,
+ * `.parquet`), for the step-labelled readers: their files are JSONL by convention (any extension),
+ * while exports of the same rows as a list or as Parquet are read by extension. `options.format` wins.
+ */
+export function iterateRecordsOrJsonl(
+  path: string,
+  options: ReadRecordsOptions & ReadLinesOptions = {},
+): AsyncGenerator<SourceRecord> {
+  const extension = extname(path).toLowerCase();
+  const format =
+    options.format ?? (extension === ".json" ? "json" : extension === ".parquet" ? "parquet" : "jsonl");
+  return iterateRecords(path, { ...options, format });
 }
 
 /**

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core/reference";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReadStats } from "./read-options.js";
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 async function readAll(path: string, options: { onError?: "throw" | "skip"; stats?: ReadStats } = {}) {
-  const result: LabelledTrajectory[] = [];
+  const result: LabeledTrajectory[] = [];
   for await (const trajectory of readSoftLabels(path, options)) result.push(trajectory);
   return result;
 }

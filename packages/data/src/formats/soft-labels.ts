@@ -1,11 +1,12 @@
-import type { HardLabel, JsonValue, LabelledTrajectory, Question } from "@pqm/core";
+import type { HardLabel, JsonValue, LabeledTrajectory, Question } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { DataFormatError } from "../errors.js";
 import type { WriteOptions } from "./jsonl.js";
-import { formatJsonLine, readJsonl, writeLinesAtomically } from "./jsonl.js";
+import { formatJsonLine, writeLinesAtomically } from "./jsonl.js";
 import type { ReadLinesOptions } from "./line-reader.js";
 import { MATH_SHEPHERD_STEP_TAG } from "./math-shepherd.js";
 import { createReadStats, handleItemError, ItemError } from "./read-options.js";
+import { iterateRecordsOrJsonl } from "./record-reader.js";
 import { applySeparators, captureSeparators } from "./text-layout.js";
 import type { JsonObject } from "./validate.js";
 import {
@@ -112,9 +113,10 @@ export function validateSoftLabelRecord(record: JsonValue, location: DataLocatio
  * `responseAnswer`, `stepLabels` and, for non-canonical whitespace, `responseLayout`. The question's
  * `meta` keeps `input` and the reference `solution`.
  *
- * Throws an `ItemError` (`step-count-mismatch`) when the label arrays and the steps differ in length.
+ * Throws an `ItemError` (`step-count-mismatch`) when the label arrays and the steps differ in length,
+ * and (`no-steps`) for a response without any tagged step.
  */
-export function parseSoftLabelRow(row: SoftLabelRow, location: DataLocation): LabelledTrajectory[] {
+export function parseSoftLabelRow(row: SoftLabelRow, location: DataLocation): LabeledTrajectory[] {
   const question: Question = {
     id: String(row.idx),
     text: row.question,
@@ -127,6 +129,13 @@ export function parseSoftLabelRow(row: SoftLabelRow, location: DataLocation): La
     const chunks = output.response.split(MATH_SHEPHERD_STEP_TAG);
     const tail = chunks.pop() ?? "";
     const steps = chunks.map((chunk) => chunk.trim());
+    if (steps.length === 0) {
+      throw new ItemError(
+        fieldLocation(at, "response"),
+        "no-steps",
+        `no step tagged '${MATH_SHEPHERD_STEP_TAG}' in the response`,
+      );
+    }
     const counts = [
       steps.length,
       output.step_h_label.length,
@@ -175,12 +184,12 @@ function renderCanonicalResponse(steps: readonly string[]): string {
 export async function* readSoftLabels(
   path: string,
   options: ReadLinesOptions = {},
-): AsyncGenerator<LabelledTrajectory> {
+): AsyncGenerator<LabeledTrajectory> {
   const onError = options.onError ?? "throw";
   const stats = options.stats ?? createReadStats();
-  for await (const { line, record } of readJsonl(path, { ...options, stats })) {
+  for await (const { line, record } of iterateRecordsOrJsonl(path, { ...options, stats })) {
     const location = { file: path, line };
-    let trajectories: LabelledTrajectory[];
+    let trajectories: LabeledTrajectory[];
     try {
       trajectories = parseSoftLabelRow(validateSoftLabelRecord(record, location), location);
     } catch (error) {
@@ -195,7 +204,7 @@ export async function* readSoftLabels(
 }
 
 /** The output object of one trajectory (inverse of {@link parseSoftLabelRow}); throws at `location` on bad lengths. */
-function toSoftLabelOutput(trajectory: LabelledTrajectory, location: DataLocation): SoftLabelOutput {
+function toSoftLabelOutput(trajectory: LabeledTrajectory, location: DataLocation): SoftLabelOutput {
   const { steps, hardLabels, softLabels } = trajectory;
   if (softLabels === undefined || softLabels.length !== steps.length || hardLabels.length !== steps.length) {
     throw new DataFormatError(
@@ -236,7 +245,7 @@ function toSoftLabelOutput(trajectory: LabelledTrajectory, location: DataLocatio
  */
 export async function writeSoftLabels(
   path: string,
-  trajectories: Iterable<LabelledTrajectory> | AsyncIterable<LabelledTrajectory>,
+  trajectories: Iterable<LabeledTrajectory> | AsyncIterable<LabeledTrajectory>,
   options: WriteOptions = {},
 ): Promise<number> {
   async function* rows(): AsyncGenerator<SoftLabelRow> {

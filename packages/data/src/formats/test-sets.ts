@@ -1,4 +1,4 @@
-import type { AnswerDomain, JsonValue, Question } from "@pqm/core";
+import type { AnswerDomain, JsonValue, Question } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { createReadStats, handleItemError, ItemError } from "./read-options.js";
 import type { ReadRecordsOptions } from "./record-reader.js";

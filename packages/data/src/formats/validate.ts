@@ -1,4 +1,4 @@
-import type { JsonValue } from "@pqm/core";
+import type { JsonValue } from "@pqm/core/reference";
 import type { DataLocation } from "../errors.js";
 import { ItemError } from "./read-options.js";
 

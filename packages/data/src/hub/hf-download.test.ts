@@ -81,7 +81,7 @@ beforeEach(() => {
   logs = [];
   progress = [];
   hub.requests.length = 0;
-  Object.assign(hub.behaviour, {
+  Object.assign(hub.behavior, {
     dropNextGetAfter: undefined,
     stallNextGetAfter: undefined,
     ignoreRange: false,
@@ -135,7 +135,7 @@ describe("hfDownload of a plain (non-LFS) file", () => {
   });
 
   it("uses the revision as the commit when the server sends no X-Repo-Commit", async () => {
-    hub.behaviour.noCommitHeader = true;
+    hub.behavior.noCommitHeader = true;
     hub.addFile("datasets/acme/nocommit", "a.json", "[1]");
     const path = await hfDownload("hf://datasets/acme/nocommit@v1.0/a.json", options());
     expect(path).toBe(join(cacheDir, "datasets--acme--nocommit", "snapshots", "v1.0", "a.json"));
@@ -161,13 +161,13 @@ describe("hfDownload of a plain (non-LFS) file", () => {
 
   it("retries a 503 with backoff and then succeeds", async () => {
     hub.addFile("datasets/acme/flaky", "f.json", "{}");
-    hub.behaviour.failNextWith503 = 2;
+    hub.behavior.failNextWith503 = 2;
     const path = await hfDownload("hf://datasets/acme/flaky/f.json", options({ retries: 2 }));
     expect(readFileSync(path, "utf8")).toBe("{}");
     expect(hub.requests.filter((r) => r.method === "HEAD")).toHaveLength(3);
     expect(logs.filter((line) => line.includes("HTTP 503") && line.includes("retry"))).toHaveLength(2);
 
-    hub.behaviour.failNextWith503 = 2;
+    hub.behavior.failNextWith503 = 2;
     const error = await rejection(hfDownload("hf://datasets/acme/flaky/g.json", options({ retries: 1 })));
     expect(error.code).toBe("http");
     expect(error.status).toBe(503);
@@ -209,7 +209,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("keeps the .incomplete file when the connection drops, and the next call resumes it with Range", async () => {
     hub.addFile("datasets/acme/drop", "big.bin", big, { lfs: true });
-    hub.behaviour.dropNextGetAfter = big.length / 2;
+    hub.behavior.dropNextGetAfter = big.length / 2;
     const error = await rejection(hfDownload("hf://datasets/acme/drop/big.bin", options()));
     expect(error.code).toBe("network");
     const blobs = join(cacheDir, "datasets--acme--drop", "blobs");
@@ -244,7 +244,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("resumes within one call when retries are allowed", async () => {
     hub.addFile("datasets/acme/drop2", "big.bin", big, { lfs: true });
-    hub.behaviour.dropNextGetAfter = 100_000;
+    hub.behavior.dropNextGetAfter = 100_000;
     const path = await hfDownload("hf://datasets/acme/drop2/big.bin", options({ retries: 1 }));
     expect(sha256(readFileSync(path))).toBe(sha256(big));
     const ranges = hub.requests.filter((r) => r.server === "cdn").map((r) => r.range);
@@ -256,9 +256,9 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("starts over when the server ignores Range (200 instead of 206)", async () => {
     hub.addFile("datasets/acme/norange", "big.bin", big, { lfs: true });
-    hub.behaviour.dropNextGetAfter = 50_000;
+    hub.behavior.dropNextGetAfter = 50_000;
     await rejection(hfDownload("hf://datasets/acme/norange/big.bin", options()));
-    hub.behaviour.ignoreRange = true;
+    hub.behavior.ignoreRange = true;
     hub.requests.length = 0;
     const path = await hfDownload("hf://datasets/acme/norange/big.bin", options());
     expect(sha256(readFileSync(path))).toBe(sha256(big));
@@ -281,7 +281,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("gives up on a stalled body after the idle timeout, keeping the partial file", async () => {
     hub.addFile("datasets/acme/stall", "big.bin", big, { lfs: true });
-    hub.behaviour.stallNextGetAfter = 10_000;
+    hub.behavior.stallNextGetAfter = 10_000;
     const started = Date.now();
     const error = await rejection(
       hfDownload("hf://datasets/acme/stall/big.bin", options({ timeoutMs: 300 })),
@@ -297,7 +297,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("stops when the caller aborts, keeping the partial file for a later call", async () => {
     hub.addFile("datasets/acme/abort", "big.bin", big, { lfs: true });
-    hub.behaviour.stallNextGetAfter = 20_000;
+    hub.behavior.stallNextGetAfter = 20_000;
     const controller = new AbortController();
     const download = hfDownload(
       "hf://datasets/acme/abort/big.bin",
@@ -313,7 +313,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("starts over after a 416 when the partial file cannot be a prefix, then checks the size", async () => {
     hub.addFile("datasets/acme/range416", "big.bin", big, { lfs: true });
-    hub.behaviour.announcedSize = big.length + 10;
+    hub.behavior.announcedSize = big.length + 10;
     const blobs = join(cacheDir, "datasets--acme--range416", "blobs");
     mkdirSync(blobs, { recursive: true });
     writeFileSync(join(blobs, `${sha256(big)}.incomplete`), big);
@@ -328,7 +328,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("deletes the download and leaves no blob when the size does not match", async () => {
     hub.addFile("datasets/acme/liar", "big.bin", big, { lfs: true });
-    hub.behaviour.announcedSize = big.length + 10;
+    hub.behavior.announcedSize = big.length + 10;
     const error = await rejection(hfDownload("hf://datasets/acme/liar/big.bin", options()));
     expect(error.code).toBe("integrity");
     expect(error.message).toContain("size mismatch for hf://datasets/acme/liar/big.bin");
@@ -340,7 +340,7 @@ describe("hfDownload of an LFS file through the CDN", () => {
 
   it("deletes the download and leaves no blob when the sha256 does not match", async () => {
     hub.addFile("datasets/acme/corrupt", "big.bin", big, { lfs: true });
-    hub.behaviour.corrupt = true;
+    hub.behavior.corrupt = true;
     const error = await rejection(hfDownload("hf://datasets/acme/corrupt/big.bin", options()));
     expect(error.code).toBe("integrity");
     expect(error.message).toContain(

@@ -1,8 +1,18 @@
+// The Hugging Face Hub client. The project keeps its own client instead of the maintained
+// `@huggingface/hub` package because, as of its 2.15 release, that package's `downloadFileToCacheDir`
+// has no ranged resume of a partial download (a dropped connection starts the file over), no check of
+// the downloaded size or sha256 before the file enters the cache, and no offline mode (reading the
+// cache without the network, as `HF_HUB_OFFLINE=1` does in Python). This client does all three, in
+// the same cache layout as Python's `huggingface_hub`, and keeps the token to the Hub's own origin.
+// Revisit when the package gains them.
 import type { Hash } from "node:crypto";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { describeNetworkError } from "../http/http-errors.js";
+import { abortableSleep, backoffDelay } from "../http/retry-timing.js";
+import { redactSecrets } from "../redact-secrets.js";
 import type { HfDownloadProgress, ProgressReporter } from "./download-progress.js";
 import { createProgressReporter } from "./download-progress.js";
 import type { HfFileRef } from "./hf-uri.js";
@@ -17,10 +27,9 @@ import {
 } from "./hub-cache.js";
 import { HubError } from "./hub-error.js";
 import type { HubHttpSettings } from "./hub-http.js";
-import { describeNetworkError, hostOf, hubRequest, isTransientError, sleep } from "./hub-http.js";
+import { hostOf, hubRequest, isTransientError } from "./hub-http.js";
 import type { HubSettingsOptions } from "./hub-settings.js";
 import { isHfOffline, resolveHfCacheDir, resolveHfEndpoint, resolveHfToken } from "./hub-settings.js";
-import { redactSecrets } from "./redact.js";
 
 /** Options of `hfDownload`, `hfFileExists` and `hfFileMetadata`. */
 export interface HfDownloadOptions extends HubSettingsOptions {
@@ -28,7 +37,7 @@ export interface HfDownloadOptions extends HubSettingsOptions {
   revision?: string;
   /** Extra tries after a network error or a 429/5xx, for each request and for the body. Default 3. */
   retries?: number;
-  /** First backoff before a retry in ms, doubled each time (capped at 10 s). Default 1000. */
+  /** First backoff before a retry in ms, doubled each time (capped at 10 s), with jitter. Default 1000. */
   retryDelayMs?: number;
   /** Give up on a request when no headers or body bytes come for this many ms. Default 30 000. */
   timeoutMs?: number;
@@ -395,12 +404,12 @@ async function downloadBlob(context: DownloadContext, metadata: HfFileMetadata, 
         );
       }
       failures++;
-      const delay = Math.min(context.http.retryDelayMs * 2 ** (failures - 1), 10_000);
+      const delay = Math.round(backoffDelay(failures - 1, context.http.retryDelayMs, 10_000));
       context.warn(
         `download of ${context.uri} interrupted (${describeNetworkError(error)}); ` +
           `resuming in ${delay} ms (retry ${failures}/${context.http.retries})`,
       );
-      await sleep(delay, context.options.signal);
+      await abortableSleep(delay, context.options.signal);
     }
   }
   await verify(context, incomplete, state, expectedSha);

@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, symlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
+import { replaceAtomic, writeFileAtomic } from "../atomic-write.js";
 import type { HfFileRef, HfRepoType } from "./hf-uri.js";
 import { isCommitHash, parseHfUri } from "./hf-uri.js";
 import type { HubSettingsOptions } from "./hub-settings.js";
@@ -94,10 +94,7 @@ export async function writeCachedRef(
   } catch {
     // No ref yet: write it.
   }
-  await mkdir(dirname(refPath), { recursive: true });
-  const temp = `${refPath}.${tempSuffix()}`;
-  await writeFile(temp, commit);
-  await rename(temp, refPath);
+  await writeFileAtomic(refPath, commit);
 }
 
 /**
@@ -108,19 +105,12 @@ export async function writeCachedRef(
  */
 export async function linkSnapshotFile(blob: string, pointer: string): Promise<boolean> {
   await mkdir(dirname(pointer), { recursive: true });
-  const temp = `${pointer}.${tempSuffix()}`;
   try {
-    await symlink(relative(dirname(pointer), blob), temp);
-    await rename(temp, pointer);
+    await replaceAtomic(pointer, (temporary) => symlink(relative(dirname(pointer), blob), temporary));
     return true;
   } catch {
-    await rm(temp, { force: true });
+    // No symlinks here: a copy instead.
   }
-  await copyFile(blob, temp);
-  await rename(temp, pointer);
+  await replaceAtomic(pointer, (temporary) => copyFile(blob, temporary));
   return false;
-}
-
-function tempSuffix(): string {
-  return `tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
 }

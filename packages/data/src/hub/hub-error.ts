@@ -1,4 +1,4 @@
-import { redactSecrets } from "./redact.js";
+import { redactSecrets } from "../redact-secrets.js";
 
 /**
  * What went wrong talking to the Hub: `not-found` (404), `access-denied` (401/403: gated or private),

@@ -2,8 +2,13 @@
 // keep-alive, streams bodies, and with `redirect: "manual"` hands back each 3xx so that this file
 // decides where the Authorization header may go (a client that follows redirects itself would carry
 // it to the CDN). node:http would need the same logic plus our own TLS, pooling and stream plumbing.
+// The retry timing (backoff with jitter, Retry-After, the abortable wait) and the description of a
+// network failure are the shared ones of ../http; the JSON client there does not fit the Hub's needs
+// (HEAD and GET, manual redirects, streamed bodies under an idle timeout, a token for one origin).
+import { describeNetworkError } from "../http/http-errors.js";
+import { abortableSleep, backoffDelay, parseRetryAfter } from "../http/retry-timing.js";
+import { redactSecrets } from "../redact-secrets.js";
 import { HubError } from "./hub-error.js";
-import { redactSecrets } from "./redact.js";
 
 /** How requests are sent; filled in from the download options. */
 export interface HubHttpSettings {
@@ -13,7 +18,10 @@ export interface HubHttpSettings {
   endpointOrigin: string;
   /** Extra tries after a network error, a timeout, a 429 or a 5xx (requests here are idempotent). */
   retries: number;
-  /** First wait before a retry, doubled each time (capped at 10 s); a Retry-After header wins. */
+  /**
+   * First wait before a retry, doubled each time (capped at 10 s), with jitter (between half and all
+   * of it); a Retry-After header wins (also capped at 10 s).
+   */
   retryDelayMs: number;
   /** Abort when no response headers or no body bytes arrive for this long. */
   timeoutMs: number;
@@ -50,9 +58,9 @@ class IdleTimeout extends Error {
 
 /**
  * Sends one HEAD or GET, following redirects per `redirects`, retrying network errors, timeouts,
- * 429 and 5xx answers with exponential backoff. Every other status is returned to the caller. A 3xx
- * to another origin under the `same-origin` policy is returned as is (its Location is the download
- * URL). The Authorization header goes only to the endpoint's origin, on every hop.
+ * 429 and 5xx answers with exponential backoff and jitter (the shared `backoffDelay`). Every other
+ * status is returned to the caller. A 3xx to another origin under the `same-origin` policy is
+ * returned as is (its Location is the download URL). The Authorization header goes only to the endpoint's origin, on every hop.
  * @throws HubError (`network`) when no answer came after the retries; the user's AbortSignal's reason
  *   when aborted.
  */
@@ -69,7 +77,8 @@ export async function hubRequest(
       const answer = await requestFollowingRedirects(method, url, settings, options);
       const status = answer.response.status;
       if (!RETRYABLE_STATUS.has(status) || attempt >= settings.retries) return answer;
-      retryAfterMs = parseRetryAfter(answer.response.headers.get("retry-after"));
+      const asked = parseRetryAfter(answer.response.headers.get("retry-after"));
+      retryAfterMs = asked === undefined ? undefined : Math.min(asked, MAX_RETRY_DELAY_MS);
       failure = `HTTP ${status}`;
       await answer.close();
     } catch (error) {
@@ -83,14 +92,16 @@ export async function hubRequest(
       }
       failure = describeNetworkError(error);
     }
-    const delay = retryAfterMs ?? Math.min(settings.retryDelayMs * 2 ** attempt, MAX_RETRY_DELAY_MS);
+    const delay = Math.round(
+      retryAfterMs ?? backoffDelay(attempt, settings.retryDelayMs, MAX_RETRY_DELAY_MS),
+    );
     settings.onRetry?.(
       redactSecrets(
         `${method} ${url}: ${String(failure)}; retry ${attempt + 1}/${settings.retries} in ${delay} ms`,
         [settings.token],
       ),
     );
-    await sleep(delay, settings.signal);
+    await abortableSleep(delay, settings.signal);
   }
 }
 
@@ -165,18 +176,6 @@ async function requestOnce(
   };
 }
 
-/** A short, token-free description of a fetch failure (`ECONNREFUSED`, `terminated`, a timeout). */
-export function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof cause?.code === "string" ? cause.code : (error as { code?: unknown }).code;
-  const detail = typeof cause?.message === "string" && cause.message !== "" ? cause.message : undefined;
-  const parts = [error.message, detail, typeof code === "string" ? code : undefined].filter(
-    (part, index, all) => part !== undefined && all.indexOf(part) === index,
-  );
-  return parts.join(": ");
-}
-
 /**
  * True for errors that a retry or a resume can get past (network, timeout); false for HubErrors
  * other than `network` and for file-system errors (a full disk does not get better by retrying).
@@ -195,29 +194,4 @@ export function hostOf(url: string): string {
   } catch {
     return url;
   }
-}
-
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_DELAY_MS) : undefined;
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolvePromise();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -6,9 +6,8 @@ export type { HfDownloadOptions, HfFileMetadata } from "./hf-download.js";
 export { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
 export { hfDownloadFiles } from "./hf-download-files.js";
 export type { HfFileRef, HfRepoType } from "./hf-uri.js";
-export { DEFAULT_REVISION, formatHfUri, hfRepoId, isCommitHash, parseHfUri, resolveHfUrl } from "./hf-uri.js";
-export type { HfRepoCachePaths } from "./hub-cache.js";
-export { hfCachedPath, hfRepoCachePaths, hfRepoFolderName } from "./hub-cache.js";
+export { formatHfUri, parseHfUri, resolveHfUrl } from "./hf-uri.js";
+export { hfCachedPath } from "./hub-cache.js";
 export type { HubErrorCode, HubErrorDetails } from "./hub-error.js";
 export { HubError } from "./hub-error.js";
 export type { HubSettingsOptions } from "./hub-settings.js";
@@ -34,4 +33,3 @@ export {
   PQM_BON_TESTS,
   resolveDatasetName,
 } from "./known-datasets.js";
-export { REDACTED, redactSecrets } from "./redact.js";

@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { escapeHtml } from "./html.js";
+import { writeFileAtomic } from "@pqm/data";
+import { escapeHtml, htmlPage, htmlTable } from "./html-page.js";
+import { markdownTable } from "./markdown.js";
 import { canRenderPng, PNG_RENDERER_PACKAGE, renderSpecToSvg, requireResvg, svgToPng } from "./plots.js";
-import { markdownTable, writeFilesAtomically } from "./write-files.js";
 
 /** A mean with its 95% interval: over seeds (Student t) with several seeds, else the run's own interval. */
 export interface SummaryValue {
@@ -249,36 +250,23 @@ export function demoAccuracySpec(summary: DemoSummary) {
   };
 }
 
-function htmlTable(table: TitledTable): string {
-  return `<h2>${escapeHtml(table.title)}</h2><table><thead><tr>${table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join("")}</tr></thead><tbody>${table.rows
-    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table>`;
-}
-
 function demoHtml(input: DemoReportInput, svg: string): string {
-  const tables = demoTables(input.summary, input.runs[0]).map(htmlTable).join("\n");
+  const tables = demoTables(input.summary, input.runs[0])
+    .map((table) => `<h2>${escapeHtml(table.title)}</h2>${htmlTable(table)}`)
+    .join("\n");
   const links = input.modelReports
     .map(
       (report) =>
         `<li><a href="${escapeHtml(report.folder)}/index.html">${escapeHtml(report.title)}</a></li>`,
     )
     .join("");
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>pqm demo</title>
-<link rel="icon" href="data:,">
-<style>
-body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.note{color:#555}
-</style></head><body>
-<h1>pqm demo: PQM against BCE on the built-in arith environment</h1>
+  const body = `<h1>pqm demo: PQM against BCE on the built-in arith environment</h1>
 <p class="note">${escapeHtml(input.verdict)}</p>
 <p class="note">${input.summary.seeds} seed(s); ${escapeHtml(input.backend)}; ${escapeHtml(input.createdAt)}.</p>
 ${svg}
 ${tables}
-<h2>Per-question views</h2><p>Each candidate with its answer, correctness and step scores, coloured by score:</p><ul>${links}</ul>
-</body></html>
-`;
+<h2>Per-question views</h2><p>Each candidate with its answer, correctness and step scores, colored by score:</p><ul>${links}</ul>`;
+  return htmlPage({ title: "pqm demo", body });
 }
 
 /** Whether to write a PNG, and why not; throws first when a PNG is required and cannot be made. */
@@ -300,7 +288,7 @@ export function pngDecision(option: boolean | "if-available" = "if-available"): 
 /**
  * Writes the demo's results folder: `results.json` (the input as given), `report.md` (verdict and
  * tables), `accuracy-vs-n.svg` and `.png` (the plot; PNG as `options.png` says) and a self-contained
- * `index.html` linking the per-model reports. Each file is written beside and renamed into place.
+ * `index.html` linking the per-model reports. Each file is written atomically (`writeFileAtomic`).
  * Throws on file-system errors, and with `png: true` when `@resvg/resvg-js` is not installed.
  */
 export async function writeDemoReport(
@@ -334,12 +322,10 @@ export async function writeDemoReport(
       "",
     ]),
   ].join("\n");
-  await writeFilesAtomically([
-    [files.results, `${JSON.stringify(input, null, 2)}\n`],
-    [files.markdown, markdown],
-    [files.plotSvg, svg],
-    ...(files.plotPng ? [[files.plotPng, svgToPng(svg)] as const] : []),
-    [files.html, demoHtml(input, svg)],
-  ]);
+  await writeFileAtomic(files.results, `${JSON.stringify(input, null, 2)}\n`);
+  await writeFileAtomic(files.markdown, markdown);
+  await writeFileAtomic(files.plotSvg, svg);
+  if (files.plotPng) await writeFileAtomic(files.plotPng, svgToPng(svg));
+  await writeFileAtomic(files.html, demoHtml(input, svg));
   return files;
 }

@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { writeFileAtomic } from "@pqm/data";
 import { pngDecision, type SummaryReportOptions } from "./demo-report.js";
-import { escapeHtml } from "./html.js";
+import { escapeHtml, htmlPage, htmlTable } from "./html-page.js";
+import { markdownTable } from "./markdown.js";
 import { renderSpecToSvg, svgToPng } from "./plots.js";
-import { markdownTable, writeFilesAtomically } from "./write-files.js";
 
 /** What the experiment report reads of one trained model (a pipeline's fuller row fits it). */
 export interface ExperimentReportRow {
@@ -172,19 +173,14 @@ export async function writeExperimentReport(
     markdownTable(table.header, table.rows),
     "",
   ].join("\n");
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pqm experiment ${escapeHtml(name)}</title><link rel="icon" href="data:,">
-<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>
-<h1>pqm experiment ${escapeHtml(name)}</h1>${svg}
-<table><thead><tr>${table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join("")}</tr></thead><tbody>${table.rows
-    .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table></body></html>
-`;
-  await writeFilesAtomically([
-    [files.results, `${JSON.stringify(input, null, 2)}\n`],
-    [files.markdown, markdown],
-    [files.plotSvg, svg],
-    ...(files.plotPng ? [[files.plotPng, svgToPng(svg)] as const] : []),
-    [files.html, html],
-  ]);
+  const html = htmlPage({
+    title: `pqm experiment ${name}`,
+    body: `<h1>pqm experiment ${escapeHtml(name)}</h1>${svg}\n${htmlTable(table)}`,
+  });
+  await writeFileAtomic(files.results, `${JSON.stringify(input, null, 2)}\n`);
+  await writeFileAtomic(files.markdown, markdown);
+  await writeFileAtomic(files.plotSvg, svg);
+  if (files.plotPng) await writeFileAtomic(files.plotPng, svgToPng(svg));
+  await writeFileAtomic(files.html, html);
   return files;
 }

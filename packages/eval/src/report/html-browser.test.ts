@@ -109,7 +109,7 @@ describe.skipIf(!chromiumPresent)(`index.html in headless Chromium${skipReason}`
       verdicts[0]!.correct ? "correct" : "wrong",
     );
     expect(await firstCard.textContent()).toContain(`answer: ${verdicts[0]!.answer}`);
-    // Steps are coloured: the background is set from the score.
+    // Steps are colored: the background is set from the score.
     const background = await firstCard
       .locator("li.step")
       .first()

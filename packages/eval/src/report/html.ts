@@ -1,3 +1,4 @@
+import { escapeHtml, htmlPage, htmlTable } from "./html-page.js";
 import type { QuestionDetail } from "./question-details.js";
 import { type EvaluationResults, formatPercent } from "./results.js";
 import { buildReportTables } from "./tables.js";
@@ -11,7 +12,7 @@ export interface HtmlPlot {
 /**
  * index.html: a self-contained page (no network, no framework): the summary tables and plots, then the
  * list of questions; clicking one (or opening `#q-<index>`) shows its candidates with their answers,
- * correctness and scores, each step coloured from red (sigmoid(score) = 0) to green (1).
+ * correctness and scores, each step colored from red (sigmoid(score) = 0) to green (1).
  */
 export function renderHtmlReport(
   results: EvaluationResults,
@@ -22,8 +23,7 @@ export function renderHtmlReport(
     .map(
       (table) => `<section class="table-block"><h2>${escapeHtml(table.title)}</h2>
 ${table.note ? `<p class="note">${escapeHtml(table.note)}</p>` : ""}
-<table id="table-${escapeHtml(table.id)}"><thead><tr>${table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join("")}</tr></thead>
-<tbody>${table.rows.map((row) => `<tr>${row.map((cell, k) => (k === 0 ? `<th scope="row">${escapeHtml(cell)}</th>` : `<td>${escapeHtml(cell)}</td>`)).join("")}</tr>`).join("\n")}</tbody></table></section>`,
+${htmlTable(table, `table-${table.id}`)}</section>`,
     )
     .join("\n");
   const plotBlocks = plots
@@ -52,17 +52,7 @@ scores by <code>${escapeHtml(results.inputs.scorer)}</code>, ${results.inputs.qu
     /</g,
     "\\u003c",
   );
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(results.title)}</title>
-<style>${pageStyle}</style>
-</head>
-<body>
-<header><h1>${escapeHtml(results.title)}</h1>
+  const body = `<header><h1>${escapeHtml(results.title)}</h1>
 <p class="meta">Created ${escapeHtml(results.createdAt)} · ${escapeHtml(
     Object.entries(results.versions)
       .map(([name, version]) => `${name} ${version}`)
@@ -75,35 +65,22 @@ ${tables}
 ${
   questions.length > 0
     ? `<section id="questions"><h2>Questions</h2>
-<p class="note">Click a question to see its candidates. Steps are coloured by sigmoid(score):
-<span class="legend"><span style="background:${stepColour(0.02)}">0</span><span style="background:${stepColour(0.25)}">0.25</span><span style="background:${stepColour(0.5)}">0.5</span><span style="background:${stepColour(0.75)}">0.75</span><span style="background:${stepColour(0.98)}">1</span></span></p>
+<p class="note">Click a question to see its candidates. Steps are colored by sigmoid(score):
+<span class="legend"><span style="background:${stepColor(0.02)}">0</span><span style="background:${stepColor(0.25)}">0.25</span><span style="background:${stepColor(0.5)}">0.5</span><span style="background:${stepColor(0.75)}">0.75</span><span style="background:${stepColor(0.98)}">1</span></span></p>
 <div class="question-layout"><div class="question-list"><table id="question-table"><thead><tr><th>#</th><th>id</th><th>question</th><th>gold</th><th>correct candidates</th><th>PRM pick</th></tr></thead>
 <tbody>${questionRows}</tbody></table></div>
 <section id="question-view" aria-live="polite"><p class="note">No question selected.</p></section></div></section>`
     : ""
 }
 </main>
-<script type="application/json" id="pqm-data">${data}</script>
-<script>${pageScript}</script>
-</body>
-</html>
-`;
+<script type="application/json" id="pqm-data">${data}</script>`;
+  return htmlPage({ title: results.title, style: pageStyle, body, script: pageScript });
 }
 
-/** The colour of a step with sigmoid(score) = p: hue 0 (red) to 120 (green). */
-export function stepColour(probability: number): string {
+/** The color of a step with sigmoid(score) = p: hue 0 (red) to 120 (green). */
+export function stepColor(probability: number): string {
   const clamped = Math.min(1, Math.max(0, probability));
   return `hsl(${Math.round(120 * clamped)}, 70%, 82%)`;
-}
-
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
 }
 
 function truncate(text: string, length: number): string {
@@ -115,17 +92,16 @@ function stripXmlProlog(svg: string): string {
   return svg.replace(/^<\?xml[^>]*>\s*/, "");
 }
 
+// Over the base stylesheet of html-page.ts: a full-width page with a header band.
 const pageStyle = `
-body { font-family: system-ui, "DejaVu Sans", Arial, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
+body { max-width: none; margin: 0; padding: 0; background: #fafafa; }
 header { padding: 16px 24px; background: #fff; border-bottom: 1px solid #ddd; }
-h1 { margin: 0 0 4px; font-size: 22px; } h2 { font-size: 17px; margin: 20px 0 6px; }
+h1 { margin: 0 0 4px; }
 main { padding: 8px 24px 40px; }
-.meta, .note, .inputs { color: #555; font-size: 13px; margin: 4px 0; }
+.meta, .inputs { color: #555; font-size: 13px; margin: 4px 0; }
 .headline { font-size: 15px; margin: 6px 0 0; }
-table { border-collapse: collapse; background: #fff; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; }
-th[scope=row], #question-table td:nth-child(3) { text-align: left; }
-thead th { background: #f0f0f0; }
+table { margin: 0; }
+#question-table td:nth-child(3) { text-align: left; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
 figure.plot { margin: 8px 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
 figcaption { font-size: 13px; color: #555; }
@@ -154,7 +130,7 @@ const pageScript = `
   var byIndex = {};
   data.questions.forEach(function (q) { byIndex[q.index] = q; });
   function sigmoid(x) { return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)); }
-  function colour(p) { p = Math.min(1, Math.max(0, p)); return "hsl(" + Math.round(120 * p) + ", 70%, 82%)"; }
+  function color(p) { p = Math.min(1, Math.max(0, p)); return "hsl(" + Math.round(120 * p) + ", 70%, 82%)"; }
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
@@ -186,7 +162,7 @@ const pageScript = `
       c.steps.forEach(function (step, s) {
         var score = c.stepScores[s];
         var item = el("li", "step");
-        item.style.background = colour(sigmoid(score));
+        item.style.background = color(sigmoid(score));
         item.title = "score " + score + ", sigmoid " + sigmoid(score).toFixed(3);
         item.appendChild(el("span", "step-score", score.toFixed(2)));
         item.appendChild(document.createTextNode(step));

@@ -36,3 +36,9 @@ export function renderMarkdownReport(results: EvaluationResults, plotFiles: read
 function escapeCell(text: string): string {
   return text.replace(/\|/g, "\\|");
 }
+
+/** `| a | b |` lines of a Markdown table: the header, its rule and the rows. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}

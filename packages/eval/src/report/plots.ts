@@ -7,7 +7,7 @@ import {
   bestOfNMethodLabels,
   bestOfNMethods,
   type CurvePoint,
-} from "../best-of-n.js";
+} from "../best-of-n/best-of-n.js";
 
 /** One row of a plotted curve: accuracy and interval in percent. */
 interface CurveRow {
@@ -148,7 +148,7 @@ export function canRenderPng(): boolean {
 }
 
 /**
- * Rasterises an SVG string to PNG bytes with resvg, at `scale` times its size, using the system's fonts.
+ * Rasterizes an SVG string to PNG bytes with resvg, at `scale` times its size, using the system's fonts.
  * @throws Error naming the package to install when the optional peer dependency `@resvg/resvg-js` is
  * not installed.
  */

@@ -1,8 +1,8 @@
 import type { AggregationName, Question } from "@pqm/core/reference";
 import { getAggregation } from "@pqm/core/reference";
-import type { CandidateFile } from "../candidate-file.js";
-import type { CandidateEvaluation } from "../evaluate-candidates.js";
-import type { ScoresFile } from "../scores-file.js";
+import type { CandidateEvaluation } from "../best-of-n/evaluate-candidates.js";
+import type { CandidateFile } from "../candidates/candidate-file.js";
+import type { ScoresFile } from "../scores/scores-file.js";
 
 /** One candidate as the per-question view of index.html shows it. */
 export interface CandidateDetail {
@@ -12,7 +12,7 @@ export interface CandidateDetail {
   answer: string | null;
   correct: boolean;
   steps: string[];
-  /** Raw step scores (logits); the page colours each step by sigmoid(score). */
+  /** Raw step scores (logits); the page colors each step by sigmoid(score). */
   stepScores: number[];
   /** The solution score under the evaluation's aggregation. */
   solutionScore: number;

@@ -1,15 +1,14 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Question } from "@pqm/core/reference";
-import type { AnswerChecker } from "../answer-checker.js";
-import { readCandidateFile } from "../candidate-file.js";
-import { evaluateCandidates } from "../evaluate-candidates.js";
-import { createRandom } from "../random.js";
-import { readScoresFile, writeScoresFile } from "../scores-file.js";
+import type { AnswerChecker, Question } from "@pqm/core/reference";
+import { evaluateCandidates } from "../best-of-n/evaluate-candidates.js";
+import { readCandidateFile } from "../candidates/candidate-file.js";
+import { readScoresFile, writeScoresFile } from "../scores/scores-file.js";
+import { createRandom } from "../statistics/random.js";
+import { type EvaluationReportOptions, writeEvaluationReport } from "./evaluation-report.js";
 import { buildQuestionDetails } from "./question-details.js";
 import { createEvaluationResults } from "./results.js";
-import { type ReportOptions, writeEvaluationReport } from "./write-report.js";
 
 /** The toy checker of the report tests: the token after "answer:", exact string match. */
 export const toyChecker: AnswerChecker = {
@@ -25,7 +24,7 @@ export const toyChecker: AnswerChecker = {
  */
 export async function writeFixtureReport(
   extraConfig: Record<string, string> = {},
-  reportOptions: ReportOptions = {},
+  reportOptions: EvaluationReportOptions = {},
 ) {
   const dir = await mkdtemp(join(tmpdir(), "pqm-eval-report-"));
   const random = createRandom(5);

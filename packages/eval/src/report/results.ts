@@ -3,12 +3,12 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JsonValue } from "@pqm/core/reference";
-import type { BestOfNResult } from "../best-of-n.js";
-import type { CandidateEvaluation } from "../evaluate-candidates.js";
-import type { ProcessBenchEvaluation } from "../processbench.js";
-import type { QValueFidelity } from "../q-value-fidelity.js";
-import type { StepLabelMetrics } from "../step-labels.js";
-import type { VerdictTable } from "../verdicts.js";
+import type { VerdictTable } from "../answers/verdicts.js";
+import type { BestOfNResult } from "../best-of-n/best-of-n.js";
+import type { CandidateEvaluation } from "../best-of-n/evaluate-candidates.js";
+import type { ProcessBenchEvaluation } from "../step-metrics/processbench.js";
+import type { QValueFidelity } from "../step-metrics/q-value-fidelity.js";
+import type { StepLabelMetrics } from "../step-metrics/step-labels.js";
 
 /** The format tag of results.json. */
 export const RESULTS_FORMAT = "pqm-eval-results/1";

@@ -1,4 +1,4 @@
-import { type BestOfNMethod, bestOfNMethodLabels, bestOfNMethods } from "../best-of-n.js";
+import { type BestOfNMethod, bestOfNMethodLabels, bestOfNMethods } from "../best-of-n/best-of-n.js";
 import { type EvaluationResults, formatNumber, formatPercent } from "./results.js";
 
 /** A table of formatted cells, rendered alike in report.md and index.html. */
@@ -71,7 +71,7 @@ export function buildReportTables(results: EvaluationResults): ReportTable[] {
     tables.push({
       id: "verdicts",
       title: "Answer checking",
-      note: `checker ${verdicts.checker}; answers grouped by ${verdicts.grouping === "checker" ? "checker equivalence" : "normalised string"}.`,
+      note: `checker ${verdicts.checker}; answers grouped by ${verdicts.grouping === "checker" ? "checker equivalence" : "normalized string"}.`,
       header: [
         "questions",
         "candidates",
@@ -97,7 +97,7 @@ export function buildReportTables(results: EvaluationResults): ReportTable[] {
     tables.push({
       id: "processbench",
       title: "ProcessBench (%)",
-      note: `First wrong step = first step with score < ${formatNumber(processBench.threshold, 4)}, the threshold maximising F1 on '${processBench.thresholdSubset}' (its row is in-sample) and applied to every subset.`,
+      note: `First wrong step = first step with score < ${formatNumber(processBench.threshold, 4)}, the threshold maximizing F1 on '${processBench.thresholdSubset}' (its row is in-sample) and applied to every subset.`,
       header: ["subset", "error accuracy", "correct accuracy", "F1", "with error", "correct"],
       rows: Object.entries(processBench.subsets).map(([name, metrics]) => [
         name === processBench.thresholdSubset ? `${name} (threshold chosen here)` : name,

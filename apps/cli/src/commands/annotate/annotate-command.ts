@@ -1,8 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { type Command, Option } from "commander";
-import { CliError } from "../../cli-error.js";
-import { parseChoice, parsePositiveInteger } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
+import { CliError } from "../../shared/cli-error.js";
+import { parseChoice, parsePositiveInteger } from "../../shared/option-parsers.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 const inputFormats = [
   "math-shepherd",
@@ -20,7 +20,7 @@ export function registerAnnotate(program: Command): void {
     .description(
       "Monte-Carlo process annotation (Math-Shepherd): label each step by rolling out completions from it",
     )
-    .option("--input <file>", "step-labelled, trajectory or candidate file (format detected)")
+    .option("--input <file>", "step-labeled, trajectory or candidate file (format detected)")
     .option(
       "--arith <count>",
       "instead of --input: generate this many arith training questions",
@@ -134,12 +134,12 @@ export function registerAnnotate(program: Command): void {
           const rows: string[][] = [
             ["rows", String(summary.totalRows)],
             ["resumed from the output", String(summary.resumedRows)],
-            ["labelled now", String(summary.writtenRows)],
+            ["labeled now", String(summary.writtenRows)],
             ["failed", String(summary.failures.length)],
             ["left out (no gold answer)", String(report.skippedNoAnswer)],
             ["rollouts", String(summary.rollouts)],
-            ["labelled steps", String(summary.labelledSteps)],
-            ["rollouts per labelled step", summary.rolloutsPerLabelledStep.toFixed(2)],
+            ["labeled steps", String(summary.labeledSteps)],
+            ["rollouts per labeled step", summary.rolloutsPerLabeledStep.toFixed(2)],
             ["seconds", summary.seconds.toFixed(1)],
           ];
           if (report.exactAgreement) {

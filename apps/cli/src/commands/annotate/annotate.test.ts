@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AnnotatedRow, ArithEnvironment, annotate, startArithCompletionServer } from "@pqm/data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
+import { runCli } from "../../run-cli.test-helper.js";
 
 let folder = "";
 beforeAll(async () => {
@@ -72,9 +72,9 @@ describe("pqm annotate", () => {
     const run = await runCli([...args, "--output", join(folder, "lines.jsonl")]);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stderr).toMatch(
-      /^annotate: 2\/2 rows \(0 resumed, 0 failed\), \d+ rollouts, \d+\.\d labelled steps\/s, \d+\.\d s\n$/,
+      /^annotate: 2\/2 rows \(0 resumed, 0 failed\), \d+ rollouts, \d+\.\d labeled steps\/s, \d+\.\d s\n$/,
     );
-    expect(run.stdout).toContain("labelled now");
+    expect(run.stdout).toContain("labeled now");
     const quiet = await runCli([...args, "--output", join(folder, "quiet.jsonl"), "--no-progress"]);
     expect(quiet.exitCode, quiet.stderr).toBe(0);
     expect(quiet.stderr).toBe("");
@@ -97,7 +97,7 @@ describe("pqm annotate", () => {
         { env: { PQM_CLI_TEST_KEY: key } },
       );
       expect(run.exitCode, run.stderr).toBe(0);
-      expect(run.stdout).toMatch(/labelled now\s+4/);
+      expect(run.stdout).toMatch(/labeled now\s+4/);
       expect(run.stdout).toMatch(/agreement with exact labels\s+\d+\.\d% of \d+ steps/);
       expect(server.requests).toBeGreaterThan(0);
       expect(run.stdout + run.stderr).not.toContain(key);

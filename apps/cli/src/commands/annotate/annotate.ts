@@ -1,4 +1,4 @@
-import type { AnswerDomain, LabelledTrajectory, Trajectory } from "@pqm/core";
+import type { AnswerDomain, LabeledTrajectory, Trajectory } from "@pqm/core";
 import {
   type AnnotatedRow,
   type AnnotationSearch,
@@ -6,20 +6,20 @@ import {
   ArithEnvironment,
   annotate,
   candidateTrajectories,
-  type LabelledFormat,
+  type LabeledFormat,
   loadCandidates,
   type OpenAIApi,
-  readLabelledTrajectories,
+  readLabeledTrajectories,
   readRecords,
 } from "@pqm/data";
-import { CliError } from "../../cli-error.js";
-import { AnnotationProgressView, progressStyle } from "../../progress.js";
-import { loadTestSet } from "../eval/test-set.js";
+import { CliError } from "../../shared/cli-error.js";
+import { AnnotationProgressView, progressStyle } from "../../shared/progress-views.js";
+import { loadTestSet } from "../../shared/test-sets.js";
 import { createCompleter, parseCompleterSpec } from "./completer.js";
 
 /** Options of `pqm annotate`. */
 export interface AnnotateCommandOptions {
-  /** A step-labelled or trajectory file, or a candidate file (exactly one of `input` and `arith`). */
+  /** A step-labeled or trajectory file, or a candidate file (exactly one of `input` and `arith`). */
   input?: string;
   /** Generate this many arith training questions instead of reading a file. */
   arith?: number;
@@ -28,7 +28,7 @@ export interface AnnotateCommandOptions {
   /** Sampled solutions per arith question. */
   samples: number;
   /** The input's format (default: detected; `candidates` for a best-of-n candidate file). */
-  format?: LabelledFormat | "candidates";
+  format?: LabeledFormat | "candidates";
   /** The test set giving a candidate file's gold answers (name or file). */
   test?: string;
   /** Checker of a test file's questions. */
@@ -74,7 +74,7 @@ export interface AnnotateCommandResult {
   /** Input rows left out because their question has no gold answer. */
   skippedNoAnswer: number;
   summary: AnnotationSummary;
-  /** Only when every labelled row is an arith question. */
+  /** Only when every labeled row is an arith question. */
   exactAgreement?: ExactAgreement;
 }
 
@@ -168,8 +168,8 @@ export async function runAnnotate(
 async function readInput(path: string, options: AnnotateCommandOptions): Promise<Trajectory[]> {
   const format = options.format ?? ((await looksLikeCandidates(path)) ? "candidates" : undefined);
   if (format !== "candidates") {
-    const trajectories: LabelledTrajectory[] = [];
-    for await (const trajectory of readLabelledTrajectories(path, format ? { format } : {})) {
+    const trajectories: LabeledTrajectory[] = [];
+    for await (const trajectory of readLabeledTrajectories(path, format ? { format } : {})) {
       trajectories.push(trajectory);
     }
     return trajectories;

@@ -1,6 +1,6 @@
 import type { Policy } from "@pqm/core";
 import { type ArithEnvironment, type OpenAIApi, OpenAICompatiblePolicy } from "@pqm/data";
-import { CliError } from "../../cli-error.js";
+import { CliError } from "../../shared/cli-error.js";
 
 /** A parsed `--completer`: the arith policy, or OpenAI-compatible servers. */
 export type CompleterSpec = { kind: "arith" } | { kind: "openai"; endpoints: string[] };

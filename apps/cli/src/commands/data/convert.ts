@@ -1,16 +1,16 @@
-import type { LabelledTrajectory } from "@pqm/core";
+import type { LabeledTrajectory } from "@pqm/core";
 import {
   createReadStats,
-  detectLabelledFormat,
+  detectLabeledFormat,
   formatJsonLine,
-  type LabelledFormat,
+  type LabeledFormat,
   type ReadStats,
-  readLabelledTrajectories,
+  readLabeledTrajectories,
   toMathShepherdRow,
   writeJsonl,
   writeMathShepherd,
 } from "@pqm/data";
-import { CliError } from "../../cli-error.js";
+import { CliError } from "../../shared/cli-error.js";
 
 /** Output formats of `pqm data convert`. */
 export const convertTargets = ["math-shepherd", "trajectories"] as const;
@@ -18,7 +18,7 @@ export type ConvertTarget = (typeof convertTargets)[number];
 
 /** Options of `pqm data convert`. */
 export interface ConvertOptions {
-  from?: LabelledFormat;
+  from?: LabeledFormat;
   to: ConvertTarget;
   strict?: boolean;
 }
@@ -27,7 +27,7 @@ export interface ConvertOptions {
 export interface ConvertReport {
   input: string;
   output: string;
-  from: LabelledFormat;
+  from: LabeledFormat;
   to: ConvertTarget;
   written: number;
   /** Trajectories the target format cannot hold (a step containing the tag or a `Step N:` header), skipped. */
@@ -36,12 +36,12 @@ export interface ConvertReport {
 }
 
 /**
- * Converts any step-labelled file pqm reads (Math-Shepherd, soft labels, PRM800K, ProcessBench; JSONL,
+ * Converts any step-labeled file pqm reads (Math-Shepherd, soft labels, PRM800K, ProcessBench; JSONL,
  * JSON or Parquet) into Math-Shepherd JSONL (soft labels kept in `soft_label`) or pqm's trajectory JSONL
- * (one `LabelledTrajectory` object a line). The output is written to a temporary file and renamed, so a
+ * (one `LabeledTrajectory` object a line). The output is written to a temporary file and renamed, so a
  * failed conversion leaves no partial output.
  */
-export async function convertLabelledFile(
+export async function convertLabeledFile(
   input: string,
   output: string,
   options: ConvertOptions,
@@ -52,9 +52,9 @@ export async function convertLabelledFile(
       2,
     );
   }
-  const from = options.from ?? (await detectLabelledFormat(input));
+  const from = options.from ?? (await detectLabeledFormat(input));
   const stats = createReadStats();
-  const trajectories: AsyncIterable<LabelledTrajectory> = readLabelledTrajectories(input, {
+  const trajectories: AsyncIterable<LabeledTrajectory> = readLabeledTrajectories(input, {
     format: from,
     stats,
     strict: options.strict ?? false,
@@ -89,11 +89,11 @@ export async function convertLabelledFile(
  * such trajectory is an error naming its input position.
  */
 async function* representable(
-  trajectories: AsyncIterable<LabelledTrajectory>,
+  trajectories: AsyncIterable<LabeledTrajectory>,
   input: string,
   strict: boolean,
   unwritable: { count: number; examples: string[] },
-): AsyncGenerator<LabelledTrajectory> {
+): AsyncGenerator<LabeledTrajectory> {
   let position = 0;
   for await (const trajectory of trajectories) {
     position += 1;
@@ -110,6 +110,6 @@ async function* representable(
 }
 
 /** One trajectory as a line of pqm's trajectory JSONL (exported for symmetry with the writer). */
-export function trajectoryLine(trajectory: LabelledTrajectory): string {
+export function trajectoryLine(trajectory: LabeledTrajectory): string {
   return formatJsonLine(trajectory);
 }

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { CliError } from "../../cli-error.js";
-import { formatTable, printJson } from "../../output.js";
+import { CliError } from "../../shared/cli-error.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** Registers `pqm data inspect | convert | download`; their work is imported only when they run. */
 export function registerData(program: Command): void {
@@ -9,16 +9,16 @@ export function registerData(program: Command): void {
   data
     .command("inspect")
     .description(
-      "summarise a step-labelled file: rows, steps per solution, label balance, tag problems, skips",
+      "summarize a step-labeled file: rows, steps per solution, label balance, tag problems, skips",
     )
     .argument("<file>", "Math-Shepherd, soft-label, PRM800K or ProcessBench file (JSONL, JSON or Parquet)")
     .option("--format <name>", "the input format (default: detected)")
-    .option("--strict", "turn a row the reference parser would skip into an error")
+    .option("--strict", "turn every row the reader would skip (and count) into an error naming its line")
     .option("--json", "print the report as JSON")
     .action(async (file: string, options: { format?: string; strict?: boolean; json?: boolean }) => {
-      const { inspectLabelledFile } = await import("./inspect.js");
-      const report = await inspectLabelledFile(file, {
-        ...(options.format ? { format: parseLabelledFormat(options.format) } : {}),
+      const { inspectLabeledFile } = await import("./inspect.js");
+      const report = await inspectLabeledFile(file, {
+        ...(options.format ? { format: parseLabeledFormat(options.format) } : {}),
         strict: options.strict ?? false,
       });
       if (options.json) return printJson(report);
@@ -37,7 +37,7 @@ export function registerData(program: Command): void {
                 ? `min ${spread.min}, median ${spread.median}, mean ${spread.mean.toFixed(2)}, max ${spread.max}`
                 : "-",
             ],
-            ["steps labelled correct", share(report.correctStepShare)],
+            ["steps labeled correct", share(report.correctStepShare)],
             ["solutions all correct", share(report.allCorrectShare)],
             ["labels not monotone", String(report.nonMonotone)],
             ["with soft labels", String(report.withSoftLabels)],
@@ -57,13 +57,13 @@ export function registerData(program: Command): void {
   data
     .command("convert")
     .description(
-      "convert a step-labelled file (any format pqm reads, Parquet too) to Math-Shepherd or trajectory JSONL",
+      "convert a step-labeled file (any format pqm reads, Parquet too) to Math-Shepherd or trajectory JSONL",
     )
     .argument("<input>", "input file")
     .argument("<output>", "output .jsonl file")
     .option("--from <format>", "the input format (default: detected)")
     .option("--to <format>", "math-shepherd or trajectories", "math-shepherd")
-    .option("--strict", "turn a row the reference parser would skip into an error")
+    .option("--strict", "turn every row the reader would skip (and count) into an error naming its line")
     .option("--json", "print the report as JSON")
     .action(
       async (
@@ -71,9 +71,9 @@ export function registerData(program: Command): void {
         output: string,
         options: { from?: string; to: string; strict?: boolean; json?: boolean },
       ) => {
-        const { convertLabelledFile } = await import("./convert.js");
-        const report = await convertLabelledFile(input, output, {
-          ...(options.from ? { from: parseLabelledFormat(options.from) } : {}),
+        const { convertLabeledFile } = await import("./convert.js");
+        const report = await convertLabeledFile(input, output, {
+          ...(options.from ? { from: parseLabeledFormat(options.from) } : {}),
           to: options.to as "math-shepherd",
           strict: options.strict ?? false,
         });
@@ -111,7 +111,7 @@ export function registerData(program: Command): void {
     });
 }
 
-const labelledFormatNames = [
+const labeledFormatNames = [
   "math-shepherd",
   "soft-labels",
   "prm800k",
@@ -119,8 +119,8 @@ const labelledFormatNames = [
   "trajectories",
 ] as const;
 
-function parseLabelledFormat(value: string): (typeof labelledFormatNames)[number] {
-  const found = labelledFormatNames.find((name) => name === value);
-  if (!found) throw new CliError(`unknown format '${value}' (known: ${labelledFormatNames.join(", ")})`, 2);
+function parseLabeledFormat(value: string): (typeof labeledFormatNames)[number] {
+  const found = labeledFormatNames.find((name) => name === value);
+  if (!found) throw new CliError(`unknown format '${value}' (known: ${labeledFormatNames.join(", ")})`, 2);
   return found;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { LoopbackHub } from "@pqm/testing";
 import { sharedAvailable, sharedPath, sharedSkipReason, startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
+import { runCli } from "../../run-cli.test-helper.js";
 
 let folder = "";
 beforeAll(async () => {
@@ -127,7 +127,7 @@ describe("pqm data download from a Hub (a loopback stand-in)", () => {
 
   it("writes progress lines to a non-terminal stderr, and the retry after a dropped connection", async () => {
     hub.addFile("datasets/acme/cli", "big.bin", big, { lfs: true });
-    hub.behaviour.dropNextGetAfter = 100_000;
+    hub.behavior.dropNextGetAfter = 100_000;
     const uri = "hf://datasets/acme/cli/big.bin";
     const run = await runCli(["data", "download", uri], { env: hubEnv("hub-lines") });
     expect(run.exitCode, run.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { fetchDataset, hfDownload } from "@pqm/data";
-import { progressStyle, withDownloadProgress } from "../../progress.js";
+import { progressStyle, withDownloadProgress } from "../../shared/progress-views.js";
 
 /** Options of `pqm data download`. */
 export interface DownloadOptions {

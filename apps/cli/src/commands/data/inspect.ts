@@ -1,15 +1,15 @@
 import {
   createReadStats,
-  detectLabelledFormat,
-  type LabelledFormat,
+  detectLabeledFormat,
+  type LabeledFormat,
   MATH_SHEPHERD_STEP_TAG,
   type ReadStats,
-  readLabelledTrajectories,
+  readLabeledTrajectories,
 } from "@pqm/data";
 
 /** Options of `pqm data inspect`. */
 export interface InspectOptions {
-  format?: LabelledFormat;
+  format?: LabeledFormat;
   strict?: boolean;
 }
 
@@ -21,14 +21,14 @@ export interface Distribution {
   max: number;
 }
 
-/** What `pqm data inspect` reports about a step-labelled file. */
+/** What `pqm data inspect` reports about a step-labeled file. */
 export interface InspectReport {
   file: string;
-  format: LabelledFormat;
+  format: LabeledFormat;
   trajectories: number;
   steps: number;
   stepsPerSolution: Distribution | null;
-  /** Share of steps labelled correct (hard labels). */
+  /** Share of steps labeled correct (hard labels). */
   correctStepShare: number | null;
   /** Share of trajectories with every step correct. */
   allCorrectShare: number | null;
@@ -56,12 +56,9 @@ function distribution(values: number[]): Distribution | null {
 
 const stepHeader = /Step \d+:/;
 
-/** Reads a step-labelled file (any format pqm knows) and summarises it; skipped rows are counted by reason. */
-export async function inspectLabelledFile(
-  file: string,
-  options: InspectOptions = {},
-): Promise<InspectReport> {
-  const format = options.format ?? (await detectLabelledFormat(file));
+/** Reads a step-labeled file (any format pqm knows) and summarizes it; skipped rows are counted by reason. */
+export async function inspectLabeledFile(file: string, options: InspectOptions = {}): Promise<InspectReport> {
+  const format = options.format ?? (await detectLabeledFormat(file));
   const stats = createReadStats();
   const lengths: number[] = [];
   let correct = 0;
@@ -69,7 +66,7 @@ export async function inspectLabelledFile(
   let nonMonotone = 0;
   let withSoftLabels = 0;
   const tagProblems = { emptySteps: 0, stepsContainingTag: 0, stepsContainingHeader: 0 };
-  for await (const trajectory of readLabelledTrajectories(file, {
+  for await (const trajectory of readLabeledTrajectories(file, {
     format,
     stats,
     strict: options.strict ?? false,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
+import { parseIntegerList, parseNumber, parsePositiveInteger } from "../../shared/option-parsers.js";
 import type { DemoFlags } from "./run-demo-command.js";
 
 /** Registers `pqm demo`, the toolkit's main job; its work (@pqm/pipeline) is imported only when it runs. */
@@ -18,7 +18,7 @@ export function registerDemo(program: Command): void {
     .option("--out <folder>", "results folder (default pqm-results/demo-<time>)")
     .option("--quick", "a scaled-down run (seconds; the numbers mean little)")
     .option("--backend <name>", "TF.js backend: wasm or cpu (default: the fastest installed)")
-    .option("--train-steps <number>", "optimiser steps of each model", parsePositiveInteger)
+    .option("--train-steps <number>", "optimizer steps of each model", parsePositiveInteger)
     .option("--train-questions <number>", "arith training questions", parsePositiveInteger)
     .option("--test-questions <number>", "held-out test questions", parsePositiveInteger)
     .option("--candidates <number>", "candidates sampled per test question", parsePositiveInteger)

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DemoResults } from "@pqm/pipeline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
+import { runCli } from "../../run-cli.test-helper.js";
 
 let folder = "";
 beforeAll(async () => {

@@ -1,27 +1,17 @@
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { demoTables } from "@pqm/eval";
 import { runDemo } from "@pqm/pipeline";
-import { parseChoice } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
-import { quietTfjs } from "../../tfjs-quiet.js";
-import { type DemoConfigFlags, demoConfigFromFlags } from "./demo-config.js";
-import { PipelineProgressView } from "./pipeline-progress.js";
+import { parseChoice } from "../../shared/option-parsers.js";
+import { PipelineProgressView } from "../../shared/pipeline-progress.js";
+import { workerSetupModules } from "../../shared/pipeline-workers.js";
+import { quietTfjs } from "../../shared/quiet-tfjs.js";
+import { type DemoRecipeFlags, demoRecipeFromFlags } from "../../shared/recipe-flags.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** The flags of `pqm demo`. */
-export interface DemoFlags extends DemoConfigFlags {
+export interface DemoFlags extends DemoRecipeFlags {
   out?: string;
   json?: boolean;
   backend?: string;
-}
-
-/**
- * The module each training worker imports first (dist/demo-worker-setup.js, built beside the bin),
- * or none where it is absent (running from sources).
- */
-export function workerSetupModules(): URL[] {
-  const url = new URL("./demo-worker-setup.js", import.meta.url);
-  return existsSync(fileURLToPath(url)) ? [url] : [];
 }
 
 /**
@@ -29,7 +19,7 @@ export function workerSetupModules(): URL[] {
  * tables and the verdict (or, with `--json`, the results object that results.json also holds).
  */
 export async function runDemoCommand(flags: DemoFlags): Promise<void> {
-  const recipe = demoConfigFromFlags(flags);
+  const recipe = demoRecipeFromFlags(flags);
   const backend = flags.backend
     ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
     : undefined;

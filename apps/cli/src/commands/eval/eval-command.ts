@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { CliError } from "../../cli-error.js";
-import { parseChoice, parseIntegerList, parsePositiveInteger } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
+import { CliError } from "../../shared/cli-error.js";
+import { parseChoice, parseIntegerList, parsePositiveInteger } from "../../shared/option-parsers.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** A results folder name with the time, safe on every file system: `pqm-results/bon-2026-11-26T10-12-00`. */
 export function defaultResultsFolder(kind: string, now = new Date()): string {
@@ -91,7 +91,7 @@ export function registerEval(program: Command): void {
             2,
           );
         }
-        const { runBestOfN } = await import("./bon.js");
+        const { runBestOfN } = await import("./best-of-n.js");
         const out = options.out ?? defaultResultsFolder("bon");
         const { results } = await runBestOfN({
           test: options.test,
@@ -112,7 +112,8 @@ export function registerEval(program: Command): void {
           progress: options.progress && !options.json,
         });
         if (options.json) return printJson(results);
-        const { bestOfNMethodLabels, bestOfNMethods, formatPercent } = await import("@pqm/eval");
+        const { bestOfNMethodLabels, bestOfNMethods } = await import("@pqm/eval");
+        const { formatPercent } = await import("@pqm/eval/report");
         const bon = results.bestOfN!;
         console.log(
           `Best-of-n accuracy (%) on ${bon.questionCount} questions, ${bon.protocol} protocol, aggregation ${bon.aggregation}`,
@@ -194,7 +195,7 @@ export function registerEval(program: Command): void {
           out,
         });
         if (options.json) return printJson(result.results);
-        const { formatNumber, formatPercent } = await import("@pqm/eval");
+        const { formatNumber, formatPercent } = await import("@pqm/eval/report");
         const evaluation = result.results.processBench!;
         console.log(
           `ProcessBench, threshold ${formatNumber(evaluation.threshold, 4)} chosen on ${evaluation.thresholdSubset}`,

@@ -9,16 +9,16 @@ import {
   evaluateCandidates,
   evaluateProcessBench,
   firstWrongStep,
-  formatPercent,
   loadDataAnswerChecker,
   type ProcessBenchItem,
   readCandidateFile,
   readScoresFile,
   writeScoresFile,
 } from "@pqm/eval";
+import { formatPercent } from "@pqm/eval/report";
 import { sharedAvailable, sharedPath, sharedSkipReason } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
+import { runCli } from "../../run-cli.test-helper.js";
 
 let folder = "";
 let testFile = "";

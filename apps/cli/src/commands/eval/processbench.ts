@@ -4,21 +4,21 @@ import type { CandidateSet } from "@pqm/data";
 import { fetchDataset, readProcessBench, writeCandidates } from "@pqm/data";
 import {
   createEvaluationResults,
+  type EvaluationReportFiles,
   type EvaluationResults,
   evaluateProcessBench,
   firstWrongStep,
   formatScoringProgress,
   type ProcessBenchItem,
-  type ReportFiles,
   readCandidateFile,
   readScoresFile,
   type ScoresFile,
   scoreCandidatesCached,
   writeEvaluationReport,
 } from "@pqm/eval";
-import { CliError } from "../../cli-error.js";
-import { progressStyle, withDownloadProgress } from "../../progress.js";
-import { scoreWithModel } from "./model-scorer.js";
+import { CliError } from "../../shared/cli-error.js";
+import { scoreWithModel } from "../../shared/model-scorer.js";
+import { progressStyle, withDownloadProgress } from "../../shared/progress-views.js";
 
 /** The ProcessBench subsets, in the order of the paper's table. */
 export const PROCESSBENCH_SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath"] as const;
@@ -43,7 +43,7 @@ export interface ProcessBenchCommandOptions {
 /** What `pqm eval processbench` did. */
 export interface ProcessBenchCommandResult {
   results: EvaluationResults;
-  files: ReportFiles;
+  files: EvaluationReportFiles;
   /** The ProcessBench items as a candidate file: what the scores' `candidates_sha256` must hash. */
   candidatesFile: string;
   candidatesSha256: string;
@@ -56,7 +56,7 @@ export interface ProcessBenchCommandResult {
  * each in file order, are written as a candidate file (one question per item, its one response
  * holding the item's `steps`) at `<cacheDir>/processbench-<subsets>.candidates.json`; the scores
  * file must be a pqm-scores/1 file for exactly that file (its SHA-256 in the header; one line per
- * item with one candidate and one score per step). The threshold maximising F1 on
+ * item with one candidate and one score per step). The threshold maximizing F1 on
  * `thresholdSubset` is applied to every subset; the report goes to `out`.
  *
  * Throws a usage CliError for unknown or repeated subsets, and the errors of @pqm/data and

@@ -1,5 +1,10 @@
 import type { Command } from "commander";
-import { parseChoice, parseIntegerList, parseNumber, parsePositiveInteger } from "../../options.js";
+import {
+  parseChoice,
+  parseIntegerList,
+  parseNumber,
+  parsePositiveInteger,
+} from "../../shared/option-parsers.js";
 import type { ExperimentFlags } from "./run-experiment-command.js";
 
 // The names of @pqm/pipeline's experiments, repeated here so that `pqm --help` loads no pipeline code.
@@ -17,7 +22,7 @@ export function registerExperiment(program: Command): void {
     .option("--quick", "a scaled-down run (seconds; the numbers mean little)")
     .option("--seed <number>", "seed", parseNumber)
     .option("--backend <name>", "TF.js backend: wasm or cpu")
-    .option("--train-steps <number>", "optimiser steps of each model", parsePositiveInteger)
+    .option("--train-steps <number>", "optimizer steps of each model", parsePositiveInteger)
     .option("--train-questions <number>", "arith training questions", parsePositiveInteger)
     .option("--test-questions <number>", "held-out test questions", parsePositiveInteger)
     .option("--candidates <number>", "candidates per test question", parsePositiveInteger)

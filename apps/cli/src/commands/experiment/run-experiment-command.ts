@@ -1,14 +1,14 @@
 import { experimentTable } from "@pqm/eval";
 import { type ExperimentName, runExperiment } from "@pqm/pipeline";
-import { parseChoice } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
-import { quietTfjs } from "../../tfjs-quiet.js";
-import { type DemoConfigFlags, demoConfigFromFlags } from "../demo/demo-config.js";
-import { PipelineProgressView } from "../demo/pipeline-progress.js";
-import { workerSetupModules } from "../demo/run-demo-command.js";
+import { parseChoice } from "../../shared/option-parsers.js";
+import { PipelineProgressView } from "../../shared/pipeline-progress.js";
+import { workerSetupModules } from "../../shared/pipeline-workers.js";
+import { quietTfjs } from "../../shared/quiet-tfjs.js";
+import { type DemoRecipeFlags, demoRecipeFromFlags } from "../../shared/recipe-flags.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** The flags of `pqm experiment`. */
-export interface ExperimentFlags extends DemoConfigFlags {
+export interface ExperimentFlags extends DemoRecipeFlags {
   out?: string;
   json?: boolean;
   backend?: string;
@@ -22,7 +22,7 @@ export async function runExperimentCommand(
   experiment: ExperimentName,
   flags: ExperimentFlags,
 ): Promise<void> {
-  const recipe = demoConfigFromFlags(flags);
+  const recipe = demoRecipeFromFlags(flags);
   const backend = flags.backend
     ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
     : undefined;

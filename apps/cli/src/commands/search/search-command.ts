@@ -1,8 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { type Command, Option } from "commander";
-import { CliError } from "../../cli-error.js";
-import { parseChoice, parseNumber, parsePositiveInteger } from "../../options.js";
-import { formatTable, printJson } from "../../output.js";
+import { CliError } from "../../shared/cli-error.js";
+import { parseChoice, parseNumber, parsePositiveInteger } from "../../shared/option-parsers.js";
+import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 const methods = ["bon", "weighted-bon", "beam", "dvts", "mcts"] as const;
 const aggregations = ["last", "min", "prod"] as const;

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { renderSpecToSvg, svgToPng } from "@pqm/eval";
+import { renderSpecToSvg, svgToPng } from "@pqm/eval/report";
 import type {
   ArithEvaluation,
   ArithEvaluationPoint,
@@ -16,8 +16,8 @@ import {
   oracleScorer,
   searchMethods,
 } from "@pqm/search";
-import { CliError } from "../../cli-error.js";
-import { loadModelScorer, type ModelScorer } from "../eval/model-scorer.js";
+import { CliError } from "../../shared/cli-error.js";
+import { loadModelScorer, type ModelScorer } from "../../shared/model-scorer.js";
 
 /** The searches `pqm search-eval` runs by default (method/N[/m[/lookahead]]). */
 export const defaultEvalSearches =

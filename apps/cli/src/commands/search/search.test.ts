@@ -8,7 +8,7 @@ import type { BestOfNResult } from "@pqm/eval";
 import { readCandidateFile, readScoresFile } from "@pqm/eval";
 import type { QuestionResult } from "@pqm/search";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
+import { runCli } from "../../run-cli.test-helper.js";
 import type { SearchCommandResult } from "./search.js";
 import { searchArithEnvironment } from "./search.js";
 import type { SearchEvalResults } from "./search-eval.js";

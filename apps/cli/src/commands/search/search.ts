@@ -15,9 +15,9 @@ import {
   searchTreeView,
   writeSearchCandidates,
 } from "@pqm/search";
-import { CliError } from "../../cli-error.js";
-import { loadModelScorer, type ModelScorer } from "../eval/model-scorer.js";
-import { loadTestSet } from "../eval/test-set.js";
+import { CliError } from "../../shared/cli-error.js";
+import { loadModelScorer, type ModelScorer } from "../../shared/model-scorer.js";
+import { loadTestSet } from "../../shared/test-sets.js";
 import { renderTreeHtml } from "./tree-html.js";
 
 /** The arith environment `pqm search` runs on at a seed: @pqm/search's `arithSearchRecipe`, the one `pqm demo` trains on. */

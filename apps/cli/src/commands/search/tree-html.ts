@@ -1,8 +1,9 @@
-import { escapeHtml, stepColour } from "@pqm/eval";
+import { escapeHtml, htmlPage, stepColor } from "@pqm/eval/report";
 import type { TreeView, TreeViewNode } from "@pqm/search";
 
+// Over the base stylesheet of eval's report pages.
 const style = `
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+body { max-width: none; margin: 2em; }
 ul.tree, ul.tree ul { list-style: none; padding-left: 1.4em; margin: 0; border-left: 1px solid #ccc; }
 ul.tree > li { margin-left: 0; }
 .node { display: inline-block; margin: 2px 0; padding: 1px 6px; border-radius: 4px; border: 1px solid transparent; }
@@ -23,7 +24,7 @@ function nodeLine(node: TreeViewNode): string {
   ]
     .filter((c) => c !== "")
     .join(" ");
-  const colour = node.q === null ? "#eee" : stepColour(node.q);
+  const color = node.q === null ? "#eee" : stepColor(node.q);
   const meta = [
     node.q === null ? "unscored" : `Q ${node.q.toFixed(3)}`,
     node.exactQ === undefined ? "" : `exact Q ${node.exactQ.toFixed(3)}`,
@@ -36,15 +37,15 @@ function nodeLine(node: TreeViewNode): string {
     node.terminal ? `answer ${node.finalAnswer ?? "none"}` : "",
   ].filter((part) => part !== "");
   return (
-    `<span class="${classes}" style="background:${colour}">${escapeHtml(node.text)}</span>` +
+    `<span class="${classes}" style="background:${color}">${escapeHtml(node.text)}</span>` +
     `<span class="meta">${escapeHtml(meta.join(" · "))}</span>` +
     (node.firstMistake ? `<span class="mistake">first mistake (step ${node.depth})</span>` : "")
   );
 }
 
 /**
- * One question's search tree as a self-contained HTML page: each step coloured by its score read
- * as a Q-value (red 0 to green 1, eval's step colours), the chosen path outlined, pruned and
+ * One question's search tree as a self-contained HTML page: each step colored by its score read
+ * as a Q-value (red 0 to green 1, eval's step colors), the chosen path outlined, pruned and
  * lookahead steps faded, and on arith the exact Q-value and label of every step and the step of
  * the chosen path's exact first mistake.
  */
@@ -64,15 +65,11 @@ export function renderTreeHtml(view: TreeView, title: string): string {
     view.firstMistake === null
       ? ""
       : `<p>The chosen path's exact first mistake is at step ${view.firstMistake}.</p>`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${style}</style></head>
-<body>
-<h1>${escapeHtml(title)}</h1>
+  const body = `<h1>${escapeHtml(title)}</h1>
 <p><b>${escapeHtml(view.questionId)}</b>: ${escapeHtml(view.question)}</p>
 <p>Gold answer: ${escapeHtml(view.gold ?? "none")}; chosen answer: ${escapeHtml(view.answer ?? "none")}${verdict}.</p>
 ${mistake}
-<p class="legend">Steps coloured by the PRM's score read as a Q-value: <span style="background:${stepColour(0)}">0</span><span style="background:${stepColour(0.5)}">0.5</span><span style="background:${stepColour(1)}">1</span> outlined: the chosen path.</p>
-<ul class="tree"><li><span class="node">question</span>${render(0)}</li></ul>
-</body></html>
-`;
+<p class="legend">Steps colored by the PRM's score read as a Q-value: <span style="background:${stepColor(0)}">0</span><span style="background:${stepColor(0.5)}">0.5</span><span style="background:${stepColor(1)}">1</span> outlined: the chosen path.</p>
+<ul class="tree"><li><span class="node">question</span>${render(0)}</li></ul>`;
+  return htmlPage({ title, style, body });
 }

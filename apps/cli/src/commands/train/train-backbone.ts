@@ -3,8 +3,8 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DecoderSizePreset } from "@pqm/model";
 import { decoderSizePresets } from "@pqm/model";
-import { CliError } from "../../cli-error.js";
-import { progressStyle, withDownloadProgress } from "../../progress.js";
+import { CliError } from "../../shared/cli-error.js";
+import { progressStyle, withDownloadProgress } from "../../shared/progress-views.js";
 
 /** Where a backbone comes from, as `model.backbone` / `--backbone` names it. */
 export type BackboneSource =

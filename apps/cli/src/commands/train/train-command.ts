@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { parseNumber } from "../../options.js";
-import { printJson } from "../../output.js";
+import { parseNumber } from "../../shared/option-parsers.js";
+import { printJson } from "../../shared/terminal-output.js";
 
 /** Each flag of `pqm train` that sets a config field: flag, its value name, the dotted field, help. */
 const fieldFlags = [
@@ -8,13 +8,19 @@ const fieldFlags = [
     "--train",
     "<file>",
     "data.train",
-    "labelled training file (Math-Shepherd, soft labels, PRM800K, trajectories)",
+    "labeled training file (Math-Shepherd, soft labels, PRM800K, trajectories)",
   ],
   [
     "--validation",
     "<file>",
     "data.validation",
-    "labelled validation file (default: hold out training questions)",
+    "labeled validation file (default: hold out training questions)",
+  ],
+  [
+    "--max-skipped-share",
+    "<share>",
+    "data.maxSkippedShare",
+    "largest share of a data file's rows that may be skipped (counted) before training refuses it (default 0.01)",
   ],
   [
     "--backbone",
@@ -33,7 +39,7 @@ const fieldFlags = [
   ["--zeta", "<margin>", "training.zeta", "PQM margin zeta"],
   ["--labels", "<kind>", "training.labels", "hard or soft (soft: bce/mse only)"],
   ["--lr", "<rate>", "training.learningRate", "peak learning rate"],
-  ["--steps", "<count>", "training.maxSteps", "optimiser steps of the whole run (wins over --epochs)"],
+  ["--steps", "<count>", "training.maxSteps", "optimizer steps of the whole run (wins over --epochs)"],
   ["--epochs", "<count>", "training.epochs", "passes over the training rows"],
   ["--batch-size", "<rows>", "training.batchSize", "rows per batch (default: length buckets 64/24/8)"],
   ["--seed", "<number>", "training.seed", "seed of shuffling, dropout and the validation split"],
@@ -51,6 +57,7 @@ const fieldFlags = [
 
 /** Fields whose flag value is a number (commander parses them; the schema checks their range). */
 const numericFields = new Set<string>([
+  "data.maxSkippedShare",
   "encoding.maxLength",
   "training.zeta",
   "training.learningRate",
@@ -80,6 +87,10 @@ export function registerTrain(program: Command): void {
     else command.option(`${flag} ${value}`, description);
   }
   command
+    .option(
+      "--strict",
+      "turn every row the data reader would skip into an error naming its line [data.strict]",
+    )
     .option("--resume <checkpoint>", "continue from a checkpoint's model and training state")
     .option("--no-progress", "no progress lines on stderr")
     .option("--json", "print the summary as JSON")
@@ -92,6 +103,10 @@ export function registerTrain(program: Command): void {
         const [section = "", name = ""] = field.split(".");
         flags[section] = { ...flags[section], [name]: value };
         flagNames[field] = flag;
+      }
+      if (options.strict === true) {
+        flags.data = { ...flags.data, strict: true };
+        flagNames["data.strict"] = "--strict";
       }
       const json = options.json === true;
       const { runTrain } = await import("./train.js");
@@ -114,6 +129,11 @@ export function registerTrain(program: Command): void {
           ? "validation: none (no validation rows)"
           : `validation: loss ${validation.loss.toFixed(4)}, step AUROC ${Number.isNaN(validation.auroc) ? "n/a (one class)" : validation.auroc.toFixed(3)} over ${validation.steps} steps`,
       );
+      const { describeSkipped } = await import("./train.js");
+      const skipped = [result.data.skipped.train, result.data.skipped.validation].filter(
+        (counts) => counts !== null,
+      );
+      console.log(`data: ${skipped.map(describeSkipped).join("; validation: ")}`);
       console.log(`checkpoint: ${result.checkpoint ?? "none written"}`);
       console.log(`metrics: ${result.metrics}`);
     });

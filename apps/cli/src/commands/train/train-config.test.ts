@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CliError } from "../../cli-error.js";
+import { CliError } from "../../shared/cli-error.js";
 import {
   checkConfigLayer,
   DEFAULT_BACKBONE,

@@ -2,9 +2,9 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, resolve } from "node:path";
 import { lossNames } from "@pqm/core";
 import type { TrainingConfig } from "@pqm/model";
-import { parseDocument } from "yaml";
+import { parseDocument, visit } from "yaml";
 import { z } from "zod";
-import { CliError } from "../../cli-error.js";
+import { CliError } from "../../shared/cli-error.js";
 
 // Configuration is data: defaults, then the config file, then flags, later ones winning. Every layer is
 // checked with the one schema below, so a bad value fails with its dotted field name and where it came
@@ -14,6 +14,7 @@ import { CliError } from "../../cli-error.js";
 const numberAtLeastZero = "expected a number >= 0";
 const positiveNumber = "expected a number > 0";
 const unitInterval = "expected a number in [0, 1)";
+const shareInterval = "expected a number in [0, 1]";
 const wholeAtLeastZero = "expected a whole number >= 0";
 const wholeAtLeastOne = "expected a whole number >= 1";
 
@@ -38,16 +39,20 @@ export const trainBackendChoices = ["auto", "wasm", "cpu", "tensorflow", "tensor
 export const overflowChoices = ["truncate-question", "drop"] as const;
 
 const dataSection = z.strictObject({
-  /** Labelled training file: Math-Shepherd, soft-label, PRM800K, ProcessBench or trajectory JSONL/JSON/Parquet. */
+  /** Labeled training file: Math-Shepherd, soft-label, PRM800K, ProcessBench or trajectory JSONL/JSON/Parquet. */
   train: text.optional(),
-  /** Labelled validation file; null: hold out `training.validationFraction` of the training questions. */
+  /** Labeled validation file; null: hold out `training.validationFraction` of the training questions. */
   validation: text.nullable().optional(),
+  /** Turn every row the reader would skip (and count) into an error naming its line and reason. */
+  strict: z.boolean({ error: "expected true or false" }).optional(),
+  /** The largest share of a file's rows that may be skipped before training refuses the file (0.01). */
+  maxSkippedShare: numberField(shareInterval, (value) => value >= 0 && value <= 1).optional(),
 });
 
 const modelSection = z.strictObject({
   /** A local folder, `hf://owner/name[@revision][/subfolder]`, or `preset:<tiny|small|medium|large>`. */
   backbone: text.optional(),
-  /** Seed of the initialisation (the whole backbone from a preset; the value head otherwise). */
+  /** Seed of the initialization (the whole backbone from a preset; the value head otherwise). */
   seed: intField(wholeAtLeastZero, 0).optional(),
 });
 
@@ -94,7 +99,7 @@ const trainingSection = z.strictObject({
 const outputSection = z.strictObject({
   /** Folder of the checkpoints (`checkpoint-<step>`), `metrics.jsonl` and `train-config.json`. */
   dir: text.optional(),
-  /** Save a checkpoint every N optimiser steps (and at the end); 0: only at the end. */
+  /** Save a checkpoint every N optimizer steps (and at the end); 0: only at the end. */
   checkpointEvery: intField(wholeAtLeastZero, 0).optional(),
 });
 
@@ -141,7 +146,7 @@ void trainingSectionIsComplete;
 
 /** The configuration of `pqm train` after layering, with the CLI's defaults filled in. */
 export interface TrainCommandConfig {
-  data: { train: string; validation: string | null };
+  data: { train: string; validation: string | null; strict: boolean; maxSkippedShare: number };
   model: { backbone: string; seed: number };
   encoding: {
     template: string | null;
@@ -156,6 +161,9 @@ export interface TrainCommandConfig {
   output: { dir: string | null; checkpointEvery: number | null };
   run: { timeBudgetSeconds: number | null; backend: (typeof trainBackendChoices)[number] };
 }
+
+/** The share of a data file's rows that may be skipped (and counted) before `pqm train` refuses it. */
+export const DEFAULT_MAX_SKIPPED_SHARE = 0.01;
 
 /** The backbone used when no layer names one: a tiny Llama trained from scratch on the word tokenizer. */
 export const DEFAULT_BACKBONE = "preset:tiny";
@@ -226,6 +234,41 @@ function lineAndColumn(source: string, offset: number): { line: number; column: 
   return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 };
 }
 
+/** The offset V8 names in a JSON.parse message (`... in JSON at position 12`), if any. */
+function jsonMessageOffset(message: string): number | null {
+  const position = /position (\d+)/.exec(message);
+  return position === null ? null : Number(position[1]);
+}
+
+/**
+ * Where JSON.parse fails in `source`. Some V8 messages carry no position (`Unexpected token '}',
+ * "..." is not valid JSON`); then the shortest prefix that already fails before its own end is
+ * found by bisection, and the error is its last character.
+ */
+function jsonErrorOffset(source: string, message: string): number {
+  const named = jsonMessageOffset(message);
+  if (named !== null) return named;
+  const failsInside = (length: number): boolean => {
+    try {
+      JSON.parse(source.slice(0, length));
+      return false;
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (text.includes("end of JSON input")) return false;
+      const offset = jsonMessageOffset(text);
+      return offset === null || offset < length;
+    }
+  };
+  let low = 0;
+  let high = source.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (failsInside(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return Math.max(0, low - 1);
+}
+
 function parseConfigText(path: string, source: string): unknown {
   const name = basename(path);
   if (extname(path).toLowerCase() === ".json") {
@@ -233,12 +276,9 @@ function parseConfigText(path: string, source: string): unknown {
       return JSON.parse(source) as unknown;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const position = /position (\d+)/.exec(message);
-      const where =
-        position === null
-          ? ""
-          : (({ line, column }) => `:${line}:${column}`)(lineAndColumn(source, Number(position[1])));
-      throw new CliError(`${name}${where}: not valid JSON: ${message}`, 2);
+      const { line, column } = lineAndColumn(source, jsonErrorOffset(source, message));
+      // V8 quotes a piece of the text, line breaks included: the message stays on one line.
+      throw new CliError(`${name}:${line}:${column}: not valid JSON: ${message.replace(/\s+/g, " ")}`, 2);
     }
   }
   const document = parseDocument(source);
@@ -250,7 +290,48 @@ function parseConfigText(path: string, source: string): unknown {
     const message = (problem.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
     throw new CliError(`${name}${at}: not valid YAML: ${message}`, 2);
   }
-  return document.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // Aliases are resolved here, not by the parser: an alias to no anchor, or so many that the
+    // document would explode in memory ("billion laughs"). Point at the first alias.
+    let at = "";
+    visit(document, {
+      Alias(_key, node) {
+        if (node.range) {
+          const { line, column } = lineAndColumn(source, node.range[0]);
+          at = `:${line}:${column}`;
+        }
+        return visit.BREAK;
+      },
+    });
+    throw new CliError(`${name}${at}: not valid YAML: ${error instanceof Error ? error.message : error}`, 2);
+  }
+  checkPlainValues(value, name, "");
+  return value;
+}
+
+/**
+ * Refuses the values YAML can hold but a config cannot (`!!binary` bytes, timestamps, sets and maps
+ * with complex keys), naming the field, before the schema sees them.
+ */
+function checkPlainValues(value: unknown, name: string, field: string): void {
+  if (value === null || typeof value !== "object") return;
+  const where = field === "" ? "the document" : `field '${field}'`;
+  const prefix = field === "" ? "" : `${field}.`;
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => checkPlainValues(item, name, `${prefix}${index}`));
+    return;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) {
+    const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? "an unknown value";
+    throw new CliError(
+      `${name}: ${where}: expected a string, number, boolean, list or mapping, got ${kind}`,
+      2,
+    );
+  }
+  for (const [key, item] of Object.entries(value)) checkPlainValues(item, name, `${prefix}${key}`);
 }
 
 function isLocalPath(value: string): boolean {
@@ -267,7 +348,8 @@ function isLocalPath(value: string): boolean {
 export async function readTrainConfigFile(path: string): Promise<TrainConfigLayer> {
   let source: string;
   try {
-    source = await readFile(path, "utf8");
+    // A byte-order mark some editors add is not part of the JSON or YAML.
+    source = (await readFile(path, "utf8")).replace(/^\uFEFF/, "");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
     throw new CliError(`--config ${path}: ${reason}`);
@@ -315,7 +397,12 @@ export function resolveTrainCommandConfig(layer: TrainConfigLayer): TrainCommand
   // Zod's inferred fields are each a subset of TrainingConfig's, so this assignment is checked.
   const training: Partial<TrainingConfig> = { ...layer.training };
   return {
-    data: { train, validation: layer.data?.validation ?? null },
+    data: {
+      train,
+      validation: layer.data?.validation ?? null,
+      strict: layer.data?.strict ?? false,
+      maxSkippedShare: layer.data?.maxSkippedShare ?? DEFAULT_MAX_SKIPPED_SHARE,
+    },
     model: { backbone: layer.model?.backbone ?? DEFAULT_BACKBONE, seed: layer.model?.seed ?? 0 },
     encoding: {
       template: layer.encoding?.template ?? null,

@@ -2,7 +2,7 @@
 // terminal, a plain line now and then when stderr is a file or a pipe, nothing with --no-progress/--json.
 import type { TrainProgressEvent } from "@pqm/model";
 import cliProgress from "cli-progress";
-import type { ProgressStyle, ProgressViewOptions } from "../../progress.js";
+import type { ProgressStyle, ProgressViewOptions } from "../../shared/progress-views.js";
 
 /** One step's figures as the display shows them. */
 function stepFigures(event: Extract<TrainProgressEvent, { type: "step" }>) {

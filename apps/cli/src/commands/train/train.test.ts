@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabelledTrajectory, Question } from "@pqm/core";
+import type { LabeledTrajectory, Question } from "@pqm/core";
 import { ArithEnvironment, candidateTrajectories, writeJsonl } from "@pqm/data";
 import {
   type BestOfNResult,
@@ -17,8 +17,8 @@ import type { Float32TensorData } from "@pqm/model";
 import { loadCheckpoint, readSafetensorsFile, selectBackend, serializeSafetensors } from "@pqm/model";
 import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.js";
-import { loadModelScorer } from "../eval/model-scorer.js";
+import { runCli } from "../../run-cli.test-helper.js";
+import { loadModelScorer } from "../../shared/model-scorer.js";
 
 let folder = "";
 let configFolder = "";
@@ -36,7 +36,7 @@ beforeAll(async () => {
     join(configFolder, "train.jsonl"),
     environment.exactTrainingCorpus({ questions: 30, samplesPerQuestion: 2 }),
   );
-  const validation: LabelledTrajectory[] = environment.exactTrainingCorpus({
+  const validation: LabeledTrajectory[] = environment.exactTrainingCorpus({
     questions: 10,
     samplesPerQuestion: 2,
     offset: 30,

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { JsonValue, LabelledTrajectory } from "@pqm/core";
+import type { JsonValue, LabeledTrajectory } from "@pqm/core";
 import type { SavedTrainingState, TrainingConfig } from "@pqm/model";
 import {
   buildWordTokenizer,
@@ -17,8 +17,8 @@ import {
   selectBackend,
   trainPrm,
 } from "@pqm/model";
-import { CliError } from "../../cli-error.js";
-import { progressStyle } from "../../progress.js";
+import { CliError } from "../../shared/cli-error.js";
+import { progressStyle } from "../../shared/progress-views.js";
 import type { BackboneSource } from "./train-backbone.js";
 import { downloadHubBackbone, parseBackbone } from "./train-backbone.js";
 import type { TrainCommandConfig, TrainConfigLayer } from "./train-config.js";
@@ -52,7 +52,7 @@ export interface TrainCommandResult {
   checkpoint: string | null;
   checkpoints: string[];
   metrics: string;
-  /** Optimiser steps done in total, resumed ones included. */
+  /** Optimizer steps done in total, resumed ones included. */
   steps: number;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFromStep: number | null;
@@ -66,10 +66,15 @@ export interface TrainCommandResult {
   /** The TF.js backend that ran. */
   backend: string;
   model: { backbone: string; hiddenSize: number; layers: number; vocabSize: number; parameters: number };
-  /** Trajectories read, and those the encoder rejected (too long, tag inside a step...). */
+  /**
+   * Trajectories read, the rows of each file the reader skipped (counted; more than
+   * `data.maxSkippedShare` of them stops the run), and the trajectories the encoder rejected (too
+   * long, tag inside a step...).
+   */
   data: {
     train: number;
     validation: number | null;
+    skipped: { train: SkippedRows; validation: SkippedRows | null };
     rejected: { train: number; validation: number };
   };
   /** The configuration after layering, with every training field resolved. */
@@ -81,15 +86,52 @@ export function defaultRunFolder(now = new Date()): string {
   return `pqm-runs/train-${now.toISOString().slice(0, 19).replace(/:/g, "-")}`;
 }
 
-async function readLabelled(path: string, what: string): Promise<LabelledTrajectory[]> {
+/** Rows of a data file that were read, and those skipped (by reason), as `pqm train` reports them. */
+export interface SkippedRows {
+  /** Rows (JSONL lines, list elements, Parquet rows) looked at, blank lines not counted. */
+  rows: number;
+  skipped: number;
+  skippedByReason: Record<string, number>;
+}
+
+/** `3 of 200 rows skipped (1.5%: label-tag-mismatch 2, too-few-chunks 1)`. */
+export function describeSkipped(counts: SkippedRows): string {
+  const share = counts.rows === 0 ? 0 : counts.skipped / counts.rows;
+  const reasons = Object.entries(counts.skippedByReason)
+    .map(([reason, count]) => `${reason} ${count}`)
+    .join(", ");
+  return `${counts.skipped} of ${counts.rows} rows skipped (${(100 * share).toFixed(1)}%${reasons ? `: ${reasons}` : ""})`;
+}
+
+async function readLabeled(
+  path: string,
+  what: string,
+  data: { strict: boolean; maxSkippedShare: number },
+): Promise<{ trajectories: LabeledTrajectory[]; skipped: SkippedRows }> {
   if (!existsSync(path)) throw new CliError(`${path}: no such file (the ${what})`);
   // @pqm/data takes seconds to import (its answer checker), so it loads after the cheap checks pass.
-  const { readLabelledTrajectories } = await import("@pqm/data");
-  const trajectories: LabelledTrajectory[] = [];
-  for await (const trajectory of readLabelledTrajectories(path)) trajectories.push(trajectory);
+  const { createReadStats, readLabeledTrajectories } = await import("@pqm/data");
+  const stats = createReadStats();
+  const trajectories: LabeledTrajectory[] = [];
+  for await (const trajectory of readLabeledTrajectories(path, { stats, strict: data.strict })) {
+    trajectories.push(trajectory);
+  }
+  const skipped: SkippedRows = {
+    rows: stats.seen - stats.blankLines,
+    skipped: stats.skipped,
+    skippedByReason: { ...stats.skippedByReason },
+  };
+  if (skipped.rows > 0 && skipped.skipped / skipped.rows > data.maxSkippedShare) {
+    const first = stats.examples[0];
+    throw new CliError(
+      `${path}: ${describeSkipped(skipped)}, more than the ${100 * data.maxSkippedShare}% allowed (the ${what})` +
+        (first ? `; first: ${first.message}` : "") +
+        "; fix the file (pqm data inspect --strict names each row), or raise --max-skipped-share",
+    );
+  }
   if (trajectories.length === 0)
-    throw new CliError(`${path}: no labelled trajectories in the file (the ${what})`);
-  return trajectories;
+    throw new CliError(`${path}: no labeled trajectories in the file (the ${what})`);
+  return { trajectories, skipped };
 }
 
 /**
@@ -97,7 +139,7 @@ async function readLabelled(path: string, what: string): Promise<LabelledTraject
  * template's fixed text, so no word the model reads becomes `[UNK]`.
  */
 function tokenizerCorpus(
-  trajectories: readonly LabelledTrajectory[],
+  trajectories: readonly LabeledTrajectory[],
   template: string,
   stepTag: string,
 ): string[] {
@@ -152,7 +194,7 @@ async function buildModel(
   config: TrainCommandConfig,
   source: BackboneSource | null,
   resumeFolder: string | undefined,
-  corpus: readonly LabelledTrajectory[],
+  corpus: readonly LabeledTrajectory[],
   log: (line: string) => void,
   progress: boolean,
 ): Promise<BuiltModel> {
@@ -221,7 +263,7 @@ async function buildModel(
 
 /**
  * Trains a process reward model: layers the configuration (defaults, the config file, the flags; on
- * `--resume` the checkpoint's training fields come between the defaults and the file), reads the labelled
+ * `--resume` the checkpoint's training fields come between the defaults and the file), reads the labeled
  * data, builds the model (a preset from scratch with the built-in word tokenizer, a local or Hub
  * backbone, or the checkpoint being resumed), runs @pqm/model's `trainPrm` and writes checkpoints,
  * `metrics.jsonl` and `train-config.json` into the output folder.
@@ -265,11 +307,20 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
       2,
     );
   }
-  const train = await readLabelled(config.data.train, "training data");
-  const validation =
+  const trainRead = await readLabeled(config.data.train, "training data", config.data);
+  const validationRead =
     config.data.validation === null
       ? undefined
-      : await readLabelled(config.data.validation, "validation data");
+      : await readLabeled(config.data.validation, "validation data", config.data);
+  const train = trainRead.trajectories;
+  const validation = validationRead?.trajectories;
+  for (const [read, file] of [
+    [trainRead, config.data.train],
+    [validationRead, config.data.validation],
+  ] as const) {
+    if (read !== undefined && read.skipped.skipped > 0)
+      log(`data: ${file}: ${describeSkipped(read.skipped)}`);
+  }
 
   const selection = await selectBackend({
     ...(config.run.backend === "auto" ? {} : { backend: config.run.backend }),
@@ -349,6 +400,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
       data: {
         train: train.length,
         validation: validation?.length ?? null,
+        skipped: { train: trainRead.skipped, validation: validationRead?.skipped ?? null },
         rejected: result.rejected,
       },
       config: resolvedConfig,
