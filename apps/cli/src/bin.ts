@@ -8,10 +8,18 @@ import { registerExperiment } from "./commands/experiment/experiment-command.js"
 import { registerScore } from "./commands/score/score-command.js";
 import { registerSearch } from "./commands/search/search-command.js";
 import { registerTrain } from "./commands/train/train-command.js";
-import { CliError, exitCodes } from "./shared/cli-error.js";
+import { CliError, describeCliFileSystemError, exitCodes } from "./shared/cli-error.js";
 
 // The bin only parses, dispatches and turns errors into exit codes. Each command registers itself
 // from its own file and imports its work when it runs, so `pqm --help` loads no TF.js and no data code.
+
+// `pnpm pqm ...` (or `npm run pqm -- ...`) in a clone runs the repository's root script, whose
+// working directory is the repository root; INIT_CWD is the folder the command was typed in, so
+// going back there makes relative paths mean what the user meant.
+const initCwd = process.env.INIT_CWD;
+if (process.env.npm_lifecycle_event === "pqm" && process.env.npm_package_name === "pqm-monorepo" && initCwd) {
+  process.chdir(initCwd);
+}
 
 const program = new Command();
 program
@@ -53,7 +61,9 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`pqm: ${error.message}\n`);
       return error.exitCode;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // File-system errors (ENOENT, EACCES, EROFS, ENOSPC...) all read the same way in every command.
+    const message =
+      (await describeCliFileSystemError(error)) ?? (error instanceof Error ? error.message : String(error));
     process.stderr.write(`pqm: ${message}\n`);
     if (process.env.PQM_DEBUG && error instanceof Error && error.stack)
       process.stderr.write(`${error.stack}\n`);

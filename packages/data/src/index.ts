@@ -8,6 +8,12 @@ export type { AtomicFileContent, AtomicFolderOptions, FolderWriter } from "./ato
 export { findInterruptedSwap, replaceAtomic, writeFileAtomic, writeFolderAtomic } from "./atomic-write.js";
 export type { DataLocation } from "./errors.js";
 export { DataFormatError } from "./errors.js";
+export type {
+  FileSystemErrorCode,
+  FileSystemErrorContext,
+  FileSystemErrorLike,
+} from "./file-system-errors.js";
+export { describeFileSystemError, fileSystemErrorCodes, isFileSystemError } from "./file-system-errors.js";
 export * from "./formats/index.js";
 export * from "./hub/index.js";
 export { environmentSecrets, REDACTED, redactSecrets } from "./redact-secrets.js";

@@ -92,10 +92,10 @@ const output = {
   timingsMs: timings,
   accuracyAtN128: {
     reference: Object.fromEntries(
-      Object.entries(reference.methods).map(([m, points]) => [m, points.at(-1)!.mean]),
+      Object.entries(reference.methods).map(([m, points]) => [m, points!.at(-1)!.mean]),
     ),
     subsets: Object.fromEntries(
-      Object.entries(subsets.methods).map(([m, points]) => [m, points.at(-1)!.mean]),
+      Object.entries(subsets.methods).map(([m, points]) => [m, points!.at(-1)!.mean]),
     ),
   },
 };

@@ -33,7 +33,14 @@ export type {
   BestOfNResult,
   CurvePoint,
 } from "./best-of-n/best-of-n.js";
-export { bestOfNMethodLabels, bestOfNMethods, evaluateBestOfN } from "./best-of-n/best-of-n.js";
+export {
+  bestOfNMethodLabel,
+  bestOfNMethodLabels,
+  bestOfNMethods,
+  evaluateBestOfN,
+  OUTCOME_NOT_APPLICABLE,
+  outcomeMethodLabels,
+} from "./best-of-n/best-of-n.js";
 export type {
   CandidateEvaluation,
   CandidateEvaluationInput,
@@ -70,18 +77,32 @@ export type { EvaluationParts, EvaluationResults } from "./report/results.js";
 export { createEvaluationResults, RESULTS_FORMAT, readEvaluationResults } from "./report/results.js";
 export type { ScoreCacheOptions, ScoringProgress } from "./scores/scores-cache.js";
 export { formatScoringProgress, scoreCandidatesCached, scoresCachePath } from "./scores/scores-cache.js";
-export type { ExcludedScore, ReadScoresOptions, ScoresFile, ScoresHeader } from "./scores/scores-file.js";
-export { readScoresFile, SCORES_FORMAT, writeScoresFile } from "./scores/scores-file.js";
+export type {
+  ExcludedScore,
+  ReadScoresOptions,
+  ScoreLevel,
+  ScoresFile,
+  ScoresHeader,
+} from "./scores/scores-file.js";
+export {
+  readScoresFile,
+  SCORES_FORMAT,
+  writeOutcomeScoresFile,
+  writeScoresFile,
+} from "./scores/scores-file.js";
 export type { Interval } from "./statistics/bootstrap.js";
 export type {
   ProcessBenchEvaluation,
   ProcessBenchItem,
   ProcessBenchMetrics,
+  ProcessBenchThreshold,
 } from "./step-metrics/processbench.js";
 export {
   chooseProcessBenchThreshold,
+  DEFAULT_PROCESSBENCH_THRESHOLD,
   evaluateProcessBench,
   firstWrongStep,
+  probabilityToLogit,
   processBenchMetrics,
 } from "./step-metrics/processbench.js";
 export type {

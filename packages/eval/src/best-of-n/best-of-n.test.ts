@@ -29,7 +29,7 @@ const fixture: BestOfNQuestion[] = [
 ];
 
 const accuracies = (result: ReturnType<typeof evaluateBestOfN>, method: keyof typeof result.methods) =>
-  result.methods[method].map((point) => point.mean);
+  result.methods[method]!.map((point) => point.mean);
 
 describe("evaluateBestOfN, reference protocol (first n, ties to the earliest)", () => {
   const result = evaluateBestOfN(fixture, { ns: [1, 2, 4], protocol: "reference", bootstrapResamples: 200 });
@@ -129,7 +129,7 @@ describe("evaluateBestOfN, subsets protocol", () => {
   it("n = m uses the single full set", () => {
     const result = evaluateBestOfN(fixture, { ns: [4], subsets: 10, bootstrapResamples: 50 });
     expect(result.methods.bon[0]!.mean).toBe(1);
-    expect(result.methods["orm-last"][0]!.mean).toBe(0);
+    expect(result.methods["orm-last"]![0]!.mean).toBe(0);
   });
 });
 

@@ -11,8 +11,13 @@ import {
 
 /** One question's candidates as plain data: what best-of-n needs and nothing else. */
 export interface BestOfNQuestion {
-  /** Step scores (raw logits) of each candidate: `[candidates][steps]`, every candidate at least one step. */
-  stepScores: readonly (readonly number[])[];
+  /**
+   * Step scores (raw logits) of each candidate: `[candidates][steps]`, every candidate at least one
+   * step. Needed at step level (the default); ignored at outcome level.
+   */
+  stepScores?: readonly (readonly number[])[];
+  /** One outcome score (raw logit) per candidate: needed at outcome level (`scoreLevel: "outcome"`). */
+  outcomeScores?: readonly number[];
   /** Whether each candidate's final answer is correct. */
   correct: readonly boolean[];
   /**
@@ -40,8 +45,30 @@ export const bestOfNMethodLabels: Record<BestOfNMethod, string> = {
   pass: "pass@n (oracle)",
 };
 
+/** Names of the methods on outcome-level scores (`bon` and `weighted-vote` read the one score). */
+export const outcomeMethodLabels: Record<BestOfNMethod, string> = {
+  ...bestOfNMethodLabels,
+  bon: "Best outcome score",
+  "weighted-vote": "Outcome-score-weighted vote",
+};
+
+/** The label of a method at a score level. */
+export function bestOfNMethodLabel(method: BestOfNMethod, level: "step" | "outcome" = "step"): string {
+  return (level === "outcome" ? outcomeMethodLabels : bestOfNMethodLabels)[method];
+}
+
+/** Why `orm-last` and the aggregation sweep have no numbers on outcome-level scores. */
+export const OUTCOME_NOT_APPLICABLE =
+  "not applicable: the scores are outcome level (one score per candidate), so there are no step scores to aggregate";
+
 /** Options of {@link evaluateBestOfN}. */
 export interface BestOfNOptions {
+  /**
+   * `step` (default): candidates carry `stepScores`; `outcome`: they carry `outcomeScores`, `bon` picks
+   * the highest outcome score, `weighted-vote` weighs by its sigmoid, and `orm-last` and the sweep are
+   * not applicable (null with the reason in `notApplicable`).
+   */
+  scoreLevel?: "step" | "outcome";
   /** Subset sizes (default 1, 8, 16, 32, 64, 128). */
   ns?: readonly number[];
   /** `reference` (first n, one run) or `subsets` (mean over seeded random subsets). Default `subsets`. */
@@ -76,6 +103,9 @@ export interface CurvePoint extends Interval {
 /** Everything {@link evaluateBestOfN} computed. */
 export interface BestOfNResult {
   protocol: BestOfNProtocol;
+  /** `outcome` when the scores were outcome level; absent for step-level scores. */
+  scoreLevel?: "step" | "outcome";
+  /** Step-level aggregation of `bon` and `weighted-vote` (not used on outcome-level scores). */
   aggregation: AggregationName;
   ns: number[];
   subsets: number;
@@ -83,8 +113,10 @@ export interface BestOfNResult {
   bootstrapResamples: number;
   level: number;
   questionCount: number;
-  /** Accuracy curve per method. */
-  methods: Record<BestOfNMethod, CurvePoint[]>;
+  /** Accuracy curve per method; `orm-last` is `null` on outcome-level scores (see `notApplicable`). */
+  methods: Record<Exclude<BestOfNMethod, "orm-last">, CurvePoint[]> & { "orm-last": CurvePoint[] | null };
+  /** Methods and tables without numbers, with the reason (outcome-level scores); empty otherwise. */
+  notApplicable?: Partial<Record<"orm-last" | "sweep", string>>;
   /** Best-of-n accuracy curve per aggregation (the sweep table). */
   sweep: Partial<Record<AggregationName, CurvePoint[]>>;
   /** Questions left out, per n. */
@@ -96,6 +128,7 @@ export interface BestOfNResult {
   referenceChoices: {
     n: number;
     byMethod: Record<Exclude<BestOfNMethod, "random" | "pass">, (number | null)[]>;
+    /* On outcome-level scores `orm-last` picks nothing: every entry is null. */
   };
 }
 
@@ -126,9 +159,11 @@ export function evaluateBestOfN(
   options: BestOfNOptions = {},
 ): BestOfNResult {
   const ns = [...(options.ns ?? defaultNs)];
+  const scoreLevel = options.scoreLevel ?? "step";
+  const outcome = scoreLevel === "outcome";
   const protocol = options.protocol ?? "subsets";
   const aggregation = options.aggregation ?? "min";
-  const sweepAggregations = [...(options.sweepAggregations ?? aggregationNames)];
+  const sweepAggregations = outcome ? [] : [...(options.sweepAggregations ?? aggregationNames)];
   const subsetCount = protocol === "reference" ? 1 : (options.subsets ?? 100);
   const seed = options.seed ?? 0;
   const bootstrapResamples = options.bootstrapResamples ?? 1000;
@@ -148,7 +183,7 @@ export function evaluateBestOfN(
   // Every aggregation the run needs, computed once per candidate.
   const neededAggregations = [...new Set<AggregationName>([aggregation, "last", ...sweepAggregations])];
   const prepared = questions.map((question, q) =>
-    prepareQuestion(question, q, neededAggregations, aggregation, file, idOf),
+    prepareQuestion(question, q, neededAggregations, aggregation, file, idOf, scoreLevel),
   );
 
   const Q = questions.length;
@@ -161,6 +196,9 @@ export function evaluateBestOfN(
     BestOfNMethod,
     CurvePoint[]
   >;
+  const notApplicable: NonNullable<BestOfNResult["notApplicable"]> = outcome
+    ? { "orm-last": OUTCOME_NOT_APPLICABLE, sweep: OUTCOME_NOT_APPLICABLE }
+    : {};
   const sweep: Partial<Record<AggregationName, CurvePoint[]>> = {};
   for (const name of sweepAggregations) sweep[name] = [];
   const exclusions: BestOfNResult["exclusions"] = [];
@@ -256,7 +294,9 @@ export function evaluateBestOfN(
     n: nMax,
     byMethod: {
       bon: choose((p, s, size) => pickHighestScore(p.scores[bonIndex]!, s, size)),
-      "orm-last": choose((p, s, size) => pickHighestScore(p.scores[lastIndex]!, s, size)),
+      "orm-last": outcome
+        ? prepared.map(() => null)
+        : choose((p, s, size) => pickHighestScore(p.scores[lastIndex]!, s, size)),
       "weighted-vote": choose((p, s, size) => pickByVote(p.groups, p.weights, s, size, p.scratch)),
       majority: choose((p, s, size) => pickByVote(p.groups, null, s, size, p.scratch)),
     },
@@ -264,6 +304,7 @@ export function evaluateBestOfN(
 
   return {
     protocol,
+    ...(outcome ? { scoreLevel } : {}),
     aggregation,
     ns,
     subsets: subsetCount,
@@ -271,7 +312,8 @@ export function evaluateBestOfN(
     bootstrapResamples,
     level,
     questionCount: Q,
-    methods,
+    methods: outcome ? { ...methods, "orm-last": null } : methods,
+    ...(outcome ? { notApplicable } : {}),
     sweep,
     exclusions,
     referenceChoices,
@@ -295,9 +337,18 @@ function prepareQuestion(
   weightAggregation: AggregationName,
   file: string,
   idOf: (q: number) => string,
+  scoreLevel: "step" | "outcome",
 ): PreparedQuestion {
   const where = `${file}: question ${q} (id ${idOf(q)})`;
-  const m = question.stepScores.length;
+  const outcome = scoreLevel === "outcome";
+  const stepScores = question.stepScores;
+  const outcomeScores = question.outcomeScores;
+  if (outcome ? outcomeScores === undefined : stepScores === undefined) {
+    throw new RangeError(
+      `${where}: no ${outcome ? "outcomeScores (scoreLevel is outcome)" : "stepScores (scoreLevel is step)"}`,
+    );
+  }
+  const m = outcome ? outcomeScores!.length : stepScores!.length;
   if (question.correct.length !== m || question.answerGroups.length !== m) {
     throw new RangeError(
       `${where}: ${m} scored candidates but ${question.correct.length} verdicts and ` +
@@ -311,14 +362,23 @@ function prepareQuestion(
   let correctCount = 0;
   let groupCount = 0;
   for (let c = 0; c < m; c++) {
-    const steps = question.stepScores[c]!;
-    if (steps.length === 0) throw new RangeError(`${where}, candidate ${c}: no step scores`);
-    for (let s = 0; s < steps.length; s++) {
-      if (typeof steps[s] !== "number" || Number.isNaN(steps[s])) {
-        throw new RangeError(`${where}, candidate ${c}, step ${s}: score is ${steps[s]} (not a number)`);
+    if (outcome) {
+      // The outcome score is the solution score of every method; no step aggregation applies.
+      const score = outcomeScores![c];
+      if (typeof score !== "number" || Number.isNaN(score)) {
+        throw new RangeError(`${where}, candidate ${c}: outcome score is ${score} (not a number)`);
       }
+      for (let a = 0; a < aggregations.length; a++) scores[a]![c] = score;
+    } else {
+      const steps = stepScores![c]!;
+      if (steps.length === 0) throw new RangeError(`${where}, candidate ${c}: no step scores`);
+      for (let s = 0; s < steps.length; s++) {
+        if (typeof steps[s] !== "number" || Number.isNaN(steps[s])) {
+          throw new RangeError(`${where}, candidate ${c}, step ${s}: score is ${steps[s]} (not a number)`);
+        }
+      }
+      for (let a = 0; a < aggregations.length; a++) scores[a]![c] = getAggregation(aggregations[a]!)(steps);
     }
-    for (let a = 0; a < aggregations.length; a++) scores[a]![c] = getAggregation(aggregations[a]!)(steps);
     correct[c] = question.correct[c] ? 1 : 0;
     correctCount += correct[c]!;
     const group = question.answerGroups[c];

@@ -37,6 +37,8 @@ export interface CandidateEvaluation {
     candidatesSha256: string;
     scoresFile: string;
     scorer: string;
+    /** Present (`outcome`) when the scores file is outcome level. */
+    scoreLevel?: "outcome";
     questions: number;
     /** Questions left out because their scores hold a NaN (read with `nan: "exclude"`). */
     excludedForNaN: ExcludedScore[];
@@ -111,13 +113,16 @@ export async function evaluateCandidates(
     evaluatedQuestions.push(q);
     const verdictRow = verdicts.questions[q]!;
     bonQuestions.push({
-      stepScores: scores.scores[q]!,
+      ...(scores.level === "outcome"
+        ? { outcomeScores: scores.scores[q]!.map((candidate) => candidate[0]!) }
+        : { stepScores: scores.scores[q]! }),
       correct: verdictRow.map((verdict) => verdict.correct),
       answerGroups: verdictRow.map((verdict) => verdict.group),
     });
   });
   const bestOfN = evaluateBestOfN(bonQuestions, {
     ...options,
+    ...(scores.level === "outcome" ? { scoreLevel: "outcome" as const } : {}),
     file,
     questionIds: evaluatedQuestions.map((q) => questions[q]!.id),
   });
@@ -127,6 +132,7 @@ export async function evaluateCandidates(
       candidatesSha256: candidates.sha256,
       scoresFile: scores.file,
       scorer: scores.header.scorer,
+      ...(scores.level === "outcome" ? { scoreLevel: "outcome" as const } : {}),
       questions: questions.length,
       excludedForNaN: scores.excluded,
     },

@@ -2,7 +2,16 @@ import { join } from "node:path";
 import { writeFileAtomic } from "@pqm/data";
 import { escapeHtml, htmlPage, htmlTable } from "./html-page.js";
 import { markdownTable } from "./markdown.js";
-import { canRenderPng, PNG_RENDERER_PACKAGE, renderSpecToSvg, requireResvg, svgToPng } from "./plots.js";
+import {
+  canRenderPng,
+  curveLegend,
+  PNG_RENDERER_PACKAGE,
+  renderSpecToSvg,
+  requireResvg,
+  seriesColorScale,
+  svgToPng,
+} from "./plots.js";
+import { nEqualsOneNote } from "./tables.js";
 
 /** A mean with its 95% interval: over seeds (Student t) with several seeds, else the run's own interval. */
 export interface SummaryValue {
@@ -226,7 +235,13 @@ export function demoAccuracySpec(summary: DemoSummary) {
       scale: { type: "log" as const, base: 2 },
       title: "n (candidates)",
     },
-    color: { field: "method", type: "nominal" as const, sort: methodLabels.map(([, label]) => label) },
+    // The same colour per method as the best-of-n report; the legend in the line colour, labels whole.
+    color: {
+      field: "method",
+      type: "nominal" as const,
+      scale: seriesColorScale(methodLabels.map(([, label]) => label)),
+      legend: curveLegend,
+    },
   };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -234,10 +249,17 @@ export function demoAccuracySpec(summary: DemoSummary) {
     width: 480,
     height: 300,
     data: { values },
+    // Separate legends per layer, of which only the line layer's is drawn (not the pale band's).
+    resolve: { legend: { color: "independent" as const } },
     layer: [
       {
         mark: { type: "area" as const, opacity: 0.15 },
-        encoding: { ...encoding, y: { field: "low", type: "quantitative" as const }, y2: { field: "high" } },
+        encoding: {
+          ...encoding,
+          color: { ...encoding.color, legend: null },
+          y: { field: "low", type: "quantitative" as const },
+          y2: { field: "high" },
+        },
       },
       {
         mark: { type: "line" as const, point: true },
@@ -265,6 +287,7 @@ function demoHtml(input: DemoReportInput, svg: string): string {
 <p class="note">${input.summary.seeds} seed(s); ${escapeHtml(input.backend)}; ${escapeHtml(input.createdAt)}.</p>
 ${svg}
 ${tables}
+${input.summary.ns.includes(1) ? `<p class="note">${escapeHtml(nEqualsOneNote("subsets"))}</p>` : ""}
 <h2>Per-question views</h2><p>Each candidate with its answer, correctness and step scores, colored by score:</p><ul>${links}</ul>`;
   return htmlPage({ title: "pqm demo", body });
 }

@@ -28,7 +28,7 @@ describe("writeEvaluationReport", () => {
     const { files, results } = await writeFixtureReport();
     const markdown = await readFile(files.markdown, "utf8");
     for (const method of bestOfNMethods) {
-      for (const point of results.bestOfN!.methods[method])
+      for (const point of results.bestOfN!.methods[method]!)
         expect(markdown).toContain(formatAccuracyCell(point));
     }
     for (const points of Object.values(results.bestOfN!.sweep)) {

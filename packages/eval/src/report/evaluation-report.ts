@@ -71,11 +71,16 @@ export async function writeEvaluationReport(
         title: "Accuracy against n, per method",
         spec: accuracyCurveSpec(results.bestOfN),
       },
-      {
-        name: "aggregation-sweep",
-        title: "Accuracy against n, per aggregation",
-        spec: aggregationSweepSpec(results.bestOfN),
-      },
+      // No sweep on outcome-level scores: there are no step scores to aggregate.
+      ...(results.bestOfN.notApplicable?.sweep === undefined
+        ? [
+            {
+              name: "aggregation-sweep",
+              title: "Accuracy against n, per aggregation",
+              spec: aggregationSweepSpec(results.bestOfN),
+            },
+          ]
+        : []),
     ];
     for (const { name, title, spec } of specs) {
       const svg = await renderSpecToSvg(spec);

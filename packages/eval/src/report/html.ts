@@ -45,13 +45,12 @@ ${htmlTable(table, `table-${table.id}`)}</section>`,
 scores by <code>${escapeHtml(results.inputs.scorer)}</code>, ${results.inputs.questions} questions.</p>`
     : "";
   const overall = results.bestOfN
-    ? `<p class="headline">PRM best-of-${results.bestOfN.ns.at(-1)} accuracy: <strong id="headline-accuracy">${formatPercent(results.bestOfN.methods.bon.at(-1)?.mean)}%</strong></p>`
+    ? `<p class="headline">${results.bestOfN.scoreLevel === "outcome" ? "Outcome-score" : "PRM"} best-of-${results.bestOfN.ns.at(-1)} accuracy: <strong id="headline-accuracy">${formatPercent(results.bestOfN.methods.bon.at(-1)?.mean)}%</strong></p>`
     : "";
   // The view data is JSON inside a script element; escaping "<" keeps "</script>" in a text from closing it.
-  const data = JSON.stringify({ questions, aggregation: results.bestOfN?.aggregation ?? null }).replace(
-    /</g,
-    "\\u003c",
-  );
+  const solutionScore =
+    results.bestOfN?.scoreLevel === "outcome" ? "the outcome score" : (results.bestOfN?.aggregation ?? null);
+  const data = JSON.stringify({ questions, aggregation: solutionScore }).replace(/</g, "\\u003c");
   const body = `<header><h1>${escapeHtml(results.title)}</h1>
 <p class="meta">Created ${escapeHtml(results.createdAt)} · ${escapeHtml(
     Object.entries(results.versions)
@@ -66,7 +65,9 @@ ${
   questions.length > 0
     ? `<section id="questions"><h2>Questions</h2>
 <p class="note">Click a question to see its candidates. Steps are colored by sigmoid(score):
-<span class="legend"><span style="background:${stepColor(0.02)}">0</span><span style="background:${stepColor(0.25)}">0.25</span><span style="background:${stepColor(0.5)}">0.5</span><span style="background:${stepColor(0.75)}">0.75</span><span style="background:${stepColor(0.98)}">1</span></span></p>
+<span class="legend"><span style="background:${stepColor(0.02)}">0</span><span style="background:${stepColor(0.25)}">0.25</span><span style="background:${stepColor(0.5)}">0.5</span><span style="background:${stepColor(0.75)}">0.75</span><span style="background:${stepColor(0.98)}">1</span></span>
+Where the candidate file carries exact step labels (<code>process_labels</code>), each step also shows its
+exact label and Q-value, and the first mistake is outlined.</p>
 <div class="question-layout"><div class="question-list"><table id="question-table"><thead><tr><th>#</th><th>id</th><th>question</th><th>gold</th><th>correct candidates</th><th>PRM pick</th></tr></thead>
 <tbody>${questionRows}</tbody></table></div>
 <section id="question-view" aria-live="polite"><p class="note">No question selected.</p></section></div></section>`
@@ -118,6 +119,8 @@ td.right { color: #17692b; } td.wrong { color: #a4161a; }
 .badge.right { background: #c8efd0; } .badge.wrong { background: #f7c9c9; } .badge.pick { background: #dfe6ff; }
 ol.steps { margin: 0; padding-left: 28px; }
 ol.steps li { white-space: pre-wrap; padding: 3px 6px; margin: 2px 0; border-radius: 3px; font-size: 13px; }
+.step-truth { float: right; font-size: 12px; margin-left: 8px; } .step-truth.right { color: #17692b; } .step-truth.wrong { color: #a4161a; font-weight: bold; }
+.step.first-mistake { outline: 2px solid #a4161a; }
 .step-score { float: right; font-family: monospace; font-size: 12px; color: #333; margin-left: 8px; }
 .legend span { display: inline-block; padding: 0 6px; margin: 0 1px; font-size: 12px; }
 `;
@@ -157,14 +160,27 @@ const pageScript = `
       head.appendChild(el("span", "badge", "score " + c.solutionScore.toFixed(3)));
       if (c.modelName) head.appendChild(el("span", "badge", c.modelName));
       c.chosenBy.forEach(function (m) { head.appendChild(el("span", "badge pick", "picked by " + m)); });
+      if (c.stepLabels) {
+        head.appendChild(el("span", "badge truth", c.firstMistake === null ? "exact: every step right" :
+          "exact: first mistake at step " + (c.firstMistake + 1)));
+      }
       card.appendChild(head);
       var list = el("ol", "steps");
       c.steps.forEach(function (step, s) {
         var score = c.stepScores[s];
         var item = el("li", "step");
-        item.style.background = color(sigmoid(score));
-        item.title = "score " + score + ", sigmoid " + sigmoid(score).toFixed(3);
-        item.appendChild(el("span", "step-score", score.toFixed(2)));
+        if (score !== undefined) {
+          item.style.background = color(sigmoid(score));
+          item.title = "score " + score + ", sigmoid " + sigmoid(score).toFixed(3);
+          item.appendChild(el("span", "step-score", score.toFixed(2)));
+        }
+        if (c.stepLabels) {
+          var right = c.stepLabels[s] >= 0.5;
+          var truth = el("span", "step-truth " + (right ? "right" : "wrong"),
+            (right ? "exact: right" : "exact: wrong") + (c.stepQValues ? ", Q " + c.stepQValues[s].toFixed(2) : ""));
+          if (s === c.firstMistake) { item.classList.add("first-mistake"); truth.textContent += " (first mistake)"; }
+          item.appendChild(truth);
+        }
         item.appendChild(document.createTextNode(step));
         list.appendChild(item);
       });

@@ -13,7 +13,15 @@ export { renderHtmlReport, stepColor } from "./html.js";
 export type { HtmlPage, HtmlTableContent } from "./html-page.js";
 export { escapeHtml, htmlPage, htmlTable } from "./html-page.js";
 export { renderMarkdownReport } from "./markdown.js";
-export { accuracyCurveSpec, aggregationSweepSpec, canRenderPng, renderSpecToSvg, svgToPng } from "./plots.js";
+export {
+  accuracyCurveSpec,
+  aggregationSweepSpec,
+  canRenderPng,
+  methodColor,
+  renderSpecToSvg,
+  seriesColorScale,
+  svgToPng,
+} from "./plots.js";
 export { formatNumber, formatPercent } from "./results.js";
 export type { ReportTable } from "./tables.js";
-export { buildReportTables, formatAccuracyCell } from "./tables.js";
+export { buildReportTables, formatAccuracyCell, nEqualsOneNote } from "./tables.js";

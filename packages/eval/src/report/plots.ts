@@ -4,10 +4,66 @@ import { compile, type TopLevelSpec } from "vega-lite";
 import {
   type BestOfNMethod,
   type BestOfNResult,
-  bestOfNMethodLabels,
+  bestOfNMethodLabel,
   bestOfNMethods,
   type CurvePoint,
 } from "../best-of-n/best-of-n.js";
+
+// One colour per method on every page (the best-of-n report, the demo, the experiments): the
+// scored pick in blue, the second model (the demo's BCE) in orange, each baseline its own.
+const methodColors: Record<string, string> = {
+  "PRM best-of-n": "#4c78a8",
+  "Best outcome score": "#4c78a8",
+  "PQM (ranking loss, zeta 4)": "#4c78a8",
+  BCE: "#f58518",
+  "ORM-style (last step)": "#72b7b2",
+  "PRM-weighted vote": "#b279a2",
+  "Outcome-score-weighted vote": "#b279a2",
+  "Majority vote": "#54a24b",
+  "Random choice": "#9d755d",
+  "pass@n (oracle)": "#e45756",
+};
+// For series without a colour of their own (aggregations, experiment arms), in order.
+const otherColors = [
+  "#4c78a8",
+  "#f58518",
+  "#e45756",
+  "#72b7b2",
+  "#54a24b",
+  "#eeca3b",
+  "#b279a2",
+  "#ff9da6",
+  "#9d755d",
+  "#bab0ac",
+];
+
+/** The colour of a method's line: the same label has the same colour on every page. */
+export function methodColor(label: string): string | undefined {
+  return methodColors[label];
+}
+
+/**
+ * A Vega-Lite colour scale for `order`: known methods in their own colour, other series in a fixed
+ * palette by position, so a series keeps its colour whatever else a plot shows.
+ */
+export function seriesColorScale(order: readonly string[]): { domain: string[]; range: string[] } {
+  let other = 0;
+  return {
+    domain: [...order],
+    range: order.map((label) => methodColors[label] ?? otherColors[other++ % otherColors.length]!),
+  };
+}
+
+/**
+ * The legend of a curve plot: line swatches in the full line colour (not the pale interval band),
+ * labels never cut.
+ */
+export const curveLegend = {
+  labelLimit: 0,
+  symbolType: "stroke" as const,
+  symbolStrokeWidth: 3,
+  symbolOpacity: 1,
+};
 
 /** One row of a plotted curve: accuracy and interval in percent. */
 interface CurveRow {
@@ -35,11 +91,15 @@ function curveRows(series: string, points: readonly CurvePoint[]): CurveRow[] {
  * its interval as a translucent band.
  */
 export function accuracyCurveSpec(bestOfN: BestOfNResult, title = "Best-of-n accuracy"): TopLevelSpec {
-  const rows = bestOfNMethods.flatMap((method: BestOfNMethod) =>
-    curveRows(bestOfNMethodLabels[method], bestOfN.methods[method]),
+  const level = bestOfN.scoreLevel ?? "step";
+  // Methods without numbers (orm-last on outcome-level scores) have no line.
+  const shown = bestOfNMethods.filter((method: BestOfNMethod) => bestOfN.methods[method] !== null);
+  const rows = shown.flatMap((method: BestOfNMethod) =>
+    curveRows(bestOfNMethodLabel(method, level), bestOfN.methods[method] ?? []),
   );
-  const order = bestOfNMethods.map((method) => bestOfNMethodLabels[method]);
-  return curveSpec(rows, `${title} (${bestOfN.protocol}, ${bestOfN.aggregation})`, "method", order);
+  const order = shown.map((method) => bestOfNMethodLabel(method, level));
+  const detail = level === "outcome" ? "outcome scores" : bestOfN.aggregation;
+  return curveSpec(rows, `${title} (${bestOfN.protocol}, ${detail})`, "method", order);
 }
 
 /** Best-of-n accuracy per aggregation against n, with interval bands. */
@@ -66,8 +126,8 @@ function curveSpec(rows: CurveRow[], title: string, legendTitle: string, order: 
     field: "series",
     type: "nominal" as const,
     title: legendTitle,
-    scale: { domain: order },
-    legend: { labelLimit: 260, symbolType: "stroke" as const, symbolStrokeWidth: 3, symbolOpacity: 1 },
+    scale: seriesColorScale(order),
+    legend: curveLegend,
   };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -76,10 +136,18 @@ function curveSpec(rows: CurveRow[], title: string, legendTitle: string, order: 
     height: 320,
     background: "white",
     data: { values: rows },
+    // Separate legends per layer, of which only the line layer's is drawn.
+    resolve: { legend: { color: "independent" } },
     layer: [
       {
         mark: { type: "area", opacity: 0.15 },
-        encoding: { x, y: { field: "low", type: "quantitative" }, y2: { field: "high" }, color },
+        // The band draws no legend: the legend is the line layer's, in the line colour.
+        encoding: {
+          x,
+          y: { field: "low", type: "quantitative" },
+          y2: { field: "high" },
+          color: { ...color, legend: null },
+        },
       },
       {
         mark: { type: "line", point: true },

@@ -18,6 +18,15 @@ export interface CandidateDetail {
   solutionScore: number;
   /** Methods that picked this candidate from the first n (reference rule, largest n). */
   chosenBy: string[];
+  /**
+   * The exact per-step labels (1 correct, 0 wrong) when the candidate file carries them
+   * (`process_labels`, as the built-in arith environment writes); absent otherwise.
+   */
+  stepLabels?: number[];
+  /** The exact Q-value of each step, when the file carries `q_values`. */
+  stepQValues?: number[];
+  /** 0-based index of the first step labelled wrong; null when every step is right. Only with `stepLabels`. */
+  firstMistake?: number | null;
 }
 
 /** One question of the per-question view. */
@@ -48,6 +57,7 @@ export function buildQuestionDetails(
   scores: ScoresFile,
   maxCandidates = 32,
 ): QuestionDetail[] {
+  const outcome = evaluation.bestOfN.scoreLevel === "outcome";
   const aggregation = getAggregation(evaluation.bestOfN.aggregation as AggregationName);
   const choices = evaluation.bestOfN.referenceChoices.byMethod;
   return evaluation.evaluatedQuestions.map((q, position) => {
@@ -70,7 +80,9 @@ export function buildQuestionDetails(
       correctCandidates: verdicts.filter((verdict) => verdict.correct).length,
       bestOfNCorrect: bonPick === null || bonPick === undefined ? null : verdicts[bonPick]!.correct,
       candidates: shown.map((c) => {
-        const stepScores = scores.scores[q]![c]!;
+        const candidateScores = scores.scores[q]![c]!;
+        // An outcome-level file holds one score for the whole candidate and none per step.
+        const stepScores = outcome ? [] : candidateScores;
         return {
           index: c,
           modelName: responses[c]!.modelName,
@@ -78,10 +90,28 @@ export function buildQuestionDetails(
           correct: verdicts[c]!.correct,
           steps: responses[c]!.steps,
           stepScores,
-          solutionScore: aggregation(stepScores),
+          solutionScore: outcome ? candidateScores[0]! : aggregation(candidateScores),
           chosenBy: chosen.get(c) ?? [],
+          ...stepTruth(responses[c]!.annotations, responses[c]!.steps.length),
         };
       }),
     };
   });
+}
+
+/** The exact per-step labels, Q-values and first mistake a candidate carries, when they fit its steps. */
+function stepTruth(
+  annotations: { processLabels?: number[]; qValues?: number[] } | undefined,
+  steps: number,
+): Pick<CandidateDetail, "stepLabels" | "stepQValues" | "firstMistake"> {
+  const labels = annotations?.processLabels;
+  const qValues = annotations?.qValues;
+  const truth: Pick<CandidateDetail, "stepLabels" | "stepQValues" | "firstMistake"> = {};
+  if (labels !== undefined && labels.length === steps) {
+    truth.stepLabels = labels;
+    const first = labels.findIndex((label) => label < 0.5);
+    truth.firstMistake = first === -1 ? null : first;
+  }
+  if (qValues !== undefined && qValues.length === steps) truth.stepQValues = qValues;
+  return truth;
 }

@@ -73,6 +73,7 @@ export async function writeFixtureReport(
     config,
     candidates: evaluation,
     processBench: {
+      thresholdProtocol: { kind: "tune", subset: "gsm8k" },
       thresholdSubset: "gsm8k",
       threshold: 0.25,
       subsets: {
@@ -85,6 +86,7 @@ export async function writeFixtureReport(
           threshold: 0.25,
         },
       },
+      meanF1: 0.6,
       heldOutMeanF1: Number.NaN,
     },
   });

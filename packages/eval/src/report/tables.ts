@@ -1,4 +1,4 @@
-import { type BestOfNMethod, bestOfNMethodLabels, bestOfNMethods } from "../best-of-n/best-of-n.js";
+import { type BestOfNMethod, bestOfNMethodLabel, bestOfNMethods } from "../best-of-n/best-of-n.js";
 import { type EvaluationResults, formatNumber, formatPercent } from "./results.js";
 
 /** A table of formatted cells, rendered alike in report.md and index.html. */
@@ -17,6 +17,19 @@ export function formatAccuracyCell(point: { mean: number; low: number; high: num
   return `${formatPercent(point.mean)} [${formatPercent(point.low)}, ${formatPercent(point.high)}]`;
 }
 
+/**
+ * Why the methods' numbers at n = 1 differ, or not: with one candidate every method picks it, so all
+ * estimate the chance that a random candidate is right; the note says how each computes it.
+ */
+export function nEqualsOneNote(protocol: "reference" | "subsets", subsets?: number): string {
+  return protocol === "reference"
+    ? "At n = 1 every method reads the first candidate, so all rows agree."
+    : "At n = 1 every method has one candidate to pick, so all estimate the chance that a random candidate is right: " +
+        "Random choice and pass@1 compute it exactly (correct candidates / candidates, per question), the methods that " +
+        `pick (PRM best-of-1, votes) average ${subsets === undefined ? "the" : subsets} random one-candidate subsets per question, ` +
+        "so they differ from it by sampling noise only (more with few questions or few subsets).";
+}
+
 /** The tables of a report, in order: best-of-n, aggregation sweep, verdicts, ProcessBench, step level, Q-values. */
 export function buildReportTables(results: EvaluationResults): ReportTable[] {
   const tables: ReportTable[] = [];
@@ -26,25 +39,37 @@ export function buildReportTables(results: EvaluationResults): ReportTable[] {
       bon.protocol === "reference"
         ? "reference protocol: the first n candidates of each question, ties to the earliest, one run"
         : `subsets protocol: mean over ${bon.subsets} seeded random subsets of size n per question (seed ${bon.seed})`;
+    const outcome = bon.scoreLevel === "outcome";
+    const scoreNote = outcome
+      ? "outcome-level scores: solution score = the candidate's one score (step-level methods are n/a)"
+      : `solution score = ${bon.aggregation} of the step scores`;
     tables.push({
       id: "best-of-n",
       title: "Best-of-n accuracy (%)",
-      note: `${protocolNote}; solution score = ${bon.aggregation} of the step scores; ${Math.round(bon.level * 100)}% bootstrap interval over questions (${bon.bootstrapResamples} resamples).`,
+      note:
+        `${protocolNote}; ${scoreNote}; ${Math.round(bon.level * 100)}% bootstrap interval over questions (${bon.bootstrapResamples} resamples).` +
+        (bon.ns.includes(1) ? ` ${nEqualsOneNote(bon.protocol, bon.subsets)}` : ""),
       header: ["method", ...bon.ns.map((n) => `n = ${n}`)],
       rows: bestOfNMethods.map((method: BestOfNMethod) => [
-        bestOfNMethodLabels[method],
-        ...bon.methods[method].map(formatAccuracyCell),
+        bestOfNMethodLabel(method, bon.scoreLevel),
+        ...(bon.methods[method]?.map(formatAccuracyCell) ?? bon.ns.map(() => "n/a")),
       ]),
     });
     tables.push({
       id: "aggregation-sweep",
       title: "Aggregation sweep: best-of-n accuracy (%) per aggregation",
-      note: "Same candidates, subsets and verdicts; only the solution score changes.",
+      note:
+        bon.notApplicable?.sweep === undefined
+          ? "Same candidates, subsets and verdicts; only the solution score changes."
+          : `${bon.notApplicable.sweep[0]!.toUpperCase()}${bon.notApplicable.sweep.slice(1)}.`,
       header: ["aggregation", ...bon.ns.map((n) => `n = ${n}`)],
-      rows: Object.entries(bon.sweep).map(([name, points]) => [
-        name,
-        ...(points ?? []).map(formatAccuracyCell),
-      ]),
+      rows:
+        bon.notApplicable?.sweep === undefined
+          ? Object.entries(bon.sweep).map(([name, points]) => [
+              name,
+              ...(points ?? []).map(formatAccuracyCell),
+            ])
+          : [["all", ...bon.ns.map(() => "n/a")]],
     });
     const excludedByN = bon.methods.bon.map((point) => point.excluded);
     if (excludedByN.some((count) => count > 0)) {
@@ -94,19 +119,29 @@ export function buildReportTables(results: EvaluationResults): ReportTable[] {
   }
   const processBench = results.processBench;
   if (processBench) {
+    const protocol = processBench.thresholdProtocol;
+    const thresholdNote =
+      protocol === undefined || protocol.kind === "tune"
+        ? `the threshold maximizing F1 on '${processBench.thresholdSubset}' (its row is in-sample) and applied to every subset`
+        : `a fixed threshold, sigmoid(score) < ${protocol.probability}, the same for every subset`;
     tables.push({
       id: "processbench",
       title: "ProcessBench (%)",
-      note: `First wrong step = first step with score < ${formatNumber(processBench.threshold, 4)}, the threshold maximizing F1 on '${processBench.thresholdSubset}' (its row is in-sample) and applied to every subset.`,
+      note: `First wrong step = first step with score < ${formatNumber(processBench.threshold, 4)}, ${thresholdNote}.`,
       header: ["subset", "error accuracy", "correct accuracy", "F1", "with error", "correct"],
-      rows: Object.entries(processBench.subsets).map(([name, metrics]) => [
-        name === processBench.thresholdSubset ? `${name} (threshold chosen here)` : name,
-        formatPercent(metrics.errorAccuracy),
-        formatPercent(metrics.correctAccuracy),
-        formatPercent(metrics.f1),
-        String(metrics.errorCount),
-        String(metrics.correctCount),
-      ]),
+      rows: [
+        ...Object.entries(processBench.subsets).map(([name, metrics]) => [
+          name === processBench.thresholdSubset ? `${name} (threshold chosen here)` : name,
+          formatPercent(metrics.errorAccuracy),
+          formatPercent(metrics.correctAccuracy),
+          formatPercent(metrics.f1),
+          String(metrics.errorCount),
+          String(metrics.correctCount),
+        ]),
+        ...(Object.keys(processBench.subsets).length > 1 && processBench.meanF1 !== undefined
+          ? [["average of the subsets", "", "", formatPercent(processBench.meanF1), "", ""]]
+          : []),
+      ],
     });
   }
   const stepLabels = results.stepLabels;

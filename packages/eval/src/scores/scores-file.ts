@@ -5,6 +5,12 @@ import type { CandidateFile } from "../candidates/candidate-file.js";
 /** The format tag of the first line of a scores file. */
 export const SCORES_FORMAT = "pqm-scores/1";
 
+/**
+ * What a scores file holds per candidate: one score per step (`step`, the default when the header has
+ * no `level`) or one score for the whole solution (`outcome`, e.g. an outcome reward model's).
+ */
+export type ScoreLevel = "step" | "outcome";
+
 /** The header line of a scores file. */
 export interface ScoresHeader {
   format: typeof SCORES_FORMAT;
@@ -12,6 +18,8 @@ export interface ScoresHeader {
   candidates_sha256: string;
   /** What produced the scores (a scorer's name). */
   scorer: string;
+  /** `outcome` for one score per candidate; absent means `step`. */
+  level?: ScoreLevel;
 }
 
 /** A question whose scores hold a NaN, left out under `nan: "exclude"`. */
@@ -23,10 +31,15 @@ export interface ExcludedScore {
   line: number;
 }
 
-/** A scores file as read. `scores[question][candidate][step]`, raw logits. */
+/**
+ * A scores file as read. `scores[question][candidate][step]`, raw logits; for an outcome-level file
+ * (`level: "outcome"`) each candidate's list holds its one outcome score.
+ */
 export interface ScoresFile {
   file: string;
   header: ScoresHeader;
+  /** `step` or `outcome` (the header's `level`; `readScoresFile` always sets it, absent means `step`). */
+  level?: ScoreLevel;
   scores: number[][][];
   /** Questions holding a NaN score (one entry per question, at its first NaN); empty unless excluded. */
   excluded: ExcludedScore[];
@@ -79,7 +92,36 @@ export function formatScoresLine(index: number, scores: readonly (readonly numbe
 }
 
 /**
- * Reads a scores file. Throws a DataFormatError naming the file, line and field for a bad header or line,
+ * Writes an outcome-level scores file: the header with `"level": "outcome"`, then
+ * `{"index": i, "scores": [s_0, s_1, ...]}` per question, one score per candidate. NaN is written
+ * `null`; an infinite score is refused (RangeError naming question and candidate). Written atomically.
+ */
+export async function writeOutcomeScoresFile(
+  path: string,
+  header: { candidatesSha256: string; scorer: string },
+  scores: readonly (readonly number[])[],
+): Promise<void> {
+  const lines = [
+    JSON.stringify({
+      format: SCORES_FORMAT,
+      candidates_sha256: header.candidatesSha256,
+      scorer: header.scorer,
+      level: "outcome",
+    }),
+  ];
+  scores.forEach((question, index) => {
+    question.forEach((score, candidate) => {
+      if (score === Number.POSITIVE_INFINITY || score === Number.NEGATIVE_INFINITY) {
+        throw new RangeError(`scores: question ${index}, candidate ${candidate}: score is ${score}`);
+      }
+    });
+    lines.push(JSON.stringify({ index, scores: question }));
+  });
+  await writeFileAtomic(path, `${lines.join("\n")}\n`);
+}
+
+/**
+ * Reads a scores file (step or outcome level, as its header says). Throws a DataFormatError naming the file, line and field for a bad header or line,
  * a missing or out-of-order question, a hash that does not match `options.candidates` (naming both
  * files), counts of questions, candidates or steps that differ from the candidate file, or a NaN score
  * (file, line, question, candidate) unless `nan: "exclude"`.
@@ -103,7 +145,7 @@ export async function readScoresFile(path: string, options: ReadScoresOptions = 
   const excluded: ExcludedScore[] = [];
   for (let l = 1; l < lines.length; l++) {
     const line = l + 1;
-    const { index, questionScores } = parseScoresLine(lines[l]!, path, line);
+    const { index, questionScores } = parseScoresLine(lines[l]!, path, line, header.level ?? "step");
     if (index !== scores.length) {
       throw new DataFormatError(
         { file: path, line, field: "index" },
@@ -113,15 +155,21 @@ export async function readScoresFile(path: string, options: ReadScoresOptions = 
     const nan = findNaN(questionScores);
     if (nan) {
       if (options.nan !== "exclude") {
+        const outcome = header.level === "outcome";
         throw new DataFormatError(
-          { file: path, line, field: `scores.${nan.candidate}.${nan.step}` },
-          `question ${index}, candidate ${nan.candidate}, step ${nan.step}: score is NaN ` +
+          {
+            file: path,
+            line,
+            field: outcome ? `scores.${nan.candidate}` : `scores.${nan.candidate}.${nan.step}`,
+          },
+          `question ${index}, candidate ${nan.candidate}${outcome ? "" : `, step ${nan.step}`}: score is NaN ` +
             `(read with nan: "exclude" to leave such questions out, counted)`,
         );
       }
       excluded.push({ question: index, candidate: nan.candidate, step: nan.step, line });
     }
-    if (candidates) checkAgainstCandidates(questionScores, candidates, index, path, line);
+    if (candidates)
+      checkAgainstCandidates(questionScores, candidates, index, path, line, header.level ?? "step");
     scores.push(questionScores);
   }
   if (candidates && scores.length !== candidates.questions.length) {
@@ -130,7 +178,7 @@ export async function readScoresFile(path: string, options: ReadScoresOptions = 
       `has scores for ${scores.length} questions but ${candidates.file} has ${candidates.questions.length}`,
     );
   }
-  return { file: path, header, scores, excluded };
+  return { file: path, header, level: header.level ?? "step", scores, excluded };
 }
 
 function parseHeader(line: string, file: string): ScoresHeader {
@@ -163,18 +211,29 @@ function parseHeader(line: string, file: string): ScoresHeader {
       "expected 64 lowercase hex digits",
     );
   }
+  if (record.level !== undefined && record.level !== "step" && record.level !== "outcome") {
+    throw new DataFormatError(
+      { file, line: 1, field: "level" },
+      `expected "step" or "outcome", got ${JSON.stringify(record.level)}`,
+    );
+  }
   return {
     format: SCORES_FORMAT,
     candidates_sha256: record.candidates_sha256 as string,
     scorer: record.scorer as string,
+    ...(record.level === undefined ? {} : { level: record.level as ScoreLevel }),
   };
 }
 
-/** Parses one question line; `null` and bare `NaN` (as Python writes it) become NaN. */
+/**
+ * Parses one question line; `null` and bare `NaN` (as Python writes it) become NaN. An outcome-level
+ * line's scores (one number per candidate) come back as one-element lists.
+ */
 function parseScoresLine(
   text: string,
   file: string,
   line: number,
+  level: ScoreLevel,
 ): { index: number; questionScores: number[][] } {
   let record: unknown;
   try {
@@ -195,13 +254,35 @@ function parseScoresLine(
   const { index, scores } = record as Record<string, unknown>;
   if (!Number.isInteger(index))
     throw new DataFormatError({ file, line, field: "index" }, "expected an integer");
+  if (level === "outcome") {
+    if (!Array.isArray(scores))
+      throw new DataFormatError(
+        { file, line, field: "scores" },
+        "expected a list of numbers, one outcome score per candidate",
+      );
+    return {
+      index: index as number,
+      questionScores: scores.map((score: unknown, candidate) => {
+        if (score === null) return [Number.NaN];
+        if (typeof score !== "number") {
+          throw new DataFormatError(
+            { file, line, field: `scores.${candidate}` },
+            `expected a number (the header says "level": "outcome": one score per candidate), got ${Array.isArray(score) ? "a list" : typeof score}`,
+          );
+        }
+        return [score];
+      }),
+    };
+  }
   if (!Array.isArray(scores))
     throw new DataFormatError({ file, line, field: "scores" }, "expected a list of lists");
   const questionScores = scores.map((steps: unknown, candidate) => {
     if (!Array.isArray(steps)) {
       throw new DataFormatError(
         { file, line, field: `scores.${candidate}` },
-        "expected a list of step scores",
+        typeof steps === "number"
+          ? 'expected a list of step scores, got a number (a file of one score per candidate needs "level": "outcome" in its header)'
+          : "expected a list of step scores",
       );
     }
     return steps.map((score: unknown, step) => {
@@ -232,6 +313,7 @@ function checkAgainstCandidates(
   index: number,
   file: string,
   line: number,
+  level: ScoreLevel,
 ): void {
   const question = candidates.questions[index];
   if (!question) {
@@ -246,12 +328,16 @@ function checkAgainstCandidates(
       `question ${index}: ${questionScores.length} candidates scored but ${candidates.file} has ${question.responses.length}`,
     );
   }
+  if (level === "outcome") return;
   questionScores.forEach((steps, candidate) => {
     const expected = question.responses[candidate]!.steps.length;
     if (steps.length !== expected) {
       throw new DataFormatError(
         { file, line, field: `scores.${candidate}` },
-        `question ${index}, candidate ${candidate}: ${steps.length} step scores but ${candidates.file} has ${expected} steps`,
+        `question ${index}, candidate ${candidate}: ${steps.length} step scores but ${candidates.file} has ${expected} steps` +
+          (steps.length === 1 && expected > 1
+            ? ' (for one score per candidate, an outcome-level file, put "level": "outcome" in the header)'
+            : ""),
       );
     }
   });

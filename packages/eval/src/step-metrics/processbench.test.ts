@@ -67,6 +67,47 @@ describe("ProcessBench metrics on a hand fixture", () => {
     expect(() => evaluateProcessBench({ hand: items }, "nope")).toThrow(/unknown threshold subset 'nope'/);
   });
 
+  it("uses a fixed threshold of sigmoid(score) < 0.5 by default, on every subset", () => {
+    const other: ProcessBenchItem[] = [
+      { label: -1, stepScores: [-0.1] }, // sigmoid(-0.1) < 0.5: flagged, wrong
+      { label: 0, stepScores: [-0.4, 3] }, // flagged at 0: right
+    ];
+    const result = evaluateProcessBench({ hand: items, other });
+    expect(result.thresholdProtocol).toEqual({ kind: "fixed", probability: 0.5 });
+    expect(result.thresholdSubset).toBeNull();
+    expect(result.threshold).toBe(0);
+    // hand at logit 0 is the 2/3 above; other: error 1/1, correct 0/1 -> F1 0.
+    expect(result.subsets.hand!.f1).toBeCloseTo(2 / 3, 12);
+    expect(result.subsets.other!.f1).toBe(0);
+    expect(result.meanF1).toBeCloseTo(1 / 3, 12);
+    expect(result.heldOutMeanF1).toBeCloseTo(1 / 3, 12);
+  });
+
+  it("turns a fixed probability into the logit it compares scores with", () => {
+    // p = 0.6 is the logit ln(1.5) ~ 0.405: A, C right; B (0.5 >= 0.405) right; D (0.2) flagged, wrong.
+    const result = evaluateProcessBench({ hand: items }, { kind: "fixed", probability: 0.6 });
+    expect(result.threshold).toBeCloseTo(Math.log(1.5), 12);
+    expect(result.subsets.hand!.errorAccuracy).toBe(1);
+    expect(result.subsets.hand!.correctAccuracy).toBe(0.5);
+    expect(result.subsets.hand!.threshold).toBeCloseTo(Math.log(1.5), 12);
+    expect(() => evaluateProcessBench({ hand: items }, { kind: "fixed", probability: 1 })).toThrow(
+      /strictly between 0 and 1, got 1/,
+    );
+    expect(() =>
+      evaluateProcessBench({ hand: [{ label: 5, stepScores: [1] }] }, { kind: "fixed", probability: 0.5 }),
+    ).toThrow(/hand: item 0: label 5/);
+  });
+
+  it("tunes on a subset when asked, by object or by name", () => {
+    const byObject = evaluateProcessBench({ hand: items }, { kind: "tune", subset: "hand" });
+    expect(byObject.threshold).toBe(-0.3);
+    expect(byObject.thresholdSubset).toBe("hand");
+    expect(byObject.thresholdProtocol).toEqual({ kind: "tune", subset: "hand" });
+    expect(evaluateProcessBench({ hand: items }, "hand")).toEqual(byObject);
+    expect(byObject.meanF1).toBe(1);
+    expect(Number.isNaN(byObject.heldOutMeanF1)).toBe(true);
+  });
+
   it("refuses labels past the last step and NaN scores", () => {
     expect(() => processBenchMetrics([{ label: 3, stepScores: [1, 2] }], 0, "pb.json")).toThrow(
       /pb\.json: item 0: label 3/,

@@ -132,39 +132,89 @@ export function chooseProcessBenchThreshold(
   return best ?? summarize(0, errorCount, 0, correctCount, 0);
 }
 
+/**
+ * How the ProcessBench threshold is set.
+ * - `fixed`: a step is flagged when sigmoid(score) is under `probability` (the score is a logit), the
+ *   same threshold for every subset; Qwen2.5-Math-PRM's published figures use 0.5.
+ * - `tune`: the threshold maximizing F1 on `subset` (ProcessBench's protocol for PRMs whose outputs
+ *   are not calibrated chooses it on GSM8K), applied to every subset; that subset's row is in-sample.
+ */
+export type ProcessBenchThreshold = { kind: "fixed"; probability: number } | { kind: "tune"; subset: string };
+
+/** The default threshold: sigmoid(score) < 0.5, i.e. a logit under 0. */
+export const DEFAULT_PROCESSBENCH_THRESHOLD: ProcessBenchThreshold = { kind: "fixed", probability: 0.5 };
+
 /** Result of {@link evaluateProcessBench}. */
 export interface ProcessBenchEvaluation {
-  /** The subset the threshold was chosen on (maximizing its F1). */
-  thresholdSubset: string;
+  /** How the threshold was set. */
+  thresholdProtocol: ProcessBenchThreshold;
+  /** The subset the threshold was chosen on (maximizing its F1); `null` for a fixed threshold. */
+  thresholdSubset: string | null;
+  /** The threshold in the units of the scores (a logit): a step is flagged when its score is under it. */
   threshold: number;
   /** Metrics per subset at that threshold; the choosing subset's numbers are in-sample. */
   subsets: Record<string, ProcessBenchMetrics>;
-  /** Unweighted mean F1 over the subsets other than the choosing one (NaN when there are none). */
+  /** Unweighted mean F1 over every subset (the published figures' "average"). */
+  meanF1: number;
+  /**
+   * Unweighted mean F1 over the subsets other than the choosing one (NaN when there are none); for a
+   * fixed threshold every subset is held out and this equals `meanF1`.
+   */
   heldOutMeanF1: number;
 }
 
+/** The logit of a probability in (0, 1): a score under it has sigmoid(score) under the probability. */
+export function probabilityToLogit(probability: number): number {
+  return Math.log(probability) - Math.log1p(-probability);
+}
+
 /**
- * ProcessBench over several subsets: the threshold maximizing F1 on `thresholdSubset` (default: the
- * first subset) is applied to every subset. Throws a RangeError when the subset is unknown.
+ * ProcessBench over several subsets at one threshold for all of them: by default a fixed one
+ * (sigmoid(score) < 0.5); `{ kind: "tune", subset }` (or the subset's name alone) chooses the
+ * threshold maximizing F1 on that subset. Throws a RangeError when the subset is unknown or the
+ * probability is not strictly between 0 and 1.
  */
 export function evaluateProcessBench(
   subsets: Record<string, readonly ProcessBenchItem[]>,
-  thresholdSubset?: string,
+  threshold: ProcessBenchThreshold | string = DEFAULT_PROCESSBENCH_THRESHOLD,
 ): ProcessBenchEvaluation {
   const names = Object.keys(subsets);
-  const chosenOn = thresholdSubset ?? names[0];
-  if (chosenOn === undefined || !(chosenOn in subsets)) {
-    throw new RangeError(`processbench: unknown threshold subset '${chosenOn}' (have: ${names.join(", ")})`);
+  const protocol: ProcessBenchThreshold =
+    typeof threshold === "string" ? { kind: "tune", subset: threshold } : threshold;
+  let value: number;
+  let chosenOn: string | null = null;
+  if (protocol.kind === "fixed") {
+    const p = protocol.probability;
+    if (!(p > 0 && p < 1)) {
+      throw new RangeError(`processbench: threshold probability must be strictly between 0 and 1, got ${p}`);
+    }
+    value = probabilityToLogit(p);
+    // Every item is checked even when no threshold is chosen.
+    for (const name of names) {
+      subsets[name]!.forEach((item, i) => {
+        validateItem(item, i, name);
+      });
+    }
+  } else {
+    chosenOn = protocol.subset;
+    if (!(chosenOn in subsets)) {
+      throw new RangeError(
+        `processbench: unknown threshold subset '${chosenOn}' (have: ${names.join(", ")})`,
+      );
+    }
+    value = chooseProcessBenchThreshold(subsets[chosenOn]!, chosenOn).threshold;
   }
-  const { threshold } = chooseProcessBenchThreshold(subsets[chosenOn]!, chosenOn);
   const results: Record<string, ProcessBenchMetrics> = {};
-  for (const name of names) results[name] = processBenchMetrics(subsets[name]!, threshold, name);
-  const heldOut = names.filter((name) => name !== chosenOn).map((name) => results[name]!.f1);
+  for (const name of names) results[name] = processBenchMetrics(subsets[name]!, value, name);
+  const mean = (values: number[]) =>
+    values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
   return {
+    thresholdProtocol: protocol,
     thresholdSubset: chosenOn,
-    threshold,
+    threshold: value,
     subsets: results,
-    heldOutMeanF1: heldOut.length === 0 ? Number.NaN : heldOut.reduce((a, b) => a + b, 0) / heldOut.length,
+    meanF1: mean(names.map((name) => results[name]!.f1)),
+    heldOutMeanF1: mean(names.filter((name) => name !== chosenOn).map((name) => results[name]!.f1)),
   };
 }
 

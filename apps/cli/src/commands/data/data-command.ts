@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { CliError } from "../../shared/cli-error.js";
+import { CliError, withFileRole } from "../../shared/cli-error.js";
+import { parsePositiveInteger } from "../../shared/option-parsers.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** Registers `pqm data inspect | convert | download`; their work is imported only when they run. */
@@ -17,10 +18,12 @@ export function registerData(program: Command): void {
     .option("--json", "print the report as JSON")
     .action(async (file: string, options: { format?: string; strict?: boolean; json?: boolean }) => {
       const { inspectLabeledFile } = await import("./inspect.js");
-      const report = await inspectLabeledFile(file, {
-        ...(options.format ? { format: parseLabeledFormat(options.format) } : {}),
-        strict: options.strict ?? false,
-      });
+      const report = await withFileRole({ path: file, role: "the step-labeled file" }, () =>
+        inspectLabeledFile(file, {
+          ...(options.format ? { format: parseLabeledFormat(options.format) } : {}),
+          strict: options.strict ?? false,
+        }),
+      );
       if (options.json) return printJson(report);
       const share = (value: number | null) => (value === null ? "-" : `${(100 * value).toFixed(1)}%`);
       const spread = report.stepsPerSolution;
@@ -72,11 +75,18 @@ export function registerData(program: Command): void {
         options: { from?: string; to: string; strict?: boolean; json?: boolean },
       ) => {
         const { convertLabeledFile } = await import("./convert.js");
-        const report = await convertLabeledFile(input, output, {
-          ...(options.from ? { from: parseLabeledFormat(options.from) } : {}),
-          to: options.to as "math-shepherd",
-          strict: options.strict ?? false,
-        });
+        const report = await withFileRole(
+          [
+            { path: input, role: "the input file" },
+            { path: output, role: "the output file" },
+          ],
+          () =>
+            convertLabeledFile(input, output, {
+              ...(options.from ? { from: parseLabeledFormat(options.from) } : {}),
+              to: options.to as "math-shepherd",
+              strict: options.strict ?? false,
+            }),
+        );
         if (options.json) return printJson(report);
         const skipped = Object.entries(report.read.skippedByReason)
           .map(([reason, count]) => `${reason} ${count}`)
@@ -87,6 +97,42 @@ export function registerData(program: Command): void {
             (report.unwritable.count
               ? `; left out ${report.unwritable.count} trajectories the target cannot hold, e.g. ${report.unwritable.examples[0]}`
               : ""),
+        );
+      },
+    );
+
+  data
+    .command("make-arith")
+    .description(
+      "write a best-of-n candidate file and its test file from the built-in arith environment (the docs' examples)",
+    )
+    .option("--candidates <file>", "candidate file to write (JSON list)", "arith-candidates.json")
+    .option("--test <file>", "test file to write (JSONL; evaluate with --domain gsm)", "arith-test.jsonl")
+    .option("--questions <count>", "test questions", parsePositiveInteger, 50)
+    .option("--n <count>", "candidate solutions per question", parsePositiveInteger, 8)
+    .option("--seed <number>", "seed of the environment", parseNonNegativeInteger, 0)
+    .option("--json", "print what was written as JSON")
+    .action(
+      async (options: {
+        candidates: string;
+        test: string;
+        questions: number;
+        n: number;
+        seed: number;
+        json?: boolean;
+      }) => {
+        const { makeArithFiles } = await import("./make-arith.js");
+        const report = await withFileRole(
+          [
+            { path: options.candidates, role: "the candidate file" },
+            { path: options.test, role: "the test file" },
+          ],
+          () => makeArithFiles(options),
+        );
+        if (options.json) return printJson(report);
+        console.log(
+          `wrote ${report.questions} questions x ${report.n} candidates to ${report.candidates} ` +
+            `and the test file ${report.test} (seed ${report.seed}; evaluate with --domain gsm)`,
         );
       },
     );
@@ -123,4 +169,8 @@ function parseLabeledFormat(value: string): (typeof labeledFormatNames)[number] 
   const found = labeledFormatNames.find((name) => name === value);
   if (!found) throw new CliError(`unknown format '${value}' (known: ${labeledFormatNames.join(", ")})`, 2);
   return found;
+}
+
+function parseNonNegativeInteger(value: string): number {
+  return value === "0" ? 0 : parsePositiveInteger(value);
 }

@@ -50,6 +50,8 @@ export interface BestOfNCommandOptions {
   /** Step split of the candidates (`reference`: `Step N:` headers only, as the reference code). */
   stepSplit: "auto" | "reference";
   progress: boolean;
+  /** When an n exceeds a question's candidates: stop with an error (default) or leave the question out of that n. */
+  tooFewCandidates?: "error" | "exclude";
 }
 
 /** What `pqm eval bon` did: the results (as results.json holds them) and the files written. */
@@ -83,6 +85,25 @@ export async function runBestOfN(options: BestOfNCommandOptions): Promise<BestOf
     ...(options.stepSplit === "reference" ? { mode: "numbered" as const } : {}),
   });
   log(`candidates: ${candidates.file} (sha256 ${candidates.sha256.slice(0, 16)}...)`);
+  const fewest = Math.min(...candidates.questions.map((set) => set.responses.length));
+  const ns = options.ns ?? defaultNs(fewest);
+  if (ns.length === 0 || fewest < 1) {
+    throw new CliError(`${candidates.file}: a question has no candidates, so no n can be evaluated`);
+  }
+  const tooFewCandidates = options.tooFewCandidates ?? "error";
+  if (tooFewCandidates === "error") {
+    // Checked before scoring, and here so the message names the command's flag (the library's names its option).
+    const largest = Math.max(...ns);
+    const q = candidates.questions.findIndex((set) => set.responses.length < largest);
+    if (q >= 0) {
+      const n = ns.find((value) => value > candidates.questions[q]!.responses.length)!;
+      throw new CliError(
+        `${candidates.file}: question ${q + 1} has ${candidates.questions[q]!.responses.length} candidates, ` +
+          `fewer than n = ${n}; pass --too-few-candidates exclude to leave such questions out of that n, ` +
+          `or choose a smaller --n`,
+      );
+    }
+  }
   const scores: ScoresFile =
     options.scores !== undefined
       ? await readScoresFile(options.scores, { candidates })
@@ -94,11 +115,6 @@ export async function runBestOfN(options: BestOfNCommandOptions): Promise<BestOf
               : {}),
           }),
         );
-  const fewest = Math.min(...candidates.questions.map((set) => set.responses.length));
-  const ns = options.ns ?? defaultNs(fewest);
-  if (ns.length === 0 || fewest < 1) {
-    throw new CliError(`${candidates.file}: a question has no candidates, so no n can be evaluated`);
-  }
   log("checking answers and running best-of-n");
   const evaluation = await evaluateCandidates(
     {
@@ -115,6 +131,7 @@ export async function runBestOfN(options: BestOfNCommandOptions): Promise<BestOf
       subsets: options.subsets,
       seed: options.seed,
       bootstrapResamples: options.bootstrapResamples,
+      tooFewCandidates,
     },
   );
   const results = createEvaluationResults({

@@ -51,6 +51,11 @@ export function registerEval(program: Command): void {
     .option("--seed <number>", "seed of the subsets and the bootstrap", parseNonNegativeInteger, 0)
     .option("--bootstrap <count>", "bootstrap resamples for the intervals", parsePositiveInteger, 1000)
     .option("--domain <name>", "answer checker of a test file's questions: math or gsm", "math")
+    .option(
+      "--too-few-candidates <what>",
+      "when an n exceeds a question's candidates: error (default) or exclude (leave it out of that n)",
+      "error",
+    )
     .option("--out <folder>", "results folder (default pqm-results/bon-<time>)")
     .option("--cache-dir <folder>", "cache of answer verdicts and model scores", ".pqm-cache")
     .option("--data-dir <folder>", "local data folder for known test sets (default PQM_DATA_DIR)")
@@ -70,6 +75,7 @@ export function registerEval(program: Command): void {
         seed: number;
         bootstrap: number;
         domain: string;
+        tooFewCandidates: string;
         out?: string;
         cacheDir: string;
         dataDir?: string;
@@ -110,25 +116,34 @@ export function registerEval(program: Command): void {
           ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
           stepSplit: compat === "reference" ? "reference" : "auto",
           progress: options.progress && !options.json,
+          tooFewCandidates: parseChoice("--too-few-candidates", options.tooFewCandidates, [
+            "error",
+            "exclude",
+          ] as const),
         });
         if (options.json) return printJson(results);
-        const { bestOfNMethodLabels, bestOfNMethods } = await import("@pqm/eval");
+        const { bestOfNMethodLabel, bestOfNMethods } = await import("@pqm/eval");
         const { formatPercent } = await import("@pqm/eval/report");
         const bon = results.bestOfN!;
+        const scoresWhat =
+          bon.scoreLevel === "outcome"
+            ? "outcome-level scores (step-level methods n/a)"
+            : `aggregation ${bon.aggregation}`;
         console.log(
-          `Best-of-n accuracy (%) on ${bon.questionCount} questions, ${bon.protocol} protocol, aggregation ${bon.aggregation}`,
+          `Best-of-n accuracy (%) on ${bon.questionCount} questions, ${bon.protocol} protocol, ${scoresWhat}`,
         );
         console.log(
           formatTable(
             ["method", ...bon.ns.map((n) => `n=${n}`)],
             bestOfNMethods.map((method) => [
               method,
-              ...bon.methods[method].map((point) => formatPercent(point.mean)),
+              // null: not applicable to these scores (orm-last on outcome-level scores).
+              ...(bon.methods[method]?.map((point) => formatPercent(point.mean)) ?? bon.ns.map(() => "n/a")),
             ]),
           ),
         );
         console.log(
-          `\n${bestOfNMethods.map((method) => `${method}: ${bestOfNMethodLabels[method]}`).join("; ")}`,
+          `\n${bestOfNMethods.map((method) => `${method}: ${bestOfNMethodLabel(method, bon.scoreLevel)}`).join("; ")}`,
         );
         console.log(`report: ${out}`);
       },
@@ -140,7 +155,11 @@ export function registerEval(program: Command): void {
     .option("--scores <file>", "pqm-scores/1 file over the ProcessBench items (see --export)")
     .option("--model <checkpoint>", "score the items with a checkpoint folder (pqm train writes them)")
     .option("--subsets <list>", "subsets, in the scores file's order", "gsm8k,math,olympiadbench,omnimath")
-    .option("--threshold-subset <name>", "the subset whose F1 chooses the threshold", "gsm8k")
+    .option(
+      "--threshold <p|tune-on-subset>",
+      "a step is wrong when sigmoid(score) < p (default 0.5), or tune-on-gsm8k: the threshold maximizing F1 on gsm8k, applied to all",
+    )
+    .option("--threshold-subset <name>", "same as --threshold tune-on-<name>")
     .option(
       "--data-dir <folder>",
       "local data folder holding processbench/<subset>.json (default PQM_DATA_DIR)",
@@ -155,7 +174,8 @@ export function registerEval(program: Command): void {
         scores?: string;
         model?: string;
         subsets: string;
-        thresholdSubset: string;
+        threshold?: string;
+        thresholdSubset?: string;
         dataDir?: string;
         export?: string;
         out?: string;
@@ -167,13 +187,15 @@ export function registerEval(program: Command): void {
           .split(",")
           .map((subset) => subset.trim())
           .filter((subset) => subset !== "");
+        const { exportProcessBenchCandidates, parseProcessBenchThreshold, runProcessBench } = await import(
+          "./processbench.js"
+        );
         const common = {
           subsets,
-          thresholdSubset: options.thresholdSubset,
+          threshold: parseProcessBenchThreshold(options.threshold, options.thresholdSubset),
           ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
           progress: options.progress && !options.json,
         };
-        const { exportProcessBenchCandidates, runProcessBench } = await import("./processbench.js");
         if (options.export !== undefined) {
           const exported = await exportProcessBenchCandidates(options.export, common);
           if (options.json) return printJson(exported);
@@ -197,8 +219,11 @@ export function registerEval(program: Command): void {
         if (options.json) return printJson(result.results);
         const { formatNumber, formatPercent } = await import("@pqm/eval/report");
         const evaluation = result.results.processBench!;
+        const protocol = evaluation.thresholdProtocol;
         console.log(
-          `ProcessBench, threshold ${formatNumber(evaluation.threshold, 4)} chosen on ${evaluation.thresholdSubset}`,
+          protocol.kind === "fixed"
+            ? `ProcessBench, fixed threshold: a step is wrong when sigmoid(score) < ${protocol.probability} (score < ${formatNumber(evaluation.threshold, 4)})`
+            : `ProcessBench, threshold ${formatNumber(evaluation.threshold, 4)} chosen on ${evaluation.thresholdSubset}`,
         );
         console.log(
           formatTable(
@@ -215,7 +240,12 @@ export function registerEval(program: Command): void {
             }),
           ),
         );
-        console.log(`held-out mean F1 %: ${formatPercent(evaluation.heldOutMeanF1)}`);
+        console.log(`mean F1 % over the subsets: ${formatPercent(evaluation.meanF1)}`);
+        if (protocol.kind === "tune") {
+          console.log(
+            `held-out mean F1 % (without ${protocol.subset}): ${formatPercent(evaluation.heldOutMeanF1)}`,
+          );
+        }
         console.log(`report: ${out}`);
       },
     );

@@ -10,9 +10,11 @@ import {
   evaluateProcessBench,
   firstWrongStep,
   loadDataAnswerChecker,
+  OUTCOME_NOT_APPLICABLE,
   type ProcessBenchItem,
   readCandidateFile,
   readScoresFile,
+  writeOutcomeScoresFile,
   writeScoresFile,
 } from "@pqm/eval";
 import { formatPercent } from "@pqm/eval/report";
@@ -206,6 +208,103 @@ describe("pqm eval bon", () => {
     expect(existsSync(join(folder, "s.jsonl"))).toBe(false);
   });
 
+  it("evaluates an outcome-level scores file: outcome methods beside the baselines, step methods n/a", async () => {
+    const candidates = await readCandidateFile(candidatesFile);
+    // One score per candidate: the logit of its last exact Q-value (an outcome reward model's reading).
+    const outcomeFile = join(folder, "outcome-scores.jsonl");
+    const outcome = candidates.questions.map((set) =>
+      set.responses.map((response) => logit(response.annotations!.qValues!.at(-1)!)),
+    );
+    await writeOutcomeScoresFile(
+      outcomeFile,
+      { candidatesSha256: candidates.sha256, scorer: "orm" },
+      outcome,
+    );
+    const args = [
+      "eval",
+      "bon",
+      ...["--test", testFile, "--domain", "gsm", "--candidates", candidatesFile, "--scores", outcomeFile],
+      ...["--n", "1,4,8", "--protocol", "reference", "--cache-dir", join(folder, "cache"), "--no-progress"],
+    ];
+    const json = await runCli([...args, "--out", join(folder, "bon-outcome"), "--json"], { cwd: folder });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const results = JSON.parse(json.stdout) as { bestOfN: BestOfNResult };
+    const evaluation = await evaluateCandidates(
+      {
+        questions: questions.map((question) => ({ ...question, domain: "gsm" as const })),
+        candidates,
+        scores: await readScoresFile(outcomeFile, { candidates }),
+        checker: await loadDataAnswerChecker(),
+      },
+      {
+        ns: [1, 4, 8],
+        protocol: "reference",
+        aggregation: "min",
+        subsets: 100,
+        seed: 0,
+        bootstrapResamples: 1000,
+      },
+    );
+    expect(results.bestOfN.scoreLevel).toBe("outcome");
+    expect(results.bestOfN.methods).toEqual(JSON.parse(JSON.stringify(evaluation.bestOfN.methods)));
+    expect(results.bestOfN.methods["orm-last"]).toBeNull();
+    expect(results.bestOfN.notApplicable).toEqual({
+      "orm-last": OUTCOME_NOT_APPLICABLE,
+      sweep: OUTCOME_NOT_APPLICABLE,
+    });
+    expect(results.bestOfN.sweep).toEqual({});
+    // The last exact Q-value says whether the answer is right: best-of-8 equals pass@8.
+    expect(results.bestOfN.methods.bon[2]!.mean).toBe(results.bestOfN.methods.pass[2]!.mean);
+    const table = await runCli([...args, "--out", join(folder, "bon-outcome-table")], { cwd: folder });
+    expect(table.exitCode, table.stderr).toBe(0);
+    const lines = table.stdout.split("\n");
+    expect(lines[0]).toMatch(/outcome-level scores \(step-level methods n\/a\)/);
+    expect(
+      lines
+        .find((line) => line.startsWith("orm-last "))
+        ?.trim()
+        .split(/\s+/),
+    ).toEqual(["orm-last", "n/a", "n/a", "n/a"]);
+    expect(
+      lines
+        .find((line) => line.startsWith("bon "))
+        ?.trim()
+        .split(/\s+/)
+        .slice(1),
+    ).toEqual(results.bestOfN.methods.bon.map((point) => formatPercent(point.mean)));
+    expect(table.stdout).toContain("bon: Best outcome score");
+    const markdown = await readFile(join(folder, "bon-outcome-table", "report.md"), "utf8");
+    expect(markdown).toContain("| ORM-style (last step) | n/a | n/a | n/a |");
+    expect(existsSync(join(folder, "bon-outcome-table", "aggregation-sweep.svg"))).toBe(false);
+  });
+
+  it("still refuses a step-level file with one score per candidate, naming file, line and field", async () => {
+    const candidates = await readCandidateFile(candidatesFile);
+    const oneEach = join(folder, "one-score-each.jsonl");
+    await writeScoresFile(
+      oneEach,
+      { candidatesSha256: candidates.sha256, scorer: "orm" },
+      candidates.questions.map((set) => set.responses.map(() => [0.5])),
+    );
+    const steps = candidates.questions[0]!.responses[0]!.steps.length;
+    expect(steps).toBeGreaterThan(1);
+    const run = await runCli(
+      [
+        "eval",
+        "bon",
+        ...["--test", testFile, "--domain", "gsm", "--candidates", candidatesFile, "--scores", oneEach],
+        ...["--out", join(folder, "one-each"), "--cache-dir", join(folder, "cache")],
+      ],
+      { cwd: folder },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain(
+      `${oneEach}:2: field 'scores.0': question 0, candidate 0: 1 step scores but ${candidatesFile} has ${steps} steps`,
+    );
+    expect(run.stderr).toContain('"level": "outcome"');
+    expect(existsSync(join(folder, "one-each"))).toBe(false);
+  });
+
   it("refuses an unknown test set name with a usage exit code", async () => {
     const run = await runCli([
       "eval",
@@ -263,18 +362,46 @@ describe.skipIf(!sharedAvailable)(`pqm eval on the shared data${sharedSkipReason
     }
     const pbScores = join(folder, "pb-scores.jsonl");
     await writeScoresFile(pbScores, { candidatesSha256, scorer: "labels" }, scores);
+    const f1Column = (stdout: string, subset: string) =>
+      stdout
+        .split("\n")
+        .find((line) => line.startsWith(`${subset} `))
+        ?.trim()
+        .split(/\s+/)
+        .at(-1);
+    // Default: a fixed threshold, sigmoid(score) < 0.5 (a logit under 0), on every subset.
     const run = await runCli(
       ["eval", "processbench", "--scores", pbScores, ...common, "--out", join(folder, "pb-report")],
       { cwd: folder },
     );
     expect(run.exitCode, run.stderr).toBe(0);
-    const expected = evaluateProcessBench(expectedItems, "gsm8k");
+    const fixed = evaluateProcessBench(expectedItems, { kind: "fixed", probability: 0.5 });
+    expect(fixed.threshold).toBe(0);
     for (const subset of subsets) {
-      const row = run.stdout.split("\n").find((line) => line.startsWith(`${subset} `));
-      expect(row?.trim().split(/\s+/).at(-1), subset).toBe(formatPercent(expected.subsets[subset]!.f1));
+      expect(f1Column(run.stdout, subset), subset).toBe(formatPercent(fixed.subsets[subset]!.f1));
     }
-    expect(expected.subsets.math!.f1).toBeLessThan(0.99);
+    expect(run.stdout).toContain("sigmoid(score) < 0.5");
+    expect(run.stdout).toContain(`mean F1 % over the subsets: ${formatPercent(fixed.meanF1)}`);
     expect(existsSync(join(folder, "pb-report", "report.md"))).toBe(true);
+    // Tuned on GSM8K (ProcessBench's protocol), applied to all.
+    const tunedRun = await runCli(
+      ["eval", "processbench", "--scores", pbScores, ...common, "--threshold", "tune-on-gsm8k", "--json"],
+      { cwd: folder },
+    );
+    expect(tunedRun.exitCode, tunedRun.stderr).toBe(0);
+    const tuned = evaluateProcessBench(expectedItems, "gsm8k");
+    const tunedResults = JSON.parse(tunedRun.stdout) as {
+      processBench: { threshold: number; thresholdSubset: string; subsets: Record<string, { f1: number }> };
+    };
+    expect(tunedResults.processBench.thresholdSubset).toBe("gsm8k");
+    expect(tunedResults.processBench.threshold).toBe(tuned.threshold);
+    for (const subset of subsets) {
+      expect(tunedResults.processBench.subsets[subset]!.f1).toBeCloseTo(tuned.subsets[subset]!.f1, 12);
+    }
+    expect(tuned.subsets.math!.f1).toBeLessThan(0.99);
+    // The two protocols differ on these scores: later items are shifted up past 0, so the fixed
+    // threshold misses their wrong steps, and tuning on GSM8K finds a better one there.
+    expect(tuned.subsets.gsm8k!.f1).toBeGreaterThan(fixed.subsets.gsm8k!.f1);
 
     const wrong = join(folder, "pb-wrong.jsonl");
     await writeScoresFile(wrong, { candidatesSha256: "0".repeat(64), scorer: "labels" }, scores);
@@ -286,6 +413,23 @@ describe.skipIf(!sharedAvailable)(`pqm eval on the shared data${sharedSkipReason
 });
 
 describe("pqm eval processbench: bad input", () => {
+  it("refuses a --threshold that is neither a probability nor tune-on-<subset>", async () => {
+    for (const value of ["1.5", "0", "tune-gsm8k"]) {
+      const run = await runCli(["eval", "processbench", "--scores", scoresFile, "--threshold", value]);
+      expect(run.exitCode, value).toBe(2);
+      expect(run.stderr).toMatch(/--threshold: expected a probability strictly between 0 and 1/);
+    }
+    const both = await runCli([
+      "eval",
+      "processbench",
+      ...["--scores", scoresFile, "--threshold", "0.5", "--threshold-subset", "gsm8k"],
+    ]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toMatch(
+      /--threshold-subset gsm8k tunes the threshold, but --threshold 0\.5 fixes it/,
+    );
+  });
+
   it("refuses a threshold subset outside --subsets with a usage exit code", async () => {
     const run = await runCli([
       "eval",

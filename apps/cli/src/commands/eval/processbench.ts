@@ -10,6 +10,7 @@ import {
   firstWrongStep,
   formatScoringProgress,
   type ProcessBenchItem,
+  type ProcessBenchThreshold,
   readCandidateFile,
   readScoresFile,
   type ScoresFile,
@@ -29,8 +30,11 @@ export interface ProcessBenchCommandOptions {
   scores?: string;
   model?: string;
   subsets: string[];
-  /** The subset whose F1 chooses the threshold. */
-  thresholdSubset: string;
+  /**
+   * How the threshold is set: a fixed probability (default 0.5: a step is wrong when sigmoid(score) is
+   * under it) or tuned on a subset (maximizing its F1); see {@link parseProcessBenchThreshold}.
+   */
+  threshold?: ProcessBenchThreshold;
   /** Folder of local ProcessBench copies (`<dir>/processbench/<subset>.json`; default `PQM_DATA_DIR`). */
   dataDir?: string;
   /** Where the ProcessBench candidate file is written (and model scores cached). */
@@ -56,8 +60,9 @@ export interface ProcessBenchCommandResult {
  * each in file order, are written as a candidate file (one question per item, its one response
  * holding the item's `steps`) at `<cacheDir>/processbench-<subsets>.candidates.json`; the scores
  * file must be a pqm-scores/1 file for exactly that file (its SHA-256 in the header; one line per
- * item with one candidate and one score per step). The threshold maximizing F1 on
- * `thresholdSubset` is applied to every subset; the report goes to `out`.
+ * item with one candidate and one score per step, any scorer's: a checkpoint's, an ONNX export's,
+ * a remote model's). One threshold applies to every subset: by default a fixed sigmoid(score) < 0.5,
+ * or the one maximizing F1 on a chosen subset; the report goes to `out`.
  *
  * Throws a usage CliError for unknown or repeated subsets, and the errors of @pqm/data and
  * @pqm/eval (naming file, line and field) for a bad ProcessBench file or a scores file that does
@@ -89,6 +94,11 @@ export async function runProcessBench(
               : {},
           ),
         );
+  if (scores.level === "outcome") {
+    throw new CliError(
+      `${options.scores}: the scores are outcome level (one per item), but ProcessBench needs one score per step`,
+    );
+  }
   const items: Record<string, ProcessBenchItem[]> = {};
   let offset = 0;
   for (const subset of options.subsets) {
@@ -99,14 +109,15 @@ export async function runProcessBench(
     }));
     offset += subsetLabels.length;
   }
-  const evaluation = evaluateProcessBench(items, options.thresholdSubset);
+  const threshold = options.threshold ?? { kind: "fixed", probability: 0.5 };
+  const evaluation = evaluateProcessBench(items, threshold);
   const results = createEvaluationResults({
     title: "ProcessBench",
     config: {
       scores: options.scores ?? null,
       model: options.model ?? null,
       subsets: options.subsets,
-      thresholdSubset: options.thresholdSubset,
+      threshold: threshold.kind === "fixed" ? threshold.probability : `tune-on-${threshold.subset}`,
       candidatesSha256: candidates.sha256,
     },
     processBench: evaluation,
@@ -135,8 +146,49 @@ function explainHash(error: unknown, candidatesFile: string): unknown {
 /** Options of {@link exportProcessBenchCandidates}. */
 export type ProcessBenchExportOptions = Pick<
   ProcessBenchCommandOptions,
-  "subsets" | "thresholdSubset" | "dataDir" | "progress"
+  "subsets" | "threshold" | "dataDir" | "progress"
 >;
+
+/**
+ * The threshold of `--threshold` and `--threshold-subset`: a probability strictly between 0 and 1
+ * (fixed: a step is wrong when sigmoid(score) is under it; default 0.5), or `tune-on-<subset>` (the
+ * threshold maximizing F1 on that subset, applied to all); `--threshold-subset <name>` alone means
+ * `tune-on-<name>`. Throws a usage CliError for anything else or for the two flags disagreeing.
+ */
+export function parseProcessBenchThreshold(
+  threshold: string | undefined,
+  thresholdSubset: string | undefined,
+): ProcessBenchThreshold {
+  if (threshold === undefined) {
+    return thresholdSubset === undefined
+      ? { kind: "fixed", probability: 0.5 }
+      : { kind: "tune", subset: thresholdSubset };
+  }
+  const tuned = /^tune-on-(.+)$/.exec(threshold.trim());
+  if (tuned) {
+    if (thresholdSubset !== undefined && thresholdSubset !== tuned[1]) {
+      throw new CliError(
+        `--threshold ${threshold} and --threshold-subset ${thresholdSubset} disagree; give one of them`,
+        2,
+      );
+    }
+    return { kind: "tune", subset: tuned[1]! };
+  }
+  if (thresholdSubset !== undefined) {
+    throw new CliError(
+      `--threshold-subset ${thresholdSubset} tunes the threshold, but --threshold ${threshold} fixes it; give one of them`,
+      2,
+    );
+  }
+  const probability = Number(threshold);
+  if (threshold.trim() === "" || !(probability > 0 && probability < 1)) {
+    throw new CliError(
+      `--threshold: expected a probability strictly between 0 and 1 (e.g. 0.5) or tune-on-<subset> (e.g. tune-on-gsm8k), got '${threshold}'`,
+      2,
+    );
+  }
+  return { kind: "fixed", probability };
+}
 
 /** What {@link exportProcessBenchCandidates} wrote. */
 export interface ProcessBenchExport {
@@ -177,9 +229,10 @@ function checkSubsets(options: ProcessBenchExportOptions): void {
   if (new Set(options.subsets).size !== options.subsets.length) {
     throw new CliError(`--subsets names a subset twice: ${options.subsets.join(",")}`, 2);
   }
-  if (!options.subsets.includes(options.thresholdSubset)) {
+  const threshold = options.threshold;
+  if (threshold?.kind === "tune" && !options.subsets.includes(threshold.subset)) {
     throw new CliError(
-      `--threshold-subset '${options.thresholdSubset}' is not among --subsets ${options.subsets.join(",")}`,
+      `--threshold-subset '${threshold.subset}' is not among --subsets ${options.subsets.join(",")}`,
       2,
     );
   }

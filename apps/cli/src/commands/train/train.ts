@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { JsonValue, LabeledTrajectory } from "@pqm/core";
 import type { SavedTrainingState, TrainingConfig } from "@pqm/model";
@@ -17,7 +17,7 @@ import {
   selectBackend,
   trainPrm,
 } from "@pqm/model";
-import { CliError } from "../../shared/cli-error.js";
+import { CliError, withFileRole } from "../../shared/cli-error.js";
 import { progressStyle } from "../../shared/progress-views.js";
 import type { BackboneSource } from "./train-backbone.js";
 import { downloadHubBackbone, parseBackbone } from "./train-backbone.js";
@@ -108,7 +108,10 @@ async function readLabeled(
   what: string,
   data: { strict: boolean; maxSkippedShare: number },
 ): Promise<{ trajectories: LabeledTrajectory[]; skipped: SkippedRows }> {
-  if (!existsSync(path)) throw new CliError(`${path}: no such file (the ${what})`);
+  if (!existsSync(path)) {
+    // The same one-line message as every other command's missing file (describeFileSystemError).
+    await withFileRole({ path, role: `the ${what}` }, () => stat(path));
+  }
   // @pqm/data takes seconds to import (its answer checker), so it loads after the cheap checks pass.
   const { createReadStats, readLabeledTrajectories } = await import("@pqm/data");
   const stats = createReadStats();
