@@ -324,12 +324,12 @@ export class BuiltinTokenizer implements PrmTokenizer {
       // Ids are 0..n-1, one per token: a larger one leaves a gap (and a huge one a huge sparse array).
       if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= entries.length) {
         throw new Error(
-          `tokenizer.json: field 'model.vocab.${token}': expected an id from 0 to ${entries.length - 1}, got ${JSON.stringify(id)}`,
+          `tokenizer.json: field 'model.vocab.${printableKey(token)}': expected an id from 0 to ${entries.length - 1}, got ${JSON.stringify(id)}`,
         );
       }
       if (vocab[id] !== undefined) {
         throw new Error(
-          `tokenizer.json: field 'model.vocab.${token}': id ${id} is also ${JSON.stringify(vocab[id])}'s`,
+          `tokenizer.json: field 'model.vocab.${printableKey(token)}': id ${id} is also ${JSON.stringify(vocab[id])}'s`,
         );
       }
       vocab[id] = token;
@@ -351,9 +351,16 @@ export class BuiltinTokenizer implements PrmTokenizer {
       return new BuiltinTokenizer({ mode, vocab, specialTokens });
     } catch (cause) {
       // The constructor's checks (empty or duplicate tokens, missing special tokens) concern the vocabulary.
-      throw new Error(`tokenizer.json: field 'model.vocab': ${(cause as Error).message}`, { cause });
+      // Tokens appear raw in these messages: line breaks are escaped so the message stays one line.
+      const reason = (cause as Error).message.replace(/[\r\n]/g, (char) => (char === "\n" ? "\\n" : "\\r"));
+      throw new Error(`tokenizer.json: field 'model.vocab': ${reason}`, { cause });
     }
   }
+}
+
+/** A vocabulary entry as part of a field name: as is when plain, JSON-quoted when it holds white space or control characters. */
+function printableKey(token: string): string {
+  return /^[^\s\p{C}'"]+$/u.test(token) ? token : JSON.stringify(token);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { CliError } from "../../shared/cli-error.js";
 import { parseNumber } from "../../shared/option-parsers.js";
 import { printJson } from "../../shared/terminal-output.js";
 
@@ -75,6 +76,74 @@ function optionKey(flag: string): string {
   return flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
+/** A word for the shell: as is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command that continues an interrupted run (`argv`: the words after `pqm train`): the one typed, without `--resume` (the rerun finds the
+ * latest checkpoint in the output folder itself) or `--overwrite`, with `--out` when it was not given.
+ */
+export function resumeCommand(argv: readonly string[], outputDir: string): string {
+  const kept: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index] as string;
+    if (word === "--resume") {
+      index++;
+      continue;
+    }
+    if (word.startsWith("--resume=") || word === "--overwrite") continue;
+    kept.push(word);
+  }
+  if (!kept.some((word) => word === "--out" || word.startsWith("--out="))) kept.push("--out", outputDir);
+  return ["pqm", "train", ...kept].map(shellWord).join(" ");
+}
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM while `pqm train` runs. Before training starts there is nothing to keep:
+ * the process ends at once. During training the first one aborts `signal` (the step in flight finishes
+ * and is checkpointed); a second one ends the process at once, keeping the checkpoints already written.
+ */
+class TrainInterrupts {
+  readonly controller = new AbortController();
+  received: NodeJS.Signals | undefined;
+  training = false;
+  private readonly handler = (signal: NodeJS.Signals) => this.onSignal(signal);
+
+  constructor() {
+    process.on("SIGINT", this.handler);
+    process.on("SIGTERM", this.handler);
+  }
+
+  static exitCode(signal: NodeJS.Signals): number {
+    return signal === "SIGTERM" ? 143 : 130;
+  }
+
+  close(): void {
+    process.off("SIGINT", this.handler);
+    process.off("SIGTERM", this.handler);
+  }
+
+  private onSignal(signal: NodeJS.Signals): void {
+    if (!this.training) {
+      process.stderr.write(`pqm: ${signal} before training started: nothing to keep\n`);
+      process.exit(TrainInterrupts.exitCode(signal));
+    }
+    if (this.received !== undefined) {
+      process.stderr.write(
+        `pqm: ${signal} again: stopping at once; the step in flight is lost, earlier checkpoints are kept\n`,
+      );
+      process.exit(TrainInterrupts.exitCode(signal));
+    }
+    this.received = signal;
+    process.stderr.write(
+      `\npqm: ${signal}: finishing the step in flight and saving a checkpoint (send it again to stop at once)\n`,
+    );
+    this.controller.abort();
+  }
+}
+
 /** Registers `pqm train`; its work (TF.js, @pqm/model) is imported only when it runs. */
 export function registerTrain(program: Command): void {
   const command = program
@@ -91,7 +160,14 @@ export function registerTrain(program: Command): void {
       "--strict",
       "turn every row the data reader would skip into an error naming its line [data.strict]",
     )
-    .option("--resume <checkpoint>", "continue from a checkpoint's model and training state")
+    .option(
+      "--resume <checkpoint>",
+      "continue from this checkpoint's model and training state (without it, a rerun into an --out folder that holds a run continues from its latest checkpoint)",
+    )
+    .option(
+      "--overwrite",
+      "start over in an --out folder that holds a run (deletes its checkpoints and metrics)",
+    )
     .option("--no-progress", "no progress lines on stderr")
     .option("--json", "print the summary as JSON")
     .action(async (options: Record<string, unknown>) => {
@@ -110,13 +186,39 @@ export function registerTrain(program: Command): void {
       }
       const json = options.json === true;
       const { runTrain } = await import("./train.js");
-      const result = await runTrain({
-        ...(typeof options.config === "string" ? { configFile: options.config } : {}),
-        flags,
-        flagNames,
-        ...(typeof options.resume === "string" ? { resume: options.resume } : {}),
-        progress: options.progress !== false && !json,
-      });
+      const interrupts = new TrainInterrupts();
+      let result: Awaited<ReturnType<typeof runTrain>>;
+      try {
+        result = await runTrain({
+          ...(typeof options.config === "string" ? { configFile: options.config } : {}),
+          flags,
+          flagNames,
+          ...(typeof options.resume === "string" ? { resume: options.resume } : {}),
+          overwrite: options.overwrite === true,
+          progress: options.progress !== false && !json,
+          signal: interrupts.controller.signal,
+          onTrainingStart: () => {
+            interrupts.training = true;
+          },
+        });
+      } finally {
+        interrupts.close();
+      }
+      if (result.stoppedBy === "interrupted") {
+        if (json) printJson(result);
+        const signal = interrupts.received ?? "SIGINT";
+        const kept =
+          result.checkpoints.length > 0
+            ? `kept ${result.checkpoint} (weights, optimizer state, data position) and ${result.metrics} (steps 1-${result.steps})`
+            : result.resumedFromStep === null
+              ? "no step was done: nothing to keep"
+              : `no step was done: ${result.outputDir} is as it was, with step ${result.resumedFromStep} its latest checkpoint`;
+        const command = resumeCommand(process.argv.slice(3), result.outputDir);
+        throw new CliError(
+          `interrupted by ${signal} after step ${result.steps}: ${kept}; resume with: ${command}`,
+          TrainInterrupts.exitCode(signal),
+        );
+      }
       if (json) return printJson(result);
       const resumed = result.resumedFromStep === null ? "" : ` (resumed at step ${result.resumedFromStep})`;
       console.log(

@@ -189,6 +189,11 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return section === undefined ? [] : Object.keys(section.shape);
 }
 
+/** A key as part of a dotted field name: as is when plain, JSON-quoted when it holds white space or control characters. */
+function printableKey(key: string): string {
+  return /^[^\s\p{C}'"]+$/u.test(key) ? key : JSON.stringify(key);
+}
+
 /**
  * One line per problem of a layer: `field 'training.zeta': expected a number >= 0, got "four"`. `name`
  * turns a dotted field into what the person wrote (the field itself in a file, a flag on the command line).
@@ -199,12 +204,15 @@ export function describeConfigIssues(
   name: (field: string) => string,
 ): string[] {
   return issues.map((issue) => {
-    const field = issue.path.map(String).join(".");
+    const field = issue.path.map((part) => printableKey(String(part))).join(".");
     if (issue.code === "unrecognized_keys") {
       const prefix = field === "" ? "" : `${field}.`;
       const known = knownKeys(issue.path);
       return issue.keys
-        .map((key) => `${name(`${prefix}${key}`)}: unknown field (known here: ${known.join(", ")})`)
+        .map(
+          (key) =>
+            `${name(`${prefix}${printableKey(key)}`)}: unknown field (known here: ${known.join(", ")})`,
+        )
         .join("; ");
     }
     if (field === "") {
@@ -321,7 +329,7 @@ function checkPlainValues(value: unknown, name: string, field: string): void {
   const where = field === "" ? "the document" : `field '${field}'`;
   const prefix = field === "" ? "" : `${field}.`;
   if (Array.isArray(value)) {
-    value.forEach((item, index) => checkPlainValues(item, name, `${prefix}${index}`));
+    for (const [index, item] of value.entries()) checkPlainValues(item, name, `${prefix}${index}`);
     return;
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) {
@@ -331,7 +339,8 @@ function checkPlainValues(value: unknown, name: string, field: string): void {
       2,
     );
   }
-  for (const [key, item] of Object.entries(value)) checkPlainValues(item, name, `${prefix}${key}`);
+  for (const [key, item] of Object.entries(value))
+    checkPlainValues(item, name, `${prefix}${printableKey(key)}`);
 }
 
 function isLocalPath(value: string): boolean {

@@ -153,6 +153,8 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   const entries = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    // A tensor name with control characters or line breaks is quoted in messages, which stay one line.
+    const printable = /[\p{C}\n\r]/u.test(name) ? JSON.stringify(name) : name;
     if (name === "__metadata__") {
       if (
         typeof raw !== "object" ||
@@ -160,7 +162,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
         Array.isArray(raw) ||
         !Object.values(raw).every((value) => typeof value === "string")
       ) {
-        throw new ModelLoadError(file, name, `expected a map of strings, got ${JSON.stringify(raw)}`);
+        throw new ModelLoadError(file, printable, `expected a map of strings, got ${JSON.stringify(raw)}`);
       }
       metadata = raw as Record<string, string>;
       continue;
@@ -168,7 +170,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
       throw new ModelLoadError(
         file,
-        name,
+        printable,
         `expected an object with dtype, shape and data_offsets, got ${JSON.stringify(raw)}`,
       );
     }
@@ -177,13 +179,13 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
     if (typeof dtype !== "string" || !(dtype in bytesPerElement)) {
       throw new ModelLoadError(
         file,
-        name,
+        printable,
         `unsupported dtype ${JSON.stringify(dtype)} (supported: F32, F16, BF16, I32, I64)`,
       );
     }
     const shape = record.shape;
     if (!Array.isArray(shape) || !shape.every((size) => Number.isInteger(size) && size >= 0)) {
-      throw new ModelLoadError(file, name, `bad shape ${JSON.stringify(shape)}`);
+      throw new ModelLoadError(file, printable, `bad shape ${JSON.stringify(shape)}`);
     }
     const offsets = record.data_offsets;
     if (
@@ -191,14 +193,14 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       offsets.length !== 2 ||
       !offsets.every((o) => Number.isInteger(o) && o >= 0)
     ) {
-      throw new ModelLoadError(file, name, `bad data_offsets ${JSON.stringify(offsets)}`);
+      throw new ModelLoadError(file, printable, `bad data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
     const expectedBytes = elementCount(shape as number[]) * bytesPerElement[dtype as SafetensorsDtype];
     if (end - begin !== expectedBytes || end > dataLength) {
       throw new ModelLoadError(
         file,
-        name,
+        printable,
         `data_offsets [${begin}, ${end}] (bytes ${dataStart + begin}-${dataStart + end - 1} of the file) do not ` +
           `hold ${expectedBytes} bytes inside a data section of ${dataLength} (from byte ${dataStart})`,
       );
