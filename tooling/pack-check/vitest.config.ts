@@ -1,0 +1,3 @@
+import { pqmVitestConfig } from "@pqm/testing/vitest-config";
+
+export default pqmVitestConfig();
