@@ -80,7 +80,8 @@ export async function loadModelScorer(
         onWarning: (message) => log(`warning: ${message}`),
       });
       log(`scoring on ${selection.description}${selection.advice === null ? "" : `; ${selection.advice}`}`);
-      loaded = (await loadCheckpoint(checkpoint)).model;
+      loaded = (await loadCheckpoint(checkpoint, { onWarning: (message) => log(`warning: ${message}`) }))
+        .model;
       return loaded;
     })();
     return loading;

@@ -39,6 +39,19 @@ export interface PqmMetadata {
   versions: { "@pqm/model": string; "@tensorflow/tfjs-core": string; node: string };
   /** ISO time of the save. */
   savedAt: string;
+  /**
+   * Size and SHA-256 of every other file of the checkpoint (relative path -> record), written with it and
+   * checked by `loadCheckpoint`. Absent in checkpoints saved before records existed.
+   */
+  files?: { [relativePath: string]: CheckpointFileRecord };
+}
+
+/** What `pqm.json` records about one file of its checkpoint. */
+export interface CheckpointFileRecord {
+  /** Size in bytes. */
+  bytes: number;
+  /** SHA-256 of the contents, lowercase hex. */
+  sha256: string;
 }
 
 /** `training-state/state.json`: the loop's position, with the optimizer step and the RNG. */

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeEachBackend } from "@pqm/testing";
@@ -11,6 +11,7 @@ import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { CHECKPOINT_FILES, PQM_CHECKPOINT_FORMAT } from "./checkpoint-format.js";
 import { loadCheckpoint, readPqmMetadata } from "./load-checkpoint.js";
 import { saveCheckpoint } from "./save-checkpoint.js";
+import { CheckpointIntegrityError } from "./verify-checkpoint.js";
 import { TRL_BACKBONE_PREFIX } from "./weight-source.js";
 
 describeEachBackend("checkpoints", () => {
@@ -86,7 +87,10 @@ describeEachBackend("checkpoints", () => {
       if (!name.startsWith("v_head.")) kept.set(name, { shape: entry.shape, data: file.float32(name) });
     }
     await writeSafetensors(join(folder, CHECKPOINT_FILES.weights), kept);
-    await expect(loadCheckpoint(folder)).rejects.toThrow(/v_head\.summary\.weight.*no value head/);
+    // The weights were rewritten on purpose, so their recorded digest no longer matches.
+    await expect(loadCheckpoint(folder, { verify: false })).rejects.toThrow(
+      /v_head\.summary\.weight.*no value head/,
+    );
   });
 
   it("leaves the previous checkpoint intact when a save fails mid-write", async () => {
@@ -107,6 +111,77 @@ describeEachBackend("checkpoints", () => {
     expect((await readPqmMetadata(folder)).step).toBe(1);
     expect((await readdir(root)).filter((entry) => entry.includes(".tmp-"))).toEqual([]);
     const loaded = await loadCheckpoint(folder);
+    expect(await loaded.model.scoreSteps(corpus)).toEqual(scores);
+    loaded.model.dispose();
+  });
+
+  it("records every file's size and SHA-256 in pqm.json and refuses a truncated, altered or missing file", async () => {
+    const run = join(root, "verified");
+    const earlier = join(run, "checkpoint-000001");
+    const good = join(run, "checkpoint-000002");
+    await saveCheckpoint(earlier, model, { step: 1 });
+    await saveCheckpoint(good, model, { step: 2 });
+    const metadata = await readPqmMetadata(good);
+    const weightsSize = (await readFile(join(good, CHECKPOINT_FILES.weights))).byteLength;
+    expect(metadata.files?.[CHECKPOINT_FILES.weights]?.bytes).toBe(weightsSize);
+    expect(metadata.files?.[CHECKPOINT_FILES.weights]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(Object.keys(metadata.files ?? {}).sort()).toEqual(
+      ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"].sort(),
+    );
+
+    // Each damaged copy is step 3 of its own run, beside an intact step 2.
+    const damaged = async (name: string, damage: (folder: string) => Promise<void>) => {
+      const folder = join(root, `damaged-${name}`, "checkpoint-000003");
+      await cp(good, join(root, `damaged-${name}`, "checkpoint-000002"), { recursive: true });
+      await cp(good, folder, { recursive: true });
+      await damage(folder);
+      return loadCheckpoint(folder).then(
+        () => {
+          throw new Error(`${folder} loaded`);
+        },
+        (error: unknown) => error,
+      );
+    };
+    const truncated = await damaged("truncated", (folder) =>
+      truncate(join(folder, CHECKPOINT_FILES.weights), 1000),
+    );
+    expect(truncated).toBeInstanceOf(CheckpointIntegrityError);
+    expect((truncated as Error).message).toBe(
+      `${join(root, "damaged-truncated", "checkpoint-000003")}: checkpoint is incomplete or corrupted: ` +
+        `model.safetensors is 1,000 bytes, expected ${weightsSize.toLocaleString("en-US")}; ` +
+        `delete the folder, or resume from ${join(root, "damaged-truncated", "checkpoint-000002")}`,
+    );
+    const flipped = await damaged("flipped", async (folder) => {
+      const path = join(folder, CHECKPOINT_FILES.weights);
+      const bytes = await readFile(path);
+      bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x01;
+      await writeFile(path, bytes);
+    });
+    expect((flipped as Error).message).toMatch(
+      /checkpoint-000003: checkpoint is incomplete or corrupted: model\.safetensors has the right size but its SHA-256 differs \(altered bytes\); delete the folder, or resume from .*checkpoint-000002$/,
+    );
+    const deleted = await damaged("deleted", (folder) => rm(join(folder, "tokenizer.json")));
+    expect((deleted as Error).message).toMatch(
+      /checkpoint-000003: checkpoint is incomplete or corrupted: tokenizer\.json is missing \(expected [\d,]+ bytes\); delete the folder, or resume from .*checkpoint-000002$/,
+    );
+    // The first checkpoint of a run has nothing earlier to fall back on.
+    await truncate(join(earlier, CHECKPOINT_FILES.config), 3);
+    await expect(loadCheckpoint(earlier)).rejects.toThrow(
+      /config\.json is 3 bytes, expected [\d,]+; delete the folder and save or train it again$/,
+    );
+  });
+
+  it("loads a checkpoint saved before file records existed, with a warning", async () => {
+    const folder = join(root, "old");
+    await saveCheckpoint(folder, model);
+    const path = join(folder, CHECKPOINT_FILES.pqm);
+    const { files: _files, ...older } = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify(older));
+    const warnings: string[] = [];
+    const loaded = await loadCheckpoint(folder, { onWarning: (message) => warnings.push(message) });
+    expect(warnings).toEqual([
+      `${folder}: pqm.json records no file sizes or digests (saved by an older @pqm/model), so its files were not verified`,
+    ]);
     expect(await loaded.model.scoreSteps(corpus)).toEqual(scores);
     loaded.model.dispose();
   });

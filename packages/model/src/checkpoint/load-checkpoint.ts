@@ -23,6 +23,7 @@ import { addStepTagToken } from "../tokenizer/step-tag.js";
 import { TrajectoryEncoder } from "../tokenizer/trajectory-encoder.js";
 import type { PqmMetadata, SavedTrainingState, TrainingStateJson } from "./checkpoint-format.js";
 import { CHECKPOINT_FILES, PQM_CHECKPOINT_FORMAT } from "./checkpoint-format.js";
+import { verifyCheckpointFiles } from "./verify-checkpoint.js";
 import { checkpointWeightSource, TRL_BACKBONE_PREFIX } from "./weight-source.js";
 
 /** Options of {@link loadCheckpoint}. */
@@ -37,6 +38,13 @@ export interface LoadCheckpointOptions extends DecoderBuildOptions {
   newValueHead?: boolean;
   /** Batching of `scoreSteps`. */
   scoring?: ScoringBatchOptions;
+  /**
+   * Check every file against the sizes and SHA-256 digests in `pqm.json` before loading (default true).
+   * A mismatch throws CheckpointIntegrityError.
+   */
+  verify?: boolean;
+  /** Told about what loads but deserves a note (a checkpoint too old to carry file records). */
+  onWarning?: (message: string) => void;
 }
 
 /** What {@link loadCheckpoint} returns. */
@@ -135,8 +143,10 @@ function savedTemplate(metadata: PqmMetadata): PromptTemplate {
  * Loads a PRM checkpoint folder written by `saveCheckpoint` (bit-exact), or a TRL value-head checkpoint
  * whose backbone tensors sit under `pretrained_model.` (the PQM release's layout), or a Hugging Face
  * folder with `v_head.summary.*` beside the backbone. Without `pqm.json` the tag and template come from
- * the options. Loads `training-state/` when present.
- * @throws ModelLoadError naming the file and field or tensor (missing folder, no value head, bad JSON,
+ * the options. Loads `training-state/` when present. A `pqm.json` folder's files are first checked against
+ * the sizes and digests it records (`options.verify`).
+ * @throws CheckpointIntegrityError (a ModelLoadError) naming each damaged or missing file and the remedy;
+ *   ModelLoadError naming the file and field or tensor (missing folder, no value head, bad JSON,
  *   misshapen tensor); EncodingMismatchError when the tokenizer disagrees with the saved encoding.
  */
 export async function loadCheckpoint(
@@ -156,6 +166,11 @@ export async function loadCheckpoint(
   registerGradients();
   const hasMetadata = existsSync(join(folder, CHECKPOINT_FILES.pqm));
   const metadata = hasMetadata ? await readPqmMetadata(folder) : null;
+  if (metadata !== null && options.verify !== false && !(await verifyCheckpointFiles(folder, metadata))) {
+    options.onWarning?.(
+      `${folder}: pqm.json records no file sizes or digests (saved by an older @pqm/model), so its files were not verified`,
+    );
+  }
   const tokenizer = await loadTokenizer(folder);
   const stored = await readDecoderConfig(folder);
   let stepTag: StepTag;

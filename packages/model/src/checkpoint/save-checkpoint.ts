@@ -11,6 +11,7 @@ import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import type { PqmMetadata, SavedTrainingState } from "./checkpoint-format.js";
 import { CHECKPOINT_FILES, PQM_CHECKPOINT_FORMAT } from "./checkpoint-format.js";
 import { MODEL_PACKAGE_VERSION } from "./package-version.js";
+import { fileRecord } from "./verify-checkpoint.js";
 
 /** Options of {@link saveCheckpoint}. */
 export interface SaveCheckpointOptions extends AtomicFolderOptions {
@@ -43,7 +44,7 @@ function tensorsToData(tensors: Map<string, tf.Tensor>): Map<string, Float32Tens
  *   `model.layers.N...`, `lm_head.weight` when untied) and the head as `v_head.summary.weight` /
  *   `v_head.summary.bias` (TRL's names);
  * - `tokenizer.json` + `tokenizer_config.json` with the step tag;
- * - `pqm.json` (see {@link PqmMetadata});
+ * - `pqm.json` (see {@link PqmMetadata}), written last, with the size and SHA-256 of every other file;
  * - `training-state/` (`optimizer.safetensors`, `state.json`) when `trainingState` is given.
  * Weights are written bit for bit: loading gives identical scores.
  * @throws Error from the file system, or whatever `onFileWritten` throws.
@@ -73,11 +74,17 @@ export async function saveCheckpoint(
   const tokenizerFiles = await tokenizerFileContents(model);
   await writeFolderAtomic(
     folder,
-    async (write) => {
+    async (writeFile) => {
+      // Every file's size and digest go into pqm.json, written last, so a load can tell a whole
+      // checkpoint from a damaged one.
+      const files: NonNullable<PqmMetadata["files"]> = {};
+      const write = async (name: string, bytes: Uint8Array | string) => {
+        files[name] = fileRecord(bytes);
+        await writeFile(name, bytes);
+      };
       await write(CHECKPOINT_FILES.config, `${JSON.stringify(config, null, 2)}\n`);
       await write(CHECKPOINT_FILES.weights, weights);
       for (const [name, bytes] of tokenizerFiles) await write(name, bytes);
-      await write(CHECKPOINT_FILES.pqm, `${JSON.stringify(metadata, null, 2)}\n`);
       if (options.trainingState !== undefined) {
         const { state, optimizerMoments } = options.trainingState;
         await write(
@@ -86,6 +93,7 @@ export async function saveCheckpoint(
         );
         await write(CHECKPOINT_FILES.trainingState, `${JSON.stringify(state, null, 2)}\n`);
       }
+      await writeFile(CHECKPOINT_FILES.pqm, `${JSON.stringify({ ...metadata, files }, null, 2)}\n`);
     },
     options,
   );

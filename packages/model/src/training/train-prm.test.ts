@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { appendFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeEachBackend, useBackend } from "@pqm/testing";
@@ -89,6 +89,69 @@ describeEachBackend("trainPrm", () => {
     fresh.dispose();
     const metrics = (await readFile(join(outputDir, "metrics.jsonl"), "utf8")).trim().split("\n");
     expect(JSON.parse(metrics[0]!)).toMatchObject({ step: 1 });
+  });
+
+  it("stops after the step in flight when its signal aborts, checkpoints it, and logs each step once on resume", async () => {
+    const config: Partial<TrainingConfig> = { learningRate: 3e-3, batchSize: 4, maxSteps: 6, seed: 2 };
+    const outputDir = join(root, "interrupted");
+    const metricsPath = join(outputDir, "metrics.jsonl");
+    const controller = new AbortController();
+    const first = testModel(corpus, "micro", 4);
+    const events: TrainProgressEvent[] = [];
+    const stopped = await trainPrm({
+      model: first,
+      train: corpus,
+      config,
+      run: {
+        outputDir,
+        signal: controller.signal,
+        onStep: (record) => {
+          if (record.step === 3) controller.abort();
+        },
+        onProgress: (event) => events.push(event),
+      },
+    });
+    first.dispose();
+    expect(stopped.stoppedBy).toBe("interrupted");
+    expect(stopped.steps).toBe(3);
+    expect(stopped.checkpoints).toEqual([join(outputDir, "checkpoint-000003")]);
+    // No final validation on an interrupt: the checkpoint comes right after the last step.
+    expect(events.map((event) => event.type).slice(-3)).toEqual(["step", "checkpoint", "end"]);
+    // A run killed outright after step 3 might have logged more (and a line cut short): resuming drops them.
+    await appendFile(metricsPath, `${JSON.stringify({ step: 4, loss: 1 })}\n{"step": 5, "lo`);
+
+    const { model: resumed, trainingState } = await loadCheckpoint(join(outputDir, "checkpoint-000003"));
+    const aborted = new AbortController();
+    aborted.abort();
+    const nothing = await trainPrm({
+      model: resumed,
+      train: corpus,
+      config,
+      run: { outputDir, resume: trainingState ?? undefined, signal: aborted.signal },
+    });
+    expect(nothing).toMatchObject({ stoppedBy: "interrupted", steps: 3, checkpoints: [] });
+    const rest = await trainPrm({
+      model: resumed,
+      train: corpus,
+      config,
+      run: { outputDir, resume: trainingState ?? undefined },
+    });
+    resumed.dispose();
+    expect(rest.steps).toBe(6);
+    const rows = (await readFile(metricsPath, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { step: number; final?: boolean });
+    expect(rows.filter((row) => row.final !== true).map((row) => row.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rows.filter((row) => row.final === true).map((row) => row.step)).toEqual([6]);
+
+    // A fresh run into the same folder starts its log over.
+    const again = testModel(corpus, "micro", 4);
+    await trainPrm({ model: again, train: corpus, config: { ...config, maxSteps: 2 }, run: { metricsPath } });
+    again.dispose();
+    const fresh = (await readFile(metricsPath, "utf8")).trim().split("\n");
+    // Steps 1 and 2, then the final validation at step 2.
+    expect(fresh.map((line) => (JSON.parse(line) as { step: number }).step)).toEqual([1, 2, 2]);
   });
 
   it("stops with the step and the batch's rows when the loss is not finite", async () => {

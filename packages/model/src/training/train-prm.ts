@@ -1,4 +1,5 @@
-import { appendFile, mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { JsonValue, LabeledTrajectory } from "@pqm/core";
 import { auroc, getLoss, isLossName, lossLabelKinds } from "@pqm/core";
@@ -127,8 +128,18 @@ export interface TrainRunOptions {
   timeBudgetSeconds?: number;
   /** Stop after this optimizer step, keeping the schedule of the full run (to pause and resume). */
   stopAfterStep?: number;
-  /** Continue from a checkpoint's training state (see `loadCheckpoint`). */
+  /**
+   * Continue from a checkpoint's training state (see `loadCheckpoint`). Rows of an existing metrics log
+   * past its step are dropped first (a fresh run empties the log), so each step is logged once however
+   * often a run is interrupted and resumed.
+   */
   resume?: SavedTrainingState;
+  /**
+   * Stop early: once aborted, the step in flight finishes, a checkpoint of it is written (when
+   * `outputDir` is set and a step was done in this call) and trainPrm returns with `stoppedBy:
+   * "interrupted"`, without the final validation.
+   */
+  signal?: AbortSignal;
   /** Called after every optimizer step. */
   onStep?: (record: StepRecord) => void;
   /**
@@ -156,7 +167,7 @@ export interface TrainResult {
   /** Optimizer steps done in total (resumed ones included). */
   steps: number;
   /** Why it stopped. */
-  stoppedBy: "steps" | "time" | "stop-after-step";
+  stoppedBy: "steps" | "time" | "stop-after-step" | "interrupted";
   /** The records of this call's steps. */
   history: StepRecord[];
   /** Validation at the end (null without validation rows). */
@@ -369,7 +380,12 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
 
   const metricsPath =
     run.metricsPath ?? (run.outputDir === undefined ? undefined : join(run.outputDir, "metrics.jsonl"));
-  if (metricsPath !== undefined) await mkdir(dirname(metricsPath), { recursive: true });
+  if (metricsPath !== undefined) {
+    await mkdir(dirname(metricsPath), { recursive: true });
+    await truncateMetrics(metricsPath, step);
+  }
+  const startStep = step;
+  const aborted = (): boolean => run.signal?.aborted === true;
   const progress = run.onProgress;
   progress?.({ type: "start", step, totalSteps });
 
@@ -408,6 +424,10 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
 
   try {
     while (step < totalSteps) {
+      if (aborted()) {
+        stoppedBy = "interrupted";
+        break;
+      }
       // 1. Learning rate of this step.
       const learningRate = learningRateAt(step, schedule);
 
@@ -510,7 +530,12 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       run.onStep?.(record);
       progress?.({ type: "step", step, totalSteps, record });
 
-      // 7. Stop.
+      // 7. Stop. With a signal, let the event loop run once so an abort (a signal handler) is seen.
+      if (run.signal !== undefined) await new Promise((resolve) => setImmediate(resolve));
+      if (aborted()) {
+        stoppedBy = "interrupted";
+        break;
+      }
       if (dataExhausted) break;
       if (run.stopAfterStep !== undefined && step >= run.stopAfterStep) {
         stoppedBy = "stop-after-step";
@@ -521,14 +546,15 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         break;
       }
     }
-    const finalValidation = evaluate();
+    const finalValidation = stoppedBy === "interrupted" ? null : evaluate();
     if (finalValidation !== null) {
       lastValidation = finalValidation;
       const line = { step, final: true, validation: finalValidation };
       if (metricsPath !== undefined) await appendFile(metricsPath, `${JSON.stringify(line)}\n`);
       progress?.({ type: "validation", step, metrics: finalValidation, final: true });
     }
-    await checkpoint();
+    // An interrupted call that took no step has nothing new to keep.
+    if (stoppedBy !== "interrupted" || step > startStep) await checkpoint();
   } finally {
     optimizer.dispose();
   }
@@ -544,6 +570,34 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
     tokensPerSecond: tokensThisCall / elapsedSeconds,
     rejected: { train: trainEncoded.rejected.length, validation: validationEncoded.rejected.length },
   };
+}
+
+/**
+ * Keeps the rows of a metrics log up to `step` (a final validation row at `step` excluded: the run goes on
+ * from there), so a resumed run logs each step once. A fresh run (`step` 0) empties it. Rewritten through
+ * a temporary file and a rename; a missing log is left missing.
+ */
+async function truncateMetrics(path: string, step: number): Promise<void> {
+  if (!existsSync(path)) return;
+  const text = await readFile(path, "utf8");
+  const kept: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let row: { step?: unknown; final?: unknown };
+    try {
+      row = JSON.parse(line) as { step?: unknown; final?: unknown };
+    } catch {
+      break; // a line cut short by a crash: it and anything after it go
+    }
+    if (typeof row.step !== "number" || row.step > step || (row.step === step && row.final === true))
+      continue;
+    kept.push(line);
+  }
+  const rewritten = kept.map((line) => `${line}\n`).join("");
+  if (rewritten === text) return;
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeFile(temporary, rewritten);
+  await rename(temporary, path);
 }
 
 function divergence(

@@ -82,8 +82,9 @@ function shellWord(word: string): string {
 }
 
 /**
- * The command that continues an interrupted run (`argv`: the words after `pqm train`): the one typed, without `--resume` (the rerun finds the
- * latest checkpoint in the output folder itself) or `--overwrite`, with `--out` when it was not given.
+ * The command that continues an interrupted run (`argv`: the words after `pqm train`): the one typed,
+ * without `--resume` (the rerun finds the latest checkpoint in the output folder itself) or `--overwrite`,
+ * with `--out` when it was not given.
  */
 export function resumeCommand(argv: readonly string[], outputDir: string): string {
   const kept: string[] = [];

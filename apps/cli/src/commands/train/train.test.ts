@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,8 +18,10 @@ import type { Float32TensorData } from "@pqm/model";
 import { loadCheckpoint, readSafetensorsFile, selectBackend, serializeSafetensors } from "@pqm/model";
 import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../run-cli.test-helper.js";
+import type { CliRun } from "../../run-cli.test-helper.js";
+import { cliBinPath, runCli } from "../../run-cli.test-helper.js";
 import { loadModelScorer } from "../../shared/model-scorer.js";
+import { resumeCommand } from "./train-command.js";
 
 let folder = "";
 let configFolder = "";
@@ -219,6 +222,101 @@ describe("pqm train", () => {
     expect(notAModel.stderr).toMatch(/has no config\.json/);
     // Nothing was started: no default output folder appeared.
     expect(existsSync(join(folder, "pqm-runs"))).toBe(false);
+  });
+});
+
+/** Runs `pqm` and sends it `signal` once a stderr line matches `when`. */
+function runCliInterrupted(args: readonly string[], when: RegExp, signal: NodeJS.Signals): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliBinPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let sent = false;
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? 128, stdout, stderr });
+    });
+  });
+}
+
+describe("pqm train interrupted", () => {
+  const trainArgs = (out: string) => [
+    ...["train", "--config", join(configFolder, "train.yaml"), "--steps", "12", "--backend", "wasm"],
+    ...["--out", join(folder, out)],
+  ];
+
+  it("keeps the step in flight on SIGTERM and SIGINT, and the same command resumes to the same weights", async () => {
+    const straight = await runCli(trainArgs("straight"));
+    expect(straight.exitCode, straight.stderr).toBe(0);
+
+    // SIGTERM once the first periodic checkpoint is written: the step in flight finishes and is kept.
+    const terminated = await runCliInterrupted(trainArgs("stopped"), /train: checkpoint /, "SIGTERM");
+    expect(terminated.exitCode, terminated.stderr).toBe(143);
+    const message =
+      /interrupted by SIGTERM after step (\d+): kept (\S+) \(weights, optimizer state, data position\) and (\S+) \(steps 1-\d+\); resume with: (.*)\n/.exec(
+        terminated.stderr,
+      );
+    expect(message, terminated.stderr).not.toBeNull();
+    const stoppedAt = Number(message![1]);
+    expect(stoppedAt).toBeGreaterThanOrEqual(3);
+    expect(stoppedAt).toBeLessThan(12);
+    expect(message![2]).toBe(join(folder, "stopped", `checkpoint-${String(stoppedAt).padStart(6, "0")}`));
+    expect((await readJson<{ step: number }>(join(message![2]!, "pqm.json"))).step).toBe(stoppedAt);
+    expect(message![4]).toBe(`pqm ${trainArgs("stopped").join(" ")}`);
+    expect(await metricSteps(join(folder, "stopped", "metrics.jsonl"))).toEqual(
+      Array.from({ length: stoppedAt }, (_, index) => index + 1),
+    );
+
+    // The same command again: it resumes, and a Ctrl-C stops it once more.
+    const interrupted = await runCliInterrupted(trainArgs("stopped"), /train: resuming at step/, "SIGINT");
+    expect(interrupted.exitCode, interrupted.stderr).toBe(130);
+    expect(interrupted.stderr).toMatch(/interrupted by SIGINT after step \d+: /);
+
+    const finished = await runCli(trainArgs("stopped"));
+    expect(finished.exitCode, finished.stderr).toBe(0);
+    expect(finished.stdout).toMatch(/^trained 12 steps \(resumed at step \d+\)/);
+    // Each step logged once, and the weights bit for bit those of the uninterrupted run.
+    expect(await metricSteps(join(folder, "stopped", "metrics.jsonl"))).toEqual(
+      Array.from({ length: 12 }, (_, index) => index + 1),
+    );
+    const weights = async (run: string) =>
+      readFile(join(folder, run, "checkpoint-000012", "model.safetensors"));
+    expect(Buffer.compare(await weights("stopped"), await weights("straight"))).toBe(0);
+  });
+
+  it("prints a resume command without --resume or --overwrite, with the output folder", () => {
+    expect(
+      resumeCommand(["--config", "my train.yaml", "--resume", "runs/a/checkpoint-000004"], "runs/a"),
+    ).toBe("pqm train --config 'my train.yaml' --out runs/a");
+    expect(resumeCommand(["--overwrite", "--out=runs/b", "--steps", "9"], "runs/b")).toBe(
+      "pqm train --out=runs/b --steps 9",
+    );
+  });
+
+  it("refuses a folder with a run but no checkpoint, and --overwrite starts over", async () => {
+    const out = join(folder, "no-checkpoint");
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, "metrics.jsonl"), `${JSON.stringify({ step: 1, loss: 1 })}\n`);
+    const refused = await runCli([...trainArgs("no-checkpoint"), "--steps", "2"]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(
+      `pqm: ${out} already holds a run (metrics.jsonl) but no checkpoint to resume from; start over with --overwrite, or choose another --out`,
+    );
+    const overwritten = await runCli([...trainArgs("no-checkpoint"), "--steps", "2", "--overwrite"]);
+    expect(overwritten.exitCode, overwritten.stderr).toBe(0);
+    expect(await metricSteps(join(out, "metrics.jsonl"))).toEqual([1, 2]);
   });
 });
 

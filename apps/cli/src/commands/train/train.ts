@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { JsonValue, LabeledTrajectory } from "@pqm/core";
 import type { SavedTrainingState, TrainingConfig } from "@pqm/model";
 import {
   buildWordTokenizer,
+  checkpointFolderStep,
   countParameters,
   DEFAULT_STEP_FORMAT,
   formatSteps,
@@ -42,6 +43,16 @@ export interface TrainCommandOptions {
   resume?: string;
   /** Progress lines and the training bar on stderr. */
   progress: boolean;
+  /**
+   * Start over in an output folder that holds a run: its checkpoints, `metrics.jsonl` and
+   * `train-config.json` are deleted first. Without it such a folder is resumed from its latest
+   * checkpoint, or refused when it has none.
+   */
+  overwrite?: boolean;
+  /** Aborting it stops training after the step in flight, with a checkpoint (`stoppedBy: "interrupted"`). */
+  signal?: AbortSignal;
+  /** Called just before the training loop starts (after the data and the model are ready). */
+  onTrainingStart?: () => void;
 }
 
 /** What `pqm train` did: what `--json` prints. */
@@ -56,7 +67,7 @@ export interface TrainCommandResult {
   steps: number;
   /** The step the run resumed from, or null for a fresh run. */
   resumedFromStep: number | null;
-  stoppedBy: "steps" | "time" | "stop-after-step";
+  stoppedBy: "steps" | "time" | "stop-after-step" | "interrupted";
   /** Seconds of this run's training loop. */
   elapsedSeconds: number;
   /** Real (unpadded) tokens per second over this run. */
@@ -209,11 +220,11 @@ async function buildModel(
     addBos: encoding.addBos,
   };
   if (resumeFolder !== undefined) {
-    const loaded = await loadCheckpoint(resumeFolder);
+    const loaded = await loadCheckpoint(resumeFolder, { onWarning: (message) => log(`warning: ${message}`) });
     if (loaded.trainingState === null) {
       loaded.model.dispose();
       throw new CliError(
-        `--resume ${resumeFolder}: the checkpoint has no training-state/ folder, so training cannot resume from it`,
+        `${resumeFolder}: the checkpoint has no training-state/ folder, so training cannot resume from it`,
       );
     }
     log(
@@ -264,12 +275,60 @@ async function buildModel(
   return { model, description: source.kind === "hub" ? source.uri : resolve(folder), ...fresh };
 }
 
+/** The files of a run in an output folder that `--overwrite` deletes (nothing else in it is touched). */
+async function runFiles(outputDir: string): Promise<{ checkpoints: string[]; others: string[] }> {
+  if (!existsSync(outputDir)) return { checkpoints: [], others: [] };
+  const entries = await readdir(outputDir);
+  const checkpoints = entries
+    .filter((entry) => checkpointFolderStep(entry) !== null)
+    .sort((a, b) => (checkpointFolderStep(a) ?? 0) - (checkpointFolderStep(b) ?? 0));
+  const others = entries.filter((entry) => entry === "metrics.jsonl" || entry === "train-config.json");
+  return { checkpoints, others };
+}
+
+/**
+ * Where a run without `--resume` starts in `outputDir`: fresh when it holds no run (or `overwrite`
+ * cleared it), else from its latest checkpoint. Refuses a folder with a run but no checkpoint.
+ */
+async function previousRun(
+  outputDir: string,
+  overwrite: boolean,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  const { checkpoints, others } = await runFiles(outputDir);
+  if (overwrite) {
+    if (checkpoints.length + others.length > 0) {
+      log(
+        `--overwrite: deleting the previous run in ${outputDir} (${[...checkpoints, ...others].join(", ")})`,
+      );
+      for (const entry of [...checkpoints, ...others])
+        await rm(join(outputDir, entry), { recursive: true, force: true });
+    }
+    return undefined;
+  }
+  const latest = checkpoints.at(-1);
+  if (latest !== undefined) {
+    const folder = join(outputDir, latest);
+    log(`${outputDir} holds a run: resuming from its latest checkpoint ${folder} (--overwrite starts over)`);
+    return folder;
+  }
+  if (others.includes("metrics.jsonl")) {
+    throw new CliError(
+      `${outputDir} already holds a run (metrics.jsonl) but no checkpoint to resume from; ` +
+        "start over with --overwrite, or choose another --out",
+    );
+  }
+  return undefined;
+}
+
 /**
  * Trains a process reward model: layers the configuration (defaults, the config file, the flags; on
  * `--resume` the checkpoint's training fields come between the defaults and the file), reads the labeled
  * data, builds the model (a preset from scratch with the built-in word tokenizer, a local or Hub
  * backbone, or the checkpoint being resumed), runs @pqm/model's `trainPrm` and writes checkpoints,
- * `metrics.jsonl` and `train-config.json` into the output folder.
+ * `metrics.jsonl` and `train-config.json` into the output folder. An output folder that already holds a run
+ * is resumed from its latest checkpoint (the same command run again continues where it stopped), or
+ * refused when it has none; `overwrite` starts over. `options.signal` stops after the step in flight.
  * @throws CliError (exit 2) for a bad field or flag (naming it and its file), an unknown backbone form or
  *   template; CliError (exit 1) for missing data or a checkpoint that cannot resume; the errors of
  *   @pqm/data (naming file, line and field), of the Hub client and of @pqm/model (load, memory,
@@ -290,13 +349,25 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
   if (options.resume !== undefined && !existsSync(join(options.resume, "pqm.json"))) {
     throw new CliError(`--resume ${options.resume}: not a pqm checkpoint folder (no pqm.json)`);
   }
+  if (options.resume !== undefined && options.overwrite === true) {
+    throw new CliError("--overwrite starts over and --resume continues: give one of them", 2);
+  }
+  const outputDir =
+    config.output.dir ?? (options.resume === undefined ? defaultRunFolder() : dirname(options.resume));
+  const resumeFolder = options.resume ?? (await previousRun(outputDir, options.overwrite === true, log));
+  if (resumeFolder !== undefined && !existsSync(join(resumeFolder, "pqm.json"))) {
+    throw new CliError(
+      `${resumeFolder}: the latest checkpoint in ${outputDir} has no pqm.json (a save cut short?); ` +
+        "delete it to resume from the one before, or start over with --overwrite",
+    );
+  }
   // Everything that can be checked is checked before anything slow starts: the backbone's form, the
   // training fields (on --resume the checkpoint's own come under the file's and the flags'), the data.
-  const source = options.resume === undefined ? parseBackbone(config.model.backbone) : null;
+  const source = resumeFolder === undefined ? parseBackbone(config.model.backbone) : null;
   const saved =
-    options.resume === undefined
+    resumeFolder === undefined
       ? { training: {}, checkpointEvery: undefined }
-      : savedTrainingLayer((await readPqmMetadata(options.resume)).training, options.resume);
+      : savedTrainingLayer((await readPqmMetadata(resumeFolder)).training, resumeFolder);
   let trainingConfig: TrainingConfig;
   try {
     trainingConfig = resolveTrainingConfig({
@@ -337,15 +408,13 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
   const built = await buildModel(
     config,
     source,
-    options.resume,
+    resumeFolder,
     [...train, ...(validation ?? [])],
     log,
     options.progress,
   );
   const { model } = built;
   try {
-    const outputDir =
-      config.output.dir ?? (options.resume === undefined ? defaultRunFolder() : dirname(options.resume));
     const resolvedConfig = {
       ...config,
       output: { ...config.output, dir: outputDir, checkpointEvery: trainingConfig.checkpointEvery },
@@ -354,7 +423,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
     await mkdir(outputDir, { recursive: true });
     await writeFile(
       join(outputDir, "train-config.json"),
-      `${JSON.stringify({ ...resolvedConfig, resumedFrom: options.resume ?? null }, null, 2)}\n`,
+      `${JSON.stringify({ ...resolvedConfig, resumedFrom: resumeFolder ?? null }, null, 2)}\n`,
     );
     const backbone = model.backbone.config;
     log(
@@ -362,6 +431,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
         `vocabulary ${backbone.vocabSize}; loss ${trainingConfig.loss}; output ${outputDir}`,
     );
     const view = new TrainProgressView(progressStyle(options.progress));
+    options.onTrainingStart?.();
     let result: Awaited<ReturnType<typeof trainPrm>>;
     try {
       result = await trainPrm({
@@ -375,6 +445,7 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
             ? {}
             : { timeBudgetSeconds: config.run.timeBudgetSeconds }),
           onProgress: view.onProgress,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(built.resume === undefined ? {} : { resume: built.resume }),
         },
       });
