@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { type Command, Option } from "commander";
 import { CliError } from "../../shared/cli-error.js";
 import { parseChoice, parsePositiveInteger } from "../../shared/option-parsers.js";
+import { describeSkipped } from "../../shared/skipped-rows.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 const inputFormats = [
@@ -29,6 +30,10 @@ export function registerAnnotate(program: Command): void {
     .option("--samples <count>", "sampled solutions per --arith question", parsePositiveInteger, 4)
     .option("--arith-seed <number>", "seed of the arith environment", parsePositiveIntegerOrZero, 0)
     .option("--format <name>", `input format: ${inputFormats.join(", ")} (default: detected)`)
+    .option(
+      "--strict",
+      "stop at the first malformed input row (naming line and field) instead of skipping it",
+    )
     .option("--test <name|file>", "gold answers of a candidate file: math500, gsm-plus, gsm8k or a test file")
     .option("--domain <name>", "answer checker of a test file's questions: math or gsm", "math")
     .option("--data-dir <folder>", "local data folder for known test sets (default PQM_DATA_DIR)")
@@ -65,6 +70,7 @@ export function registerAnnotate(program: Command): void {
         samples: number;
         arithSeed: number;
         format?: string;
+        strict?: boolean;
         test?: string;
         domain: string;
         dataDir?: string;
@@ -107,6 +113,7 @@ export function registerAnnotate(program: Command): void {
               ...(options.format !== undefined
                 ? { format: parseChoice("--format", options.format, inputFormats) }
                 : {}),
+              ...(options.strict === true ? { strict: true } : {}),
               ...(options.test !== undefined ? { test: options.test } : {}),
               domain: parseChoice("--domain", options.domain, ["math", "gsm"] as const),
               ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
@@ -137,6 +144,9 @@ export function registerAnnotate(program: Command): void {
             ["labeled now", String(summary.writtenRows)],
             ["failed", String(summary.failures.length)],
             ["left out (no gold answer)", String(report.skippedNoAnswer)],
+            ...(report.skippedRows !== null
+              ? [["skipped by the reader (malformed)", describeSkipped(report.skippedRows)]]
+              : []),
             ["rollouts", String(summary.rollouts)],
             ["labeled steps", String(summary.labeledSteps)],
             ["rollouts per labeled step", summary.rolloutsPerLabeledStep.toFixed(2)],

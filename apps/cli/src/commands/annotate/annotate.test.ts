@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type AnnotatedRow, ArithEnvironment, annotate, startArithCompletionServer } from "@pqm/data";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.test-helper.js";
@@ -161,5 +162,18 @@ describe("pqm annotate: bad input", () => {
     ]);
     expect(completer.exitCode).toBe(2);
     expect(completer.stderr).toMatch(/--completer 'vllm:\/\/host' is not 'arith' or 'openai:/);
+  });
+  it("counts and shows the input rows its reader skipped, and --strict stops at the first one", async () => {
+    // A Math-Shepherd file from the malformed corpus: row 2 carries a sign too many.
+    const input = fileURLToPath(new URL("../../../test/malformed/ms-extra-sign.jsonl", import.meta.url));
+    const args = ["annotate", "--input", input, "--completer", "arith", "--format", "math-shepherd"];
+    const lenient = await runCli([...args, "--output", join(folder, "ms.jsonl")]);
+    // Math-Shepherd rows carry no gold answer, so the run stops after reading, having said what it skipped.
+    expect(lenient.exitCode).toBe(1);
+    expect(lenient.stderr).toMatch(/1 of \d+ rows skipped \([\d.]+%: label-tag-mismatch 1\)/);
+    const strict = await runCli([...args, "--strict", "--output", join(folder, "ms-strict.jsonl")]);
+    expect(strict.exitCode).toBe(1);
+    expect(strict.stderr).toMatch(/ms-extra-sign\.jsonl:2: field 'label'/);
+    expect(strict.stderr).not.toMatch(/rows skipped/);
   });
 });

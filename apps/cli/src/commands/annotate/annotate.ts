@@ -6,6 +6,7 @@ import {
   ArithEnvironment,
   annotate,
   candidateTrajectories,
+  createReadStats,
   type LabeledFormat,
   loadCandidates,
   type OpenAIApi,
@@ -14,6 +15,7 @@ import {
 } from "@pqm/data";
 import { CliError } from "../../shared/cli-error.js";
 import { AnnotationProgressView, progressStyle } from "../../shared/progress-views.js";
+import { describeSkipped, type SkippedRows } from "../../shared/skipped-rows.js";
 import { loadTestSet } from "../../shared/test-sets.js";
 import { createCompleter, parseCompleterSpec } from "./completer.js";
 
@@ -29,6 +31,8 @@ export interface AnnotateCommandOptions {
   samples: number;
   /** The input's format (default: detected; `candidates` for a best-of-n candidate file). */
   format?: LabeledFormat | "candidates";
+  /** Malformed rows of the input stop the command (naming line and field) instead of being skipped. */
+  strict?: boolean;
   /** The test set giving a candidate file's gold answers (name or file). */
   test?: string;
   /** Checker of a test file's questions. */
@@ -73,6 +77,8 @@ export interface AnnotateCommandResult {
   completer: string;
   /** Input rows left out because their question has no gold answer. */
   skippedNoAnswer: number;
+  /** Rows of the input file its reader skipped (malformed), by reason; null for arith input. */
+  skippedRows: SkippedRows | null;
   summary: AnnotationSummary;
   /** Only when every labeled row is an arith question. */
   exactAgreement?: ExactAgreement;
@@ -107,10 +113,20 @@ export async function runAnnotate(
   const inputName =
     options.input ??
     `arith:${options.arith} questions x ${options.samples} samples (seed ${options.arithSeed})`;
-  const all: Trajectory[] =
+  const read =
     options.input !== undefined
       ? await readInput(options.input, options)
-      : environment.sampleTrajectories({ questions: options.arith!, samplesPerQuestion: options.samples });
+      : {
+          trajectories: environment.sampleTrajectories({
+            questions: options.arith!,
+            samplesPerQuestion: options.samples,
+          }),
+          skipped: null,
+        };
+  const all: Trajectory[] = read.trajectories;
+  if (read.skipped !== null && read.skipped.skipped > 0 && options.progress) {
+    process.stderr.write(`annotate: ${options.input}: ${describeSkipped(read.skipped)}\n`);
+  }
   const trajectories = all.filter((trajectory) => trajectory.question.answer !== null);
   const skippedNoAnswer = all.length - trajectories.length;
   if (trajectories.length === 0) {
@@ -158,6 +174,7 @@ export async function runAnnotate(
     failuresFile: `${options.output}.failures.jsonl`,
     completer: completer.name,
     skippedNoAnswer,
+    skippedRows: read.skipped,
     summary: result.summary,
   };
   const agreement = exactAgreement(environment, result.rows);
@@ -165,14 +182,26 @@ export async function runAnnotate(
   return report;
 }
 
-async function readInput(path: string, options: AnnotateCommandOptions): Promise<Trajectory[]> {
+async function readInput(
+  path: string,
+  options: AnnotateCommandOptions,
+): Promise<{ trajectories: Trajectory[]; skipped: SkippedRows | null }> {
   const format = options.format ?? ((await looksLikeCandidates(path)) ? "candidates" : undefined);
   if (format !== "candidates") {
+    const stats = createReadStats();
     const trajectories: LabeledTrajectory[] = [];
-    for await (const trajectory of readLabeledTrajectories(path, format ? { format } : {})) {
+    const readOptions = { stats, strict: options.strict === true, ...(format ? { format } : {}) };
+    for await (const trajectory of readLabeledTrajectories(path, readOptions)) {
       trajectories.push(trajectory);
     }
-    return trajectories;
+    return {
+      trajectories,
+      skipped: {
+        rows: stats.seen - stats.blankLines,
+        skipped: stats.skipped,
+        skippedByReason: { ...stats.skippedByReason },
+      },
+    };
   }
   if (options.test === undefined) {
     throw new CliError(`${path} is a candidate file, which has no gold answers: give --test <name|file>`, 2);
@@ -185,7 +214,10 @@ async function readInput(path: string, options: AnnotateCommandOptions): Promise
   const { sets } = await loadCandidates(path, {
     testSet: { questions: testSet.questions, file: testSet.file },
   });
-  return sets.flatMap((set) => candidateTrajectories(set, testSet.questions[set.index]!));
+  return {
+    trajectories: sets.flatMap((set) => candidateTrajectories(set, testSet.questions[set.index]!)),
+    skipped: null,
+  };
 }
 
 /** A best-of-n candidate file's first record has a `question` string and a `responses` list. */

@@ -232,7 +232,7 @@ export function registerTrain(program: Command): void {
           ? "validation: none (no validation rows)"
           : `validation: loss ${validation.loss.toFixed(4)}, step AUROC ${Number.isNaN(validation.auroc) ? "n/a (one class)" : validation.auroc.toFixed(3)} over ${validation.steps} steps`,
       );
-      const { describeSkipped } = await import("./train.js");
+      const { describeSkipped } = await import("../../shared/skipped-rows.js");
       const skipped = [result.data.skipped.train, result.data.skipped.validation].filter(
         (counts) => counts !== null,
       );

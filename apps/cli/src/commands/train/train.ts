@@ -20,6 +20,7 @@ import {
 } from "@pqm/model";
 import { CliError, withFileRole } from "../../shared/cli-error.js";
 import { progressStyle } from "../../shared/progress-views.js";
+import { describeSkipped, type SkippedRows } from "../../shared/skipped-rows.js";
 import type { BackboneSource } from "./train-backbone.js";
 import { downloadHubBackbone, parseBackbone } from "./train-backbone.js";
 import type { TrainCommandConfig, TrainConfigLayer } from "./train-config.js";
@@ -95,23 +96,6 @@ export interface TrainCommandResult {
 /** A results folder with the time in its name, safe on every file system: `pqm-runs/train-2026-11-26T10-12-00`. */
 export function defaultRunFolder(now = new Date()): string {
   return `pqm-runs/train-${now.toISOString().slice(0, 19).replace(/:/g, "-")}`;
-}
-
-/** Rows of a data file that were read, and those skipped (by reason), as `pqm train` reports them. */
-export interface SkippedRows {
-  /** Rows (JSONL lines, list elements, Parquet rows) looked at, blank lines not counted. */
-  rows: number;
-  skipped: number;
-  skippedByReason: Record<string, number>;
-}
-
-/** `3 of 200 rows skipped (1.5%: label-tag-mismatch 2, too-few-chunks 1)`. */
-export function describeSkipped(counts: SkippedRows): string {
-  const share = counts.rows === 0 ? 0 : counts.skipped / counts.rows;
-  const reasons = Object.entries(counts.skippedByReason)
-    .map(([reason, count]) => `${reason} ${count}`)
-    .join(", ");
-  return `${counts.skipped} of ${counts.rows} rows skipped (${(100 * share).toFixed(1)}%${reasons ? `: ${reasons}` : ""})`;
 }
 
 async function readLabeled(
