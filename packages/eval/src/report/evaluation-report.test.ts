@@ -134,7 +134,7 @@ describe("what @pqm/eval needs at run time", () => {
     existsSync(join(packageRoot, "..", name, "dist", "index.js")),
   );
   it.skipIf(!existsSync(tsx) || !builtDeps)(
-    `without @resvg/resvg-js: the report has SVG plots only, png: true and svgToPng name the package${builtDeps ? "" : " [skipped: build @pqm/core and @pqm/data first]"}`,
+    `without @resvg/resvg-js: the report has SVG plots only, png: true and svgToPng name the package${!existsSync(tsx) ? " [skipped: tsx is not installed]" : builtDeps ? "" : " [skipped: build @pqm/core and @pqm/data first]"}`,
     async () => {
       const dir = await mkdtemp(join(tmpdir(), "pqm-eval-no-resvg-"));
       const hide = join(dir, "hide-resvg.cjs");
