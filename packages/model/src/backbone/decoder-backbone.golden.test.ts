@@ -157,3 +157,100 @@ describeEachBackend("golden decoders", () => {
     });
   }
 });
+
+// mistral-long: a window of W = 4 on each of L = 3 layers, so a position's output depends on itself
+// and the L·(W − 1) = 9 positions before it, and on nothing further back. A window one key too wide
+// (t − s ≤ W) or too narrow moves that boundary by L positions, so the first token's reach tells.
+describeEachBackend("sliding window beyond its span (golden mistral-long)", () => {
+  const model = "mistral-long";
+  let expected: GoldenExpected;
+  let backbone: DecoderBackbone;
+  let reach: number;
+
+  beforeAll(async () => {
+    expected = readGoldenExpected(model);
+    backbone = await loadPretrained(goldenDecoderPath(model), { mode: "full" });
+    const { slidingWindow, layerSlidingWindows, numHiddenLayers } = backbone.config;
+    expect(slidingWindow).toBe(4);
+    expect(layerSlidingWindows).toEqual([4, 4, 4]);
+    reach = numHiddenLayers * ((slidingWindow as number) - 1);
+  });
+  afterAll(() => backbone?.dispose());
+
+  /** The longest sequence, its first token replaced by an id the row does not otherwise hold, padded on `side` with `pads` pads. */
+  function row(side: "left" | "right", pads: number) {
+    const tokens = [...(expected.sequences[0] as number[])];
+    const fresh = [...Array(backbone.config.vocabSize).keys()].find(
+      (id) => id >= 3 && !tokens.includes(id),
+    ) as number; // ids 0-2 are pad, bos, eos
+    const changed = [fresh, ...tokens.slice(1)];
+    const pad = new Array<number>(pads).fill(0);
+    const place = (ids: number[]) => (side === "left" ? [...pad, ...ids] : [...ids, ...pad]);
+    const mask = place(new Array<number>(tokens.length).fill(1));
+    const positions =
+      side === "left" ? [...pad, ...tokens.map((_, index) => index)] : mask.map((_, index) => index);
+    return {
+      original: place(tokens),
+      changed: place(changed),
+      mask,
+      positions,
+      first: side === "left" ? pads : 0,
+      length: tokens.length,
+      fresh,
+    };
+  }
+
+  for (const [side, pads] of [
+    ["right", 0],
+    ["right", 5],
+    ["left", 7],
+  ] as const) {
+    it(`${side} padding (${pads} pads): a changed first token moves the outputs of the next 9 positions and none beyond`, async () => {
+      const r = row(side, pads);
+      const run = (ids: number[]) =>
+        backbone.forwardHidden({
+          inputIds: tf.tensor2d([ids], undefined, "int32"),
+          attentionMask: tf.tensor2d([r.mask], undefined, "int32"),
+          positionIds: tf.tensor2d([r.positions], undefined, "int32"),
+        });
+      const [before, after] = [run(r.original), run(r.changed)];
+      const diff = (await tf.abs(tf.sub(before, after)).array()) as number[][][];
+      tf.dispose([before, after]);
+      const moved = (diff[0] as number[][]).map((values) => Math.max(...values));
+      for (let offset = 0; offset < r.length; offset++) {
+        const change = moved[r.first + offset] as number;
+        if (offset <= reach) expect(change, `position ${offset}`).toBeGreaterThan(1e-3);
+        else expect(change, `position ${offset}`).toBe(0);
+      }
+    });
+  }
+
+  it("training path: gradients reach the first token's embedding row from positions up to the reach, not beyond", () => {
+    const embedding = backbone.trainableVariables.find((variable) =>
+      variable.name.endsWith("model.embed_tokens.weight"),
+    ) as tf.Variable;
+    for (const [side, pads] of [
+      ["right", 3],
+      ["left", 4],
+    ] as const) {
+      const r = row(side, pads);
+      const gradientRow = (from: number, to: number): number =>
+        tf.tidy(() => {
+          const inputs = {
+            inputIds: tf.tensor2d([r.changed], undefined, "int32"),
+            attentionMask: tf.tensor2d([r.mask], undefined, "int32"),
+            positionIds: tf.tensor2d([r.positions], undefined, "int32"),
+          };
+          const { grads } = tf.variableGrads(() => {
+            const hidden = backbone.forwardHidden(inputs);
+            const slice = tf.slice(hidden, [0, r.first + from, 0], [1, to - from, -1]);
+            return tf.sum(tf.mul(slice, tf.sin(tf.reshape(tf.range(1, slice.size + 1), slice.shape))));
+          }, [embedding]);
+          const rowGradient = tf.gather(grads[embedding.name] as tf.Tensor, [r.fresh]);
+          return tf.max(tf.abs(rowGradient)).dataSync()[0] as number;
+        });
+      expect(gradientRow(reach, reach + 1), `${side}: position ${reach}`).toBeGreaterThan(1e-4);
+      expect(gradientRow(reach + 1, r.length), `${side}: positions after ${reach}`).toBe(0);
+    }
+  });
+});

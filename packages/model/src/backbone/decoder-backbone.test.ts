@@ -292,6 +292,99 @@ describe("loading errors", () => {
   });
 });
 
+describe("sliding window configuration (as transformers' configs resolve it)", () => {
+  const shape = {
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 3,
+    num_attention_heads: 4,
+  };
+  const windows = (json: Record<string, unknown>) => {
+    const config = resolveDecoderConfig({ ...shape, ...json }, "config.json");
+    return { slidingWindow: config.slidingWindow, layers: config.layerSlidingWindows };
+  };
+
+  it("Mistral: every layer; sliding_window null switches it off, absent means MistralConfig's 4096", () => {
+    expect(windows({ model_type: "mistral", sliding_window: 6 })).toEqual({
+      slidingWindow: 6,
+      layers: [6, 6, 6],
+    });
+    expect(windows({ model_type: "mistral", sliding_window: null })).toEqual({
+      slidingWindow: null,
+      layers: [null, null, null],
+    });
+    expect(windows({ model_type: "mistral" })).toEqual({ slidingWindow: 4096, layers: [4096, 4096, 4096] });
+    // Mistral ignores layer_types (transformers only warns about it).
+    expect(
+      windows({ model_type: "mistral", sliding_window: 6, layer_types: ["full_attention"] }).layers,
+    ).toEqual([6, 6, 6]);
+  });
+
+  it("Llama: never, even with a sliding_window field", () => {
+    expect(windows({ model_type: "llama", sliding_window: 6 })).toEqual({
+      slidingWindow: null,
+      layers: [null, null, null],
+    });
+  });
+
+  it("Qwen2: only with use_sliding_window, on layers max_window_layers and up, or as layer_types says", () => {
+    const none = { slidingWindow: null, layers: [null, null, null] };
+    expect(windows({ model_type: "qwen2", sliding_window: 6 })).toEqual(none); // use_sliding_window defaults to false
+    expect(
+      windows({ model_type: "qwen2", use_sliding_window: false, sliding_window: 6, max_window_layers: 0 }),
+    ).toEqual(none);
+    expect(
+      windows({ model_type: "qwen2", use_sliding_window: true, sliding_window: 6, max_window_layers: 1 }),
+    ).toEqual({
+      slidingWindow: 6,
+      layers: [null, 6, 6],
+    });
+    expect(
+      windows({ model_type: "qwen2", use_sliding_window: true, sliding_window: 6, max_window_layers: 0 })
+        .layers,
+    ).toEqual([6, 6, 6]);
+    // max_window_layers defaults to 28: no layer of a 3-layer model.
+    expect(windows({ model_type: "qwen2", use_sliding_window: true, sliding_window: 6 })).toEqual(none);
+    expect(windows({ model_type: "qwen2", use_sliding_window: true, max_window_layers: 2 }).layers).toEqual([
+      null,
+      null,
+      4096,
+    ]);
+    expect(
+      windows({
+        model_type: "qwen2",
+        use_sliding_window: true,
+        sliding_window: 5,
+        max_window_layers: 0,
+        layer_types: ["sliding_attention", "full_attention", "sliding_attention"],
+      }).layers,
+    ).toEqual([5, null, 5]);
+    // Saved by recent transformers with the window off: every layer full.
+    expect(
+      windows({ model_type: "qwen2", layer_types: ["full_attention", "full_attention", "full_attention"] }),
+    ).toEqual(none);
+  });
+
+  it("refuses bad window fields, naming the file and field", () => {
+    expect(() => windows({ model_type: "mistral", sliding_window: 0 })).toThrow(
+      /config.json: 'sliding_window': expected a positive integer, got 0/,
+    );
+    expect(() => windows({ model_type: "qwen2", use_sliding_window: true, max_window_layers: -1 })).toThrow(
+      /'max_window_layers': expected a non-negative integer, got -1/,
+    );
+    expect(() =>
+      windows({ model_type: "qwen2", use_sliding_window: true, layer_types: ["full_attention"] }),
+    ).toThrow(/'layer_types': expected 3 entries \(num_hidden_layers\)/);
+    expect(() =>
+      windows({
+        model_type: "qwen2",
+        layer_types: ["full_attention", "sliding_attention", "full_attention"],
+      }),
+    ).toThrow(/'layer_types': lists sliding_attention layers, but there is no sliding window/);
+  });
+});
+
 describe("memory estimate", () => {
   // Qwen2.5-1.5B's shape.
   const qwen15 = resolveDecoderConfig(

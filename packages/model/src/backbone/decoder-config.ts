@@ -40,8 +40,19 @@ export interface DecoderConfig {
   initializerRange: number;
   maxPositionEmbeddings: number;
   padTokenId: number | null;
-  /** Sliding-window attention span (Mistral, Qwen2 with `use_sliding_window`); null when off. */
+  /**
+   * Sliding-window attention span W of the layers that have one (Mistral; Qwen2 with
+   * `use_sliding_window`), null when no layer has a window. A query at index t of the padded row
+   * reads key s when s ≤ t and t − s < W: itself and at most the W − 1 keys before it, as
+   * transformers' `sliding_window_overlay` (`kv_idx > q_idx - sliding_window`).
+   */
   slidingWindow: number | null;
+  /**
+   * Per decoder layer (length `numHiddenLayers`): its sliding window, or null for full causal
+   * attention. Mistral windows every layer; Qwen2 the layers its `layer_types` marks
+   * `sliding_attention` (by default those from `max_window_layers` on); Llama none.
+   */
+  layerSlidingWindows: readonly (number | null)[];
   /** config.json as read (or as given to `createRandomDecoder`), snake_case keys. */
   raw: Readonly<Record<string, unknown>>;
 }
@@ -60,6 +71,29 @@ export class ConfigReader {
       throw new ModelLoadError(this.file, field, `expected a positive integer, got ${JSON.stringify(value)}`);
     }
     return value;
+  }
+
+  /** A non-negative integer field; `fallback` when absent. */
+  nonNegativeInteger(field: string, fallback?: number): number {
+    const value = this.raw[field] ?? fallback;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+      throw new ModelLoadError(
+        this.file,
+        field,
+        `expected a non-negative integer, got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  }
+
+  /**
+   * A window size that may be switched off: `fallback` when the field is absent, null when it is
+   * null, else a positive integer.
+   */
+  optionalPositiveInteger(field: string, fallback: number | null): number | null {
+    if (!(field in this.raw)) return fallback;
+    if (this.raw[field] === null) return null;
+    return this.positiveInteger(field);
   }
 
   /** A positive finite number field. */
@@ -89,13 +123,25 @@ export class ConfigReader {
 }
 
 /**
+ * Which layers of a decoder attend through a sliding window: `(layers) => per-layer window or
+ * null`. Each architecture module reads its own fields (see `DecoderConfig.layerSlidingWindows`).
+ */
+export type SlidingWindowRule = (reader: ConfigReader, numHiddenLayers: number) => (number | null)[];
+
+/** No layer has a window (Llama: transformers' Llama ignores a `sliding_window` field). */
+export const noSlidingWindow: SlidingWindowRule = (_reader, numHiddenLayers) =>
+  new Array<number | null>(numHiddenLayers).fill(null);
+
+/**
  * Resolves the fields every Llama-family config shares. Architecture modules pass the bias flags,
- * which differ (Qwen2 fixes them, Llama reads `attention_bias` / `mlp_bias`).
+ * which differ (Qwen2 fixes them, Llama reads `attention_bias` / `mlp_bias`), and their sliding
+ * window rule (default: none).
  * @throws ModelLoadError naming the file and field for a missing or invalid value.
  */
 export function resolveLlamaFamilyConfig(
   reader: ConfigReader,
   biases: { qkvBias: boolean; outputBias: boolean; mlpBias: boolean },
+  slidingWindows: SlidingWindowRule = noSlidingWindow,
 ): DecoderConfig {
   const hiddenSize = reader.positiveInteger("hidden_size");
   const numAttentionHeads = reader.positiveInteger("num_attention_heads");
@@ -127,12 +173,15 @@ export function resolveLlamaFamilyConfig(
     reader.raw.rope_scaling ??
     (ropeParameters && ropeParameters.rope_type !== "default" ? ropeParameters : null);
   const padTokenId = reader.raw.pad_token_id;
+  const numHiddenLayers = reader.positiveInteger("num_hidden_layers");
+  const layerSlidingWindows = slidingWindows(reader, numHiddenLayers);
+  const windowed = layerSlidingWindows.filter((window): window is number => window !== null);
   return {
     modelType: reader.string("model_type"),
     vocabSize: reader.positiveInteger("vocab_size"),
     hiddenSize,
     intermediateSize: reader.positiveInteger("intermediate_size"),
-    numHiddenLayers: reader.positiveInteger("num_hidden_layers"),
+    numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,
     headDim,
@@ -144,10 +193,9 @@ export function resolveLlamaFamilyConfig(
     initializerRange: reader.positiveNumber("initializer_range", 0.02),
     maxPositionEmbeddings: reader.positiveInteger("max_position_embeddings", 2048),
     padTokenId: typeof padTokenId === "number" ? padTokenId : null,
-    slidingWindow:
-      reader.raw.use_sliding_window === false || typeof reader.raw.sliding_window !== "number"
-        ? null
-        : reader.positiveInteger("sliding_window"),
+    // Every rule gives windowed layers one span (transformers reads the single `sliding_window`).
+    slidingWindow: windowed[0] ?? null,
+    layerSlidingWindows,
     raw: reader.raw,
   };
 }

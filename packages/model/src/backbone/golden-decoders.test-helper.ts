@@ -10,8 +10,18 @@ export const goldenDecodersRoot: string = fileURLToPath(
   new URL("../../test/fixtures/golden-decoders/", import.meta.url),
 );
 
-/** The three tiny checkpoints: untied Qwen2, tied Llama, untied Mistral with a sliding window of 5. */
-export const goldenDecoderModels = ["qwen2-tiny", "llama-tiny", "mistral-tiny"] as const;
+/**
+ * The tiny checkpoints: untied Qwen2 (window switched off), tied Llama, untied Mistral with a sliding
+ * window of 5, tied Mistral with a window of 4 over sequences of 12-20 tokens, tied Qwen2 with a window
+ * of 3 on its layers 1 and 2 only (`use_sliding_window`, `max_window_layers: 1`).
+ */
+export const goldenDecoderModels = [
+  "qwen2-tiny",
+  "llama-tiny",
+  "mistral-tiny",
+  "mistral-long",
+  "qwen2-window",
+] as const;
 export type GoldenDecoderModel = (typeof goldenDecoderModels)[number];
 
 /** Absolute path of a golden model's folder, or of a file in it. */
@@ -38,6 +48,8 @@ export interface GoldenCase {
 
 /** expected.json of one golden model (the fields the tests read). */
 export interface GoldenExpected {
+  /** The unpadded token sequences of the cases' rows. */
+  sequences: number[][];
   cases: Record<"right_padding" | "left_padding", GoldenCase>;
   value_head: { weight: number[]; bias: number; values: Record<string, number[]> };
   unit: {

@@ -1,6 +1,6 @@
 import type { DecoderConfig } from "./decoder-config.js";
 import { ConfigReader } from "./decoder-config.js";
-import { resolveLlamaConfig } from "./llama/llama-config.js";
+import { resolveLlamaConfig, resolveMistralConfig } from "./llama/llama-config.js";
 import { ModelLoadError } from "./model-load-error.js";
 import { resolveQwen2Config } from "./qwen2/qwen2-config.js";
 
@@ -12,11 +12,11 @@ export interface DecoderArchitecture {
   resolveConfig(reader: ConfigReader): DecoderConfig;
 }
 
-// Mistral is Llama's code without biases; its sliding window only matters past `sliding_window`
-// tokens, which the decoder refuses (see DecoderBackbone), so Llama's resolver serves it.
+// Mistral is Llama's code with a sliding attention window on every layer; Qwen2 adds q/k/v biases
+// and, when switched on, a window on some layers. The decoder applies the windows in its masks.
 const architectures: Record<string, DecoderArchitecture> = {
   llama: { className: "LlamaForCausalLM", resolveConfig: resolveLlamaConfig },
-  mistral: { className: "MistralForCausalLM", resolveConfig: resolveLlamaConfig },
+  mistral: { className: "MistralForCausalLM", resolveConfig: resolveMistralConfig },
   qwen2: { className: "Qwen2ForCausalLM", resolveConfig: resolveQwen2Config },
 };
 

@@ -63,6 +63,19 @@ const variants: Record<string, Record<string, unknown>> = {
     sliding_window: 4,
     tie_word_embeddings: true,
   },
+  "qwen2, sliding window 3 on layers 1 and 2 only (use_sliding_window, max_window_layers 1)": {
+    ...base,
+    model_type: "qwen2",
+    hidden_size: 32,
+    intermediate_size: 48,
+    num_hidden_layers: 3,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    use_sliding_window: true,
+    sliding_window: 3,
+    max_window_layers: 1,
+    tie_word_embeddings: true,
+  },
   "qwen2, one query head per kv head, linear RoPE scaling": {
     ...base,
     model_type: "qwen2",
@@ -99,7 +112,10 @@ describe("decoder graph vs the TF.js decoder", () => {
     for (const side of ["right", "left"] as const) {
       it(`${title}, ${side} padding`, async () => {
         const backbone = randomBackbone(json);
-        const path = join(scratch, `${json.model_type as string}-${side}.onnx`);
+        const path = join(
+          scratch,
+          `${json.model_type as string}-${Object.keys(variants).indexOf(title)}-${side}.onnx`,
+        );
         await exportBackboneToOnnx(backbone, path, { logits: true });
         const batch = paddedBatch(side, backbone.config.vocabSize);
         const shape: [number, number] = [batch.batch, batch.sequence];
