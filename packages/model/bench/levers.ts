@@ -42,16 +42,16 @@ async function main(): Promise<void> {
   const tokens = harness.shape.batch * harness.shape.seq;
 
   // Warm-up, then plain timings (no profiler), then one profiled step.
-  for (let index = 0; index < 2; index++) harness.train(index);
+  for (let index = 0; index < 2; index++) await harness.train(index);
   const plain: number[] = [];
   for (let index = 2; index < 5; index++) {
     const start = performance.now();
-    harness.train(index);
+    await harness.train(index);
     plain.push(performance.now() - start);
   }
   const stepMs = median(plain);
-  const profile = await tf.profile(() => {
-    harness.train(5);
+  const profile = await tf.profile(async () => {
+    await harness.train(5);
     return tf.scalar(0);
   });
   const byKernel = new Map<string, { calls: number; ms: number }>();

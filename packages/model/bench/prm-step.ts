@@ -9,7 +9,7 @@ import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
 import { stableName } from "../src/prm/process-reward-model.js";
 import { ValueHead } from "../src/prm/value-head.js";
 import { AdamW } from "../src/training/adamw.js";
-import { clipByGlobalNorm } from "../src/training/clip-gradients.js";
+import { clipToGlobalNorm, globalNormTensor } from "../src/training/clip-gradients.js";
 import { CONFIGS, type ConfigName, type PeerShape, peerDecoder } from "./peer-configs.js";
 
 export const TAGS_PER_SEQUENCE = 8;
@@ -19,6 +19,8 @@ export interface StepBatch {
   inputIds: tf.Tensor2D;
   tagPositions: tf.Tensor2D;
   labels: tf.Tensor2D;
+  /** The labels on the host, which the loss checks instead of reading the tensor back. */
+  labelValues: Float32Array;
 }
 
 /** A model of one peer shape, its optimizer and a few fixed batches. */
@@ -27,8 +29,11 @@ export interface StepHarness {
   backbone: DecoderBackbone;
   head: ValueHead;
   parameters: number;
-  /** One training step on batch `index % batches`; returns the loss (read back, so the step is finished). */
-  train(index: number): number;
+  /**
+   * One training step on batch `index % batches`; resolves to the loss once the step is finished (one
+   * asynchronous read per step, the losses and the gradient norm together, as trainPrm reads them).
+   */
+  train(index: number): Promise<number>;
   /** One scoring pass on batch `index % batches`; resolves once the scores are read back. */
   score(index: number): Promise<Float32Array>;
   dispose(): void;
@@ -54,6 +59,7 @@ export function makeBatches(shape: PeerShape, count: number): StepBatch[] {
       inputIds: tf.tensor2d(ids, [shape.batch, shape.seq], "int32"),
       tagPositions: tf.tensor2d(tags, [shape.batch, TAGS_PER_SEQUENCE], "int32"),
       labels: tf.tensor2d(labels, [shape.batch, TAGS_PER_SEQUENCE]),
+      labelValues: labels,
     };
   });
 }
@@ -87,10 +93,10 @@ export function createStepHarness(
     backbone,
     head,
     parameters: backbone.parameterCount() + head.hiddenSize + 1,
-    train(index) {
+    async train(index) {
       const batch = batches[index % batches.length]!;
       // The loss is a mean over rows, so the mean of micro-batch gradients is the batch gradient.
-      let lossSum = 0;
+      const losses: tf.Tensor[] = [];
       let summed = new Map<string, tf.Tensor>();
       for (let part = 0; part < microBatches; part++) {
         const rows = (tensor: tf.Tensor2D) =>
@@ -100,9 +106,18 @@ export function createStepHarness(
         const { value, grads } = tf.variableGrads(() => {
           const hidden = backbone.forwardHidden({ inputIds: rows(batch.inputIds) });
           // No dropout: the value head's dropout would draw differently on each backend.
-          return loss(head.apply(hidden, rows(batch.tagPositions)), rows(batch.labels));
+          return loss(
+            head.apply(hidden, rows(batch.tagPositions)),
+            rows(batch.labels),
+            microBatches === 1
+              ? batch.labelValues
+              : batch.labelValues.subarray(
+                  part * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+                  (part + 1) * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+                ),
+          );
         }, list);
-        lossSum += value.dataSync()[0] as number;
+        losses.push(tf.reshape(value, [1]));
         value.dispose();
         for (const [variableName, gradient] of Object.entries(grads)) {
           if (gradient === null) continue;
@@ -123,7 +138,13 @@ export function createStepHarness(
         }
         summed = averaged;
       }
-      const clipped = clipByGlobalNorm(summed, 1);
+      const readBack = tf.tidy(() => tf.concat([...losses, tf.reshape(globalNormTensor(summed), [1])]));
+      tf.dispose(losses);
+      const values = await readBack.data();
+      readBack.dispose();
+      let lossSum = 0;
+      for (let part = 0; part < microBatches; part++) lossSum += values[part] as number;
+      const clipped = clipToGlobalNorm(summed, 1, values[microBatches] as number);
       optimizer.applyGradients(parameters, clipped.gradients, 1e-4);
       tf.dispose([...summed.values(), ...clipped.gradients.values()]);
       return lossSum / microBatches;

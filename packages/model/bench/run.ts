@@ -98,7 +98,7 @@ async function trainChild(name: ConfigName, backend: BackendFlag, threads: numbe
   for (let index = 0; index < warmup + measured; index++) {
     process.stderr.write(`bench: ${name} training step ${index + 1}/${warmup + measured}\r`);
     const start = performance.now();
-    losses.push(harness.train(index));
+    losses.push(await harness.train(index));
     if (index >= warmup) trainTimes.push(performance.now() - start);
   }
   const scoreTimes: number[] = [];
@@ -193,7 +193,7 @@ async function agreeChild(backend: BackendFlag, threads: number) {
   const selection = await startBackend(backend, threads);
   const harness = createStepHarness("S", { batch: 4, seq: 64 });
   const losses: number[] = [];
-  for (let index = 0; index < AGREEMENT_STEPS; index++) losses.push(harness.train(index));
+  for (let index = 0; index < AGREEMENT_STEPS; index++) losses.push(await harness.train(index));
   const scores = await harness.score(0);
   return {
     backend: selection.backend,

@@ -6,6 +6,8 @@ export const OPTIONAL_PEERS = {
   "onnxruntime-node": "1.30.0",
   "@tensorflow/tfjs-node": "4.22.0",
   "@tensorflow/tfjs-node-gpu": "4.22.0",
+  webgpu: "0.6.2",
+  "@tensorflow/tfjs-backend-webgpu": "4.22.0",
 } as const;
 
 /** One of {@link OPTIONAL_PEERS}. */
@@ -26,13 +28,19 @@ export class MissingPeerDependencyError extends Error {
     const why = notFound
       ? "is not installed"
       : `could not be loaded (${options?.cause instanceof Error ? options.cause.message : String(options?.cause)})`;
+    const webgpu = packageName === "webgpu" || packageName === "@tensorflow/tfjs-backend-webgpu";
     const hint =
       packageName === "onnxruntime-node"
         ? " (its CPU binaries are in the npm package; where its install step cannot download CUDA libraries, add ONNXRUNTIME_NODE_INSTALL=skip)"
-        : " (its install step downloads libtensorflow)";
+        : webgpu
+          ? " (the two WebGPU packages go together; webgpu holds Dawn's native module and needs a Vulkan driver)"
+          : " (its install step downloads libtensorflow)";
+    const install = webgpu
+      ? `npm install webgpu@${OPTIONAL_PEERS.webgpu} @tensorflow/tfjs-backend-webgpu@${OPTIONAL_PEERS["@tensorflow/tfjs-backend-webgpu"]}`
+      : `npm install ${packageName}@${OPTIONAL_PEERS[packageName]}`;
     super(
       `${packageName} ${why}: ${feature} needs it (an optional peer dependency of @pqm/model). ` +
-        `Install it: npm install ${packageName}@${OPTIONAL_PEERS[packageName]}${hint}`,
+        `Install it: ${install}${hint}`,
       options,
     );
     this.name = "MissingPeerDependencyError";

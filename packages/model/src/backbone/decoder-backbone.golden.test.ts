@@ -1,6 +1,7 @@
 import { describeEachBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installWebGpuSoftmax } from "../tfjs-backends/webgpu-softmax.js";
 import type { DecoderBackbone } from "./decoder-backbone.js";
 import {
   type GoldenExpected,
@@ -30,133 +31,151 @@ function worst(got: number[][][], want: GoldenMatrix[], relative: boolean): numb
   return max;
 }
 
-describeEachBackend("golden decoders", () => {
-  for (const model of goldenDecoderModels) {
-    describe(model, () => {
-      const folder = goldenDecoderPath(model);
-      let expected: GoldenExpected;
-      let backbone: DecoderBackbone;
-
-      beforeAll(async () => {
-        expected = readGoldenExpected(model);
-        backbone = await loadPretrained(folder, { mode: "frozen" });
-      });
-      afterAll(() => backbone?.dispose());
-
-      for (const caseName of ["right_padding", "left_padding"] as const) {
-        it(`${caseName}: hidden states, logits and the value head at real positions`, async () => {
-          const testCase = expected.cases[caseName];
-          const inputs = {
-            inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
-            attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
-            positionIds: testCase.position_ids_passed
-              ? tf.tensor2d(testCase.position_ids, undefined, "int32")
-              : undefined,
-          };
-          const before = tf.memory().numTensors;
-          const { hiddenStates, logits } = await backbone.forward(inputs);
-          expect(tf.memory().numTensors).toBe(before + 2);
-          const hidden = (await hiddenStates.array()) as number[][][];
-          expect(worst(hidden, testCase.hidden_states, false)).toBeLessThanOrEqual(1e-4);
-          expect(worst((await logits.array()) as number[][][], testCase.logits, true)).toBeLessThanOrEqual(
-            1e-3,
-          );
-          const { weight, bias, values } = expected.value_head;
-          testCase.last_real_index.forEach((last, batch) => {
-            const state = hidden[batch]?.[last] as number[];
-            const value = state.reduce((sum, x, index) => sum + x * (weight[index] as number), bias);
-            const want = values[caseName]?.[batch] as number;
-            expect(Math.abs(value - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
-          });
-          tf.dispose([hiddenStates, logits, inputs.inputIds, inputs.attentionMask]);
-          if (inputs.positionIds) inputs.positionIds.dispose();
-        });
-      }
-
-      it("forwardHidden equals forward's hidden states", () => {
-        const testCase = expected.cases.left_padding;
-        tf.tidy(() => {
-          const inputs = {
-            inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
-            attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
-          };
-          const hidden = backbone.forwardHidden(inputs);
-          const both = backbone.forwardSync(inputs);
-          expect(tf.max(tf.abs(tf.sub(hidden, both.hiddenStates))).dataSync()[0]).toBe(0);
-        });
-      });
-
-      it("debug.layers_seq0: residual stream after every attention and MLP block", () => {
-        const tokens = expected.cases.right_padding.input_ids[0]?.slice(
-          0,
-          expected.debug.embedding_seq0.length,
-        ) as number[];
-        const { hiddenStates, layers } = backbone.forwardWithTrace({
-          inputIds: tf.tensor2d([tokens], undefined, "int32"),
-        });
-        expected.debug.layers_seq0.forEach((want, index) => {
-          const got = layers[index] as { afterAttention: tf.Tensor; afterMlp: tf.Tensor };
-          expect(
-            worst(got.afterAttention.arraySync() as number[][][], [want.after_attention], true),
-          ).toBeLessThanOrEqual(1e-4);
-          expect(worst(got.afterMlp.arraySync() as number[][][], [want.after_mlp], true)).toBeLessThanOrEqual(
-            1e-4,
-          );
-        });
-        tf.dispose([hiddenStates, ...layers.flatMap((layer) => [layer.afterAttention, layer.afterMlp])]);
-      });
-
-      it("unit.rms_norm with model.norm.weight (eps inside the square root)", async () => {
-        const file = await readSafetensorsFile(`${folder}/model.safetensors`);
-        const { x, y, eps } = expected.unit.rms_norm;
-        const got = tf.tidy(() =>
-          rmsNorm(tf.tensor2d(x), tf.tensor1d(file.float32("model.norm.weight")), eps).arraySync(),
-        );
-        const diffs = (got as number[][]).flatMap((row, r) =>
-          row.map((v, c) => Math.abs(v - (y[r]?.[c] as number))),
-        );
-        expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-4);
-      });
-
-      it("unit.rope and debug.rope_inv_freq / rope_cos / rope_sin", () => {
-        const { positions, q, q_rotated } = expected.unit.rope;
-        const { headDim, ropeTheta } = backbone.config;
-        const inverse = ropeInverseFrequencies(headDim, ropeTheta);
-        const wantInverse = expected.debug.rope_inv_freq.flat().slice(0, headDim / 2);
-        inverse.forEach((value, index) => {
-          expect(Math.abs(value - (wantInverse[index] as number))).toBeLessThanOrEqual(
-            5e-6 * Math.abs(value),
-          ); // 6 significant digits
-        });
-        const rotated = tf.tidy(() => {
-          const { cos, sin } = ropeCosSin(tf.tensor2d([positions], undefined, "int32"), inverse); // [1, 1, P, d]
-          const vector = tf.tile(tf.tensor(q, [1, 1, 1, headDim]), [1, 1, positions.length, 1]); // [1, 1, P, d]
-          return tf
-            .reshape(applyRotaryEmbedding(vector, cos, sin), [positions.length, headDim])
-            .arraySync() as number[][];
-        });
-        const diffs = rotated.flatMap((row, r) =>
-          row.map((v, c) => Math.abs(v - (q_rotated[r]?.[c] as number))),
-        );
-        expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-4);
-        const table = tf.tidy(() => {
-          const { cos, sin } = ropeCosSin(tf.tensor2d([[...Array(16).keys()]], undefined, "int32"), inverse);
-          return {
-            cos: tf.reshape(cos, [16, headDim]).arraySync() as number[][],
-            sin: tf.reshape(sin, [16, headDim]).arraySync() as number[][],
-          };
-        });
-        for (const [got, want] of [
-          [table.cos, expected.debug.rope_cos],
-          [table.sin, expected.debug.rope_sin],
-        ] as const) {
-          const diffs = got.flatMap((row, r) => row.map((v, c) => Math.abs(v - (want[r]?.[c] as number))));
-          expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-5);
-        }
-      });
+// Also on webgpu (where an adapter exists), so every read here is asynchronous.
+describeEachBackend(
+  "golden decoders",
+  (backend) => {
+    // What selectBackend installs on webgpu: a Softmax that keeps fully masked rows finite.
+    beforeAll(() => {
+      if (backend === "webgpu") installWebGpuSoftmax();
     });
-  }
-});
+    for (const model of goldenDecoderModels) {
+      describe(model, () => {
+        const folder = goldenDecoderPath(model);
+        let expected: GoldenExpected;
+        let backbone: DecoderBackbone;
+
+        beforeAll(async () => {
+          expected = readGoldenExpected(model);
+          backbone = await loadPretrained(folder, { mode: "frozen" });
+        });
+        afterAll(() => backbone?.dispose());
+
+        for (const caseName of ["right_padding", "left_padding"] as const) {
+          it(`${caseName}: hidden states, logits and the value head at real positions`, async () => {
+            const testCase = expected.cases[caseName];
+            const inputs = {
+              inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
+              attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
+              positionIds: testCase.position_ids_passed
+                ? tf.tensor2d(testCase.position_ids, undefined, "int32")
+                : undefined,
+            };
+            const before = tf.memory().numTensors;
+            const { hiddenStates, logits } = await backbone.forward(inputs);
+            expect(tf.memory().numTensors).toBe(before + 2);
+            const hidden = (await hiddenStates.array()) as number[][][];
+            expect(worst(hidden, testCase.hidden_states, false)).toBeLessThanOrEqual(1e-4);
+            expect(worst((await logits.array()) as number[][][], testCase.logits, true)).toBeLessThanOrEqual(
+              1e-3,
+            );
+            const { weight, bias, values } = expected.value_head;
+            testCase.last_real_index.forEach((last, batch) => {
+              const state = hidden[batch]?.[last] as number[];
+              const value = state.reduce((sum, x, index) => sum + x * (weight[index] as number), bias);
+              const want = values[caseName]?.[batch] as number;
+              expect(Math.abs(value - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
+            });
+            tf.dispose([hiddenStates, logits, inputs.inputIds, inputs.attentionMask]);
+            if (inputs.positionIds) inputs.positionIds.dispose();
+          });
+        }
+
+        it("forwardHidden equals forward's hidden states", async () => {
+          const testCase = expected.cases.left_padding;
+          const difference = tf.tidy(() => {
+            const inputs = {
+              inputIds: tf.tensor2d(testCase.input_ids, undefined, "int32"),
+              attentionMask: tf.tensor2d(testCase.attention_mask, undefined, "int32"),
+            };
+            const hidden = backbone.forwardHidden(inputs);
+            const both = backbone.forwardSync(inputs);
+            return tf.max(tf.abs(tf.sub(hidden, both.hiddenStates)));
+          });
+          expect((await difference.data())[0]).toBe(0);
+          difference.dispose();
+        });
+
+        it("debug.layers_seq0: residual stream after every attention and MLP block", async () => {
+          const tokens = expected.cases.right_padding.input_ids[0]?.slice(
+            0,
+            expected.debug.embedding_seq0.length,
+          ) as number[];
+          const { hiddenStates, layers } = backbone.forwardWithTrace({
+            inputIds: tf.tensor2d([tokens], undefined, "int32"),
+          });
+          for (const [index, want] of expected.debug.layers_seq0.entries()) {
+            const got = layers[index] as { afterAttention: tf.Tensor; afterMlp: tf.Tensor };
+            expect(
+              worst((await got.afterAttention.array()) as number[][][], [want.after_attention], true),
+            ).toBeLessThanOrEqual(1e-4);
+            expect(
+              worst((await got.afterMlp.array()) as number[][][], [want.after_mlp], true),
+            ).toBeLessThanOrEqual(1e-4);
+          }
+          tf.dispose([hiddenStates, ...layers.flatMap((layer) => [layer.afterAttention, layer.afterMlp])]);
+        });
+
+        it("unit.rms_norm with model.norm.weight (eps inside the square root)", async () => {
+          const file = await readSafetensorsFile(`${folder}/model.safetensors`);
+          const { x, y, eps } = expected.unit.rms_norm;
+          const normed = tf.tidy(() =>
+            rmsNorm(tf.tensor2d(x), tf.tensor1d(file.float32("model.norm.weight")), eps),
+          );
+          const got = await normed.array();
+          normed.dispose();
+          const diffs = (got as number[][]).flatMap((row, r) =>
+            row.map((v, c) => Math.abs(v - (y[r]?.[c] as number))),
+          );
+          expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-4);
+        });
+
+        it("unit.rope and debug.rope_inv_freq / rope_cos / rope_sin", async () => {
+          const { positions, q, q_rotated } = expected.unit.rope;
+          const { headDim, ropeTheta } = backbone.config;
+          const inverse = ropeInverseFrequencies(headDim, ropeTheta);
+          const wantInverse = expected.debug.rope_inv_freq.flat().slice(0, headDim / 2);
+          inverse.forEach((value, index) => {
+            expect(Math.abs(value - (wantInverse[index] as number))).toBeLessThanOrEqual(
+              5e-6 * Math.abs(value),
+            ); // 6 significant digits
+          });
+          const rotatedTensor = tf.tidy(() => {
+            const { cos, sin } = ropeCosSin(tf.tensor2d([positions], undefined, "int32"), inverse); // [1, 1, P, d]
+            const vector = tf.tile(tf.tensor(q, [1, 1, 1, headDim]), [1, 1, positions.length, 1]); // [1, 1, P, d]
+            return tf.reshape(applyRotaryEmbedding(vector, cos, sin), [positions.length, headDim]);
+          });
+          const rotated = (await rotatedTensor.array()) as number[][];
+          rotatedTensor.dispose();
+          const diffs = rotated.flatMap((row, r) =>
+            row.map((v, c) => Math.abs(v - (q_rotated[r]?.[c] as number))),
+          );
+          expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-4);
+          const [cosTable, sinTable] = tf.tidy(() => {
+            const { cos, sin } = ropeCosSin(
+              tf.tensor2d([[...Array(16).keys()]], undefined, "int32"),
+              inverse,
+            );
+            return [tf.reshape(cos, [16, headDim]), tf.reshape(sin, [16, headDim])];
+          });
+          const table = {
+            cos: (await cosTable!.array()) as number[][],
+            sin: (await sinTable!.array()) as number[][],
+          };
+          tf.dispose([cosTable!, sinTable!]);
+          for (const [got, want] of [
+            [table.cos, expected.debug.rope_cos],
+            [table.sin, expected.debug.rope_sin],
+          ] as const) {
+            const diffs = got.flatMap((row, r) => row.map((v, c) => Math.abs(v - (want[r]?.[c] as number))));
+            expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-5);
+          }
+        });
+      });
+    }
+  },
+  { webgpu: true },
+);
 
 // mistral-long: a window of W = 4 on each of L = 3 layers, so a position's output depends on itself
 // and the L·(W − 1) = 9 positions before it, and on nothing further back. A window one key too wide

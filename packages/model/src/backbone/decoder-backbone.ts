@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderConfig } from "./decoder-config.js";
-import { additiveAttentionMask } from "./layers/attention-mask.js";
+import { layerAttentionMasks } from "./layers/attention-mask.js";
 import { embeddingLookup } from "./layers/embedding-lookup.js";
 import { LinearLayer } from "./layers/linear-layer.js";
 import { rmsNorm } from "./layers/rms-norm.js";
@@ -47,6 +47,12 @@ export interface DecoderBuildOptions {
 /** Inputs of a forward pass; all int32 `[batch, seq]`. */
 export interface DecoderInputs {
   inputIds: tf.Tensor;
+  /**
+   * The ids' values as the caller holds them on the host (row-major): the range check reads these
+   * instead of `inputIds`. Without them the check reads `inputIds` itself, which a backend that cannot
+   * read synchronously (WebGPU in Node) allows only before the tensor is first used on the device.
+   */
+  inputIdValues?: ArrayLike<number>;
   /** 1 for real tokens, 0 for padding. Default: all ones. */
   attentionMask?: tf.Tensor;
   /** Rotary positions. Default: 0 .. seq−1 on every row (what transformers' forward() uses). */
@@ -89,11 +95,54 @@ interface DecoderLayer {
 
 let modelCount = 0;
 
+/** The smallest and largest id of each ids tensor already checked (tensors never change). */
+const checkedIdRanges = new WeakMap<tf.Tensor, readonly [number, number]>();
+
+/**
+ * The smallest and largest of `ids`, from `values` (the caller's host copy) or else from the tensor
+ * read synchronously: on WebGPU in Node that works only while its values are still on the host (a
+ * tensor made from numbers and not yet used by a kernel), so the range is remembered per tensor.
+ */
+function inputIdRange(ids: tf.Tensor, values: ArrayLike<number> | undefined): readonly [number, number] {
+  const known = checkedIdRanges.get(ids);
+  if (known !== undefined) return known;
+  let data: ArrayLike<number>;
+  if (values !== undefined) {
+    if (values.length !== ids.size) {
+      throw new Error(
+        `inputIdValues holds ${values.length} ids, inputIds [${ids.shape.join(", ")}] ${ids.size}`,
+      );
+    }
+    data = values;
+  } else {
+    try {
+      data = ids.dataSync();
+    } catch (error) {
+      throw new Error(
+        `inputIds cannot be read back synchronously on the ${tf.getBackend()} backend (${(error as Error).message}): pass their values as inputIdValues`,
+        { cause: error },
+      );
+    }
+  }
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (let index = 0; index < data.length; index++) {
+    const id = data[index] as number;
+    if (id < low) low = id;
+    if (id > high) high = id;
+  }
+  const range = [low, high] as const;
+  checkedIdRanges.set(ids, range);
+  return range;
+}
+
 /**
  * A Llama-family decoder (Llama, Mistral, Qwen2) in float32 TensorFlow.js, following transformers'
  * modeling code convention by convention: pre-norm layers, RMSNorm with eps inside the square root,
  * rotate-half RoPE, grouped-query attention with repeat-interleaved kv heads, an additive mask with
- * the most negative finite float32, SwiGLU, tied or untied LM head. Weights are `tf.Variable`s
+ * the most negative finite float32 (causal, padding, and each layer's sliding window: see
+ * `DecoderConfig.slidingWindow`), SwiGLU, tied or untied LM head. Sequences may be longer than the
+ * window, for training and scoring alike. Weights are `tf.Variable`s
  * (trainable per `mode`), so `forwardSync` / `forwardHidden` work inside `tf.grad` and
  * `optimizer.minimize`. Every weight matmul is 2-D and weights are stored `[in, out]`.
  */
@@ -275,10 +324,7 @@ export class DecoderBackbone {
         );
       }
     }
-    const [low, high] = tf.tidy(() => [tf.min(inputIds).dataSync()[0], tf.max(inputIds).dataSync()[0]]) as [
-      number,
-      number,
-    ];
+    const [low, high] = inputIdRange(inputIds, inputs.inputIdValues);
     if (low < 0 || high >= this.config.vocabSize) {
       throw new Error(
         `inputIds must lie in [0, ${this.config.vocabSize}), got values from ${low} to ${high}`,
@@ -296,11 +342,13 @@ export class DecoderBackbone {
       const attentionMask = inputs.attentionMask ?? tf.ones([batch, seq], "int32");
       const positionIds =
         inputs.positionIds ?? tf.tile(tf.reshape(tf.range(0, seq, 1, "int32"), [1, seq]), [batch, 1]);
-      const mask = additiveAttentionMask(attentionMask, this.config.slidingWindow); // [batch, 1, 1, seq, seq]
+      // Per layer: causal + padding, and the layer's sliding window if it has one.
+      const masks = layerAttentionMasks(attentionMask, this.config.layerSlidingWindows); // each [batch, 1, 1, seq, seq]
       const { cos, sin } = ropeCosSin(positionIds, this.inverseFrequencies); // [batch, 1, seq, headDim]
       let x = tf.reshape(embeddingLookup(this.embedTokens, inputs.inputIds), [batch * seq, hiddenSize]); // [batch*seq, hidden]
 
-      for (const layer of this.layers) {
+      for (const [layerIndex, layer] of this.layers.entries()) {
+        const mask = masks[layerIndex] as tf.Tensor;
         const normed = rmsNorm(x, layer.inputLayernorm, rmsNormEps); // [batch*seq, hidden]
         const heads = (projection: LinearLayer, count: number): tf.Tensor =>
           tf.transpose(tf.reshape(projection.apply(normed), [batch, seq, count, headDim]), [0, 2, 1, 3]); // [batch, count, seq, headDim]

@@ -27,13 +27,19 @@ export interface SaveCheckpointOptions extends AtomicFolderOptions {
   trainingState?: SavedTrainingState;
 }
 
-function tensorsToData(tensors: Map<string, tf.Tensor>): Map<string, Float32TensorData> {
-  const out = new Map<string, Float32TensorData>();
-  for (const [name, tensor] of tensors) {
-    out.set(name, { shape: tensor.shape, data: Float32Array.from(tensor.dataSync()) });
-    tensor.dispose();
+/** The tensors' values (read asynchronously, all at once: WebGPU cannot read synchronously in Node); disposes them. */
+async function tensorsToData(tensors: Map<string, tf.Tensor>): Promise<Map<string, Float32TensorData>> {
+  const entries = [...tensors];
+  try {
+    const values = await Promise.all(entries.map(([, tensor]) => tensor.data()));
+    const out = new Map<string, Float32TensorData>();
+    entries.forEach(([name, tensor], index) => {
+      out.set(name, { shape: tensor.shape, data: Float32Array.from(values[index] as Float32Array) });
+    });
+    return out;
+  } finally {
+    for (const [, tensor] of entries) tensor.dispose();
   }
-  return out;
 }
 
 /**
@@ -54,7 +60,7 @@ export async function saveCheckpoint(
   model: ProcessRewardModel,
   options: SaveCheckpointOptions = {},
 ): Promise<void> {
-  const weights = serializeSafetensors(tensorsToData(model.namedWeights()), { format: "pt" });
+  const weights = serializeSafetensors(await tensorsToData(model.namedWeights()), { format: "pt" });
   const config = { ...model.backbone.config.raw, vocab_size: model.backbone.config.vocabSize };
   const metadata: PqmMetadata = {
     format: PQM_CHECKPOINT_FORMAT,

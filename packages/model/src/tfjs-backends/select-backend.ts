@@ -5,9 +5,22 @@ import { isModuleNotFound, MissingPeerDependencyError } from "../optional-peers.
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
 import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { initializeWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
+import type { WebGpuAdapterInfo } from "./webgpu-backend.js";
+import {
+  describeAdapter,
+  linuxGpuDeviceNode,
+  probeWebGpuInChildProcess,
+  startWebGpuBackend,
+  VULKAN_DRIVER_HINT,
+  webGpuPackagesMissing,
+} from "./webgpu-backend.js";
 
-/** Backends in order of preference; `tensorflow-gpu` / `tensorflow` are tfjs-node(-gpu). */
-export const BACKEND_PREFERENCE = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+/**
+ * Backends in order of preference; `tensorflow-gpu` / `tensorflow` are tfjs-node(-gpu), `webgpu` is
+ * `@tensorflow/tfjs-backend-webgpu` on Dawn's Node bindings (`webgpu`), chosen automatically only on a
+ * hardware adapter.
+ */
+export const BACKEND_PREFERENCE = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"] as const;
 /** A backend `selectBackend` can choose. */
 export type BackendChoice = (typeof BACKEND_PREFERENCE)[number];
 
@@ -39,18 +52,21 @@ export type WasmMatMulChoice = "auto" | "onnxruntime" | "wasm";
 /** What `selectBackend` chose. */
 export interface BackendSelection {
   backend: BackendChoice;
-  /** The TF.js backend name now active (`tensorflow`, `wasm`, `cpu`). */
+  /** The TF.js backend name now active (`tensorflow`, `webgpu`, `wasm`, `cpu`). */
   tfBackend: string;
+  /** On webgpu: the adapter it runs on (`software` for a CPU implementation such as lavapipe). */
+  adapter?: WebGpuAdapterInfo;
   /** Threads doing the work on wasm: the wasm backend's, or ONNX Runtime's when it computes the matmuls (1 elsewhere). */
   threads: number;
   /** Who computes the matrix products: ONNX Runtime (wasm only) or the backend itself. */
   matmul: "onnxruntime" | "backend";
   /**
    * What runs, for a log line, without a verb (the caller knows whether it trains or scores), e.g.
-   * `wasm (SIMD, matmuls on ONNX Runtime, 1 thread)` or `tensorflow (tfjs-node-gpu, CUDA)`.
+   * `wasm (SIMD, matmuls on ONNX Runtime, 1 thread)`, `tensorflow (tfjs-node-gpu, CUDA)` or
+   * `webgpu (nvidia NVIDIA H200)`.
    */
   description: string;
-  /** How to get a faster backend, e.g. `install @tensorflow/tfjs-node-gpu for CUDA`; null on CUDA. */
+  /** How to get a faster backend, e.g. `install @tensorflow/tfjs-node-gpu for CUDA`; null on a GPU. */
   advice: string | null;
   /** Why the faster backends were skipped, by package. */
   skipped: Record<string, string>;
@@ -65,6 +81,8 @@ const nativePackages: Record<
 };
 
 const CUDA_ADVICE = "install @tensorflow/tfjs-node-gpu for CUDA";
+const SOFTWARE_ADAPTER_ADVICE =
+  "this WebGPU adapter is a CPU implementation, for correctness checks: the wasm backend is faster here";
 
 let current: BackendSelection | undefined;
 
@@ -75,6 +93,7 @@ function parseBackend(value: string | undefined): BackendChoice | undefined {
     gpu: "tensorflow-gpu",
     node: "tensorflow",
   };
+  // (`webgpu` is its own name.)
   const choice = aliases[value] ?? value;
   if (!(BACKEND_PREFERENCE as readonly string[]).includes(choice)) {
     throw new Error(
@@ -100,13 +119,15 @@ function parseMatMul(value: string | undefined): WasmMatMulChoice | undefined {
 
 /**
  * Registers tfjs-core's gradients (through @pqm/core), then chooses and activates the TF.js backend once
- * per process: `@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node` (optional peers, loaded only if
+ * per process: `@tensorflow/tfjs-node-gpu`, then `webgpu` on a hardware WebGPU adapter (never a
+ * software one such as lavapipe), then `@tensorflow/tfjs-node` (optional peers, loaded only if
  * installed), then wasm (with the fast BatchMatMul kernel, and ONNX Runtime's matrix products when
- * onnxruntime-node is installed), then cpu. `options.backend` / `PQM_BACKEND` force one. Prints
- * nothing: the selection's `description` and `advice` are for the caller's log line, and
- * `options.onWarning` hears about fallbacks. Later calls return the first selection.
- * @throws Error when a forced backend cannot start (the message names the package to install) or
- *   an environment variable is malformed.
+ * onnxruntime-node is installed), then cpu. `options.backend` / `PQM_BACKEND` force one (a forced
+ * `webgpu` also takes a software adapter). Prints nothing: the selection's `description` and `advice`
+ * are for the caller's log line, and `options.onWarning` hears about fallbacks. Later calls return
+ * the first selection.
+ * @throws Error when a forced backend cannot start (MissingPeerDependencyError names the package to
+ *   install; a forced webgpu without an adapter says so) or an environment variable is malformed.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
   if (current !== undefined) return current;
@@ -143,6 +164,58 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
             ? "tensorflow (tfjs-node-gpu, CUDA)"
             : "tensorflow (tfjs-node, native CPU)",
         advice: candidate === "tensorflow-gpu" ? null : CUDA_ADVICE,
+        skipped,
+      };
+    } else if (candidate === "webgpu") {
+      // The automatic choice looks for a hardware adapter from a child process first (see
+      // probeWebGpuInChildProcess): a machine without one never loads Dawn here.
+      if (forced === undefined && options.importModule === undefined) {
+        // Without a GPU device node Linux has no hardware adapter: no probe needed (CPU machines, CI).
+        const missing = webGpuPackagesMissing();
+        const noDevice = process.platform === "linux" && linuxGpuDeviceNode() === null;
+        const probe = missing !== null || noDevice ? null : await probeWebGpuInChildProcess();
+        const reason =
+          probe === null
+            ? missing !== null
+              ? `not installed (${missing})`
+              : "no GPU device (/dev/dri/renderD*, /dev/nvidiactl, /dev/dxg)"
+            : probe.kind === "not-installed"
+              ? `not installed (${probe.packageName})`
+              : probe.kind === "no-adapter"
+                ? `no WebGPU adapter: ${VULKAN_DRIVER_HINT}`
+                : probe.kind === "failed"
+                  ? probe.message
+                  : probe.adapter.software
+                    ? `only a software WebGPU adapter (${describeAdapter(probe.adapter)}), slower than wasm; choose the webgpu backend explicitly to use it`
+                    : null;
+        if (reason !== null) {
+          skipped.webgpu = reason;
+          continue;
+        }
+      }
+      let adapter: WebGpuAdapterInfo;
+      try {
+        adapter = await startWebGpuBackend({
+          allowSoftware: forced !== undefined,
+          importModule,
+          feature: forced === undefined ? "the webgpu backend" : `PQM_BACKEND=${forced}`,
+        });
+      } catch (error) {
+        if (forced !== undefined) throw error;
+        skipped.webgpu =
+          error instanceof MissingPeerDependencyError && isModuleNotFound(error.cause, error.packageName)
+            ? `not installed (${error.packageName})`
+            : (error as Error).message;
+        continue;
+      }
+      current = {
+        backend: "webgpu",
+        tfBackend: "webgpu",
+        adapter,
+        threads: 1,
+        matmul: "backend",
+        description: `webgpu (${adapter.software ? "software adapter: " : ""}${describeAdapter(adapter)})`,
+        advice: adapter.software ? SOFTWARE_ADAPTER_ADVICE : null,
         skipped,
       };
     } else if (candidate === "wasm") {

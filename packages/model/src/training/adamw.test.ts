@@ -23,87 +23,91 @@ function referenceAdamW(
   return p;
 }
 
-describeEachBackend("AdamW", () => {
-  it("matches PyTorch's AdamW update, weight decay decoupled and skipped for biases", () => {
-    const weight = tf.variable(tf.tensor1d([1.5, -2]), true, "adamw-test-w");
-    const bias = tf.variable(tf.tensor1d([0.5]), true, "adamw-test-b");
-    const parameters = new Map([
-      ["layer.weight", weight],
-      ["layer.bias", bias],
-    ]);
-    const optimizer = new AdamW({ weightDecay: 0.1 });
-    const sequence = [
-      [0.3, -1.2, 0.7],
-      [-0.1, 0.4, 0.2],
-      [2.0, 0.05, -0.3],
-    ];
-    for (const [g0, g1, g2] of sequence as [number, number, number][]) {
-      const gradients = new Map([
-        ["layer.weight", tf.tensor1d([g0, g1])],
-        ["layer.bias", tf.tensor1d([g2])],
+describeEachBackend(
+  "AdamW",
+  () => {
+    it("matches PyTorch's AdamW update, weight decay decoupled and skipped for biases", async () => {
+      const weight = tf.variable(tf.tensor1d([1.5, -2]), true, "adamw-test-w");
+      const bias = tf.variable(tf.tensor1d([0.5]), true, "adamw-test-b");
+      const parameters = new Map([
+        ["layer.weight", weight],
+        ["layer.bias", bias],
       ]);
-      optimizer.applyGradients(parameters, gradients, 0.01);
-      tf.dispose([...gradients.values()]);
-    }
-    const [w0, w1] = weight.dataSync();
-    expect(w0).toBeCloseTo(
-      referenceAdamW(
-        1.5,
-        sequence.map((g) => g[0]!),
-        0.01,
-        { wd: 0.1 },
-      ),
-      6,
-    );
-    expect(w1).toBeCloseTo(
-      referenceAdamW(
-        -2,
-        sequence.map((g) => g[1]!),
-        0.01,
-        { wd: 0.1 },
-      ),
-      6,
-    );
-    expect(bias.dataSync()[0]).toBeCloseTo(
-      referenceAdamW(
-        0.5,
-        sequence.map((g) => g[2]!),
-        0.01,
-      ),
-      6,
-    );
-    expect(optimizer.step).toBe(3);
+      const optimizer = new AdamW({ weightDecay: 0.1 });
+      const sequence = [
+        [0.3, -1.2, 0.7],
+        [-0.1, 0.4, 0.2],
+        [2.0, 0.05, -0.3],
+      ];
+      for (const [g0, g1, g2] of sequence as [number, number, number][]) {
+        const gradients = new Map([
+          ["layer.weight", tf.tensor1d([g0, g1])],
+          ["layer.bias", tf.tensor1d([g2])],
+        ]);
+        optimizer.applyGradients(parameters, gradients, 0.01);
+        tf.dispose([...gradients.values()]);
+      }
+      const [w0, w1] = await weight.data();
+      expect(w0).toBeCloseTo(
+        referenceAdamW(
+          1.5,
+          sequence.map((g) => g[0]!),
+          0.01,
+          { wd: 0.1 },
+        ),
+        6,
+      );
+      expect(w1).toBeCloseTo(
+        referenceAdamW(
+          -2,
+          sequence.map((g) => g[1]!),
+          0.01,
+          { wd: 0.1 },
+        ),
+        6,
+      );
+      expect((await bias.data())[0]).toBeCloseTo(
+        referenceAdamW(
+          0.5,
+          sequence.map((g) => g[2]!),
+          0.01,
+        ),
+        6,
+      );
+      expect(optimizer.step).toBe(3);
 
-    const state = optimizer.getState();
-    expect([...state.moments.keys()].sort()).toEqual([
-      "layer.bias.exp_avg",
-      "layer.bias.exp_avg_sq",
-      "layer.weight.exp_avg",
-      "layer.weight.exp_avg_sq",
-    ]);
-    const restored = new AdamW({ weightDecay: 0.1 });
-    restored.setState(state, parameters);
-    expect(Array.from(restored.getState().moments.get("layer.weight.exp_avg")!.data)).toEqual(
-      Array.from(state.moments.get("layer.weight.exp_avg")!.data),
-    );
-    expect(() => restored.setState(state, new Map([["layer.weight", weight]]))).toThrow(
-      /'layer.bias' is not a parameter/,
-    );
-    optimizer.dispose();
-    restored.dispose();
-    weight.dispose();
-    bias.dispose();
-  });
+      const state = await optimizer.getState();
+      expect([...state.moments.keys()].sort()).toEqual([
+        "layer.bias.exp_avg",
+        "layer.bias.exp_avg_sq",
+        "layer.weight.exp_avg",
+        "layer.weight.exp_avg_sq",
+      ]);
+      const restored = new AdamW({ weightDecay: 0.1 });
+      restored.setState(state, parameters);
+      expect(Array.from((await restored.getState()).moments.get("layer.weight.exp_avg")!.data)).toEqual(
+        Array.from(state.moments.get("layer.weight.exp_avg")!.data),
+      );
+      expect(() => restored.setState(state, new Map([["layer.weight", weight]]))).toThrow(
+        /'layer.bias' is not a parameter/,
+      );
+      optimizer.dispose();
+      restored.dispose();
+      weight.dispose();
+      bias.dispose();
+    });
 
-  it("rejects bad hyper-parameters and mismatched gradients", () => {
-    expect(() => new AdamW({ beta1: 1 })).toThrow(/beta1/);
-    const weight = tf.variable(tf.zeros([2]), true, "adamw-test-shape");
-    const optimizer = new AdamW();
-    const gradient = tf.zeros([3]);
-    expect(() => optimizer.applyGradients(new Map([["w", weight]]), new Map([["w", gradient]]), 0.1)).toThrow(
-      /shape/,
-    );
-    tf.dispose([weight, gradient]);
-    optimizer.dispose();
-  });
-});
+    it("rejects bad hyper-parameters and mismatched gradients", () => {
+      expect(() => new AdamW({ beta1: 1 })).toThrow(/beta1/);
+      const weight = tf.variable(tf.zeros([2]), true, "adamw-test-shape");
+      const optimizer = new AdamW();
+      const gradient = tf.zeros([3]);
+      expect(() =>
+        optimizer.applyGradients(new Map([["w", weight]]), new Map([["w", gradient]]), 0.1),
+      ).toThrow(/shape/);
+      tf.dispose([weight, gradient]);
+      optimizer.dispose();
+    });
+  },
+  { webgpu: true },
+);

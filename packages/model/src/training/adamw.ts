@@ -31,6 +31,13 @@ interface Moments {
   secondMoment: tf.Variable;
 }
 
+/** A non-trainable variable holding `initial`'s values; `initial` is disposed (the variable keeps the data). */
+function momentVariable(initial: tf.Tensor): tf.Variable {
+  const variable = tf.variable(initial, false);
+  initial.dispose();
+  return variable;
+}
+
 const defaultNoDecay = (name: string): boolean => name.endsWith(".bias") || name.includes("norm");
 
 /**
@@ -114,29 +121,28 @@ export class AdamW {
   private momentsOf(name: string, shape: number[]): Moments {
     let entry = this.moments.get(name);
     if (entry === undefined) {
-      entry = {
-        firstMoment: tf.variable(tf.zeros(shape), false),
-        secondMoment: tf.variable(tf.zeros(shape), false),
-      };
+      entry = { firstMoment: momentVariable(tf.zeros(shape)), secondMoment: momentVariable(tf.zeros(shape)) };
       this.moments.set(name, entry);
     }
     return entry;
   }
 
-  /** The state as plain float32 data (a copy), to save with a checkpoint. */
-  getState(): AdamWState {
+  /**
+   * The state as plain float32 data (a copy), to save with a checkpoint. Read asynchronously, all
+   * moments at once (backends such as WebGPU cannot read synchronously in Node).
+   */
+  async getState(): Promise<AdamWState> {
+    const step = this.updates;
+    const entries = [...this.moments].flatMap(([name, { firstMoment, secondMoment }]) => [
+      [`${name}.exp_avg`, firstMoment] as const,
+      [`${name}.exp_avg_sq`, secondMoment] as const,
+    ]);
+    const values = await Promise.all(entries.map(([, moment]) => moment.data()));
     const moments = new Map<string, Float32TensorData>();
-    for (const [name, { firstMoment, secondMoment }] of this.moments) {
-      moments.set(`${name}.exp_avg`, {
-        shape: firstMoment.shape,
-        data: (firstMoment.dataSync() as Float32Array).slice(),
-      });
-      moments.set(`${name}.exp_avg_sq`, {
-        shape: secondMoment.shape,
-        data: (secondMoment.dataSync() as Float32Array).slice(),
-      });
-    }
-    return { step: this.updates, moments };
+    entries.forEach(([key, moment], index) => {
+      moments.set(key, { shape: moment.shape, data: Float32Array.from(values[index] as Float32Array) });
+    });
+    return { step, moments };
   }
 
   /**
@@ -162,8 +168,8 @@ export class AdamW {
         }
       }
       this.moments.set(name, {
-        firstMoment: tf.variable(tf.tensor(first.data, [...first.shape], "float32"), false),
-        secondMoment: tf.variable(tf.tensor(second.data, [...second.shape], "float32"), false),
+        firstMoment: momentVariable(tf.tensor(first.data, [...first.shape], "float32")),
+        secondMoment: momentVariable(tf.tensor(second.data, [...second.shape], "float32")),
       });
     }
     for (const key of state.moments.keys()) {

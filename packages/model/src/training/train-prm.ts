@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { JsonValue, LabeledTrajectory } from "@pqm/core";
+import type { JsonValue, LabeledTrajectory, TensorLoss } from "@pqm/core";
 import { auroc, getLoss, isLossName, lossLabelKinds } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { PrmBatchTensors } from "../batching/batch-tensors.js";
@@ -16,7 +16,7 @@ import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { stableName } from "../prm/process-reward-model.js";
 import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
 import { AdamW } from "./adamw.js";
-import { clipByGlobalNorm } from "./clip-gradients.js";
+import { clipToGlobalNorm, globalNormTensor } from "./clip-gradients.js";
 import type { LearningRateDecay } from "./learning-rate-schedule.js";
 import { learningRateAt } from "./learning-rate-schedule.js";
 import { TrainingDivergedError } from "./training-errors.js";
@@ -228,13 +228,18 @@ interface LabeledBatch {
   batch: PrmBatch;
   tensors: PrmBatchTensors;
   labels: tf.Tensor2D;
+  /** The labels' values on the host, which the loss checks instead of reading the tensor back. */
+  labelValues: ArrayLike<number>;
 }
 
 function withLabels(batch: PrmBatch, source: "hard" | "soft"): LabeledBatch {
+  const soft = source === "soft" && batch.softLabels !== null;
+  const labelValues = soft ? batch.softLabels : batch.labels;
+  if (labelValues === null) throw new Error("training batch without labels");
   const tensors = batchToTensors(batch);
-  const labels = source === "soft" && tensors.softLabels !== null ? tensors.softLabels : tensors.labels;
+  const labels = soft ? tensors.softLabels : tensors.labels;
   if (labels === null) throw new Error("training batch without labels");
-  return { batch, tensors, labels };
+  return { batch, tensors, labels, labelValues };
 }
 
 function disposeBatch(tensors: PrmBatchTensors): void {
@@ -247,27 +252,32 @@ function realTokens(batch: PrmBatch): number {
   return count;
 }
 
-/** Mean loss and step AUROC over validation rows, in evaluation mode (no dropout). */
-export function evaluatePrm(
+/**
+ * Mean loss and step AUROC over validation rows, in evaluation mode (no dropout). One asynchronous
+ * read per batch: its loss and its scores together.
+ */
+export async function evaluatePrm(
   model: ProcessRewardModel,
   batcher: LengthBucketedBatcher,
-  loss: (scores: tf.Tensor2D, labels: tf.Tensor2D) => tf.Scalar,
+  loss: TensorLoss,
   labelSource: "hard" | "soft",
-): ValidationMetrics {
+): Promise<ValidationMetrics> {
   const scores: number[] = [];
   const labels: number[] = [];
   let lossSum = 0;
   let rows = 0;
   for (const { batch } of batcher.batches()) {
-    const { tensors, labels: target } = withLabels(batch, labelSource);
-    const predicted = model.forwardScores(tensors); // [batch, steps]
-    const value = tf.tidy(() => loss(predicted, target));
-    lossSum += (value.dataSync()[0] as number) * batch.batchSize;
-    rows += batch.batchSize;
-    const values = predicted.dataSync();
-    value.dispose();
-    predicted.dispose();
+    const { tensors, labels: target, labelValues } = withLabels(batch, labelSource);
+    const both = tf.tidy(() => {
+      const predicted = model.forwardScores(tensors); // [batch, steps]
+      return tf.concat([tf.reshape(loss(predicted, target, labelValues), [1]), tf.reshape(predicted, [-1])]);
+    });
     disposeBatch(tensors);
+    const read = await both.data();
+    both.dispose();
+    lossSum += (read[0] as number) * batch.batchSize;
+    rows += batch.batchSize;
+    const values = read.subarray(1);
     const hard = batch.labels as Int32Array;
     for (let index = 0; index < hard.length; index++) {
       if (batch.stepMask[index] === 1) {
@@ -333,7 +343,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
     validationEncoded.rows.length === 0
       ? null
       : new LengthBucketedBatcher(validationEncoded.rows, { ...batcherOptions, shuffle: false });
-  const evaluate = (): ValidationMetrics | null =>
+  const evaluate = async (): Promise<ValidationMetrics | null> =>
     validationBatcher === null ? null : evaluatePrm(model, validationBatcher, loss, config.labels);
 
   const batchesPerEpoch = batcher.planEpoch(0).length;
@@ -410,7 +420,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       elapsedSeconds: elapsedBefore + seconds(),
       tokensSeen,
     };
-    const { moments } = optimizer.getState();
+    const { moments } = await optimizer.getState();
     await saveCheckpoint(folder, model, {
       loss: config.loss,
       zeta: config.loss.startsWith("pqm") ? config.zeta : null,
@@ -434,7 +444,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       // 2. Evaluate and checkpoint (never re-saving the step a run resumed from).
       let validation: ValidationMetrics | null = null;
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step > 0) {
-        validation = evaluate();
+        validation = await evaluate();
         if (validation !== null) progress?.({ type: "validation", step, metrics: validation, final: false });
       }
       if (
@@ -445,13 +455,14 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         await checkpoint();
       }
 
-      // 3. Forward and backward over the micro-batches, gradients averaged.
+      // 3. Forward and backward over the micro-batches, gradients averaged. Nothing is read back
+      // here: the losses stay on the backend until step 4 reads them with the gradient norm.
       const stepStart = performance.now();
       let accumulated: Map<string, tf.Tensor> | null = null;
-      let lossSum = 0;
+      const losses: tf.Scalar[] = [];
+      const microRows: number[][] = [];
       let micro = 0;
       let stepTokens = 0;
-      let lastRows: number[] = [];
       for (; micro < config.gradientAccumulation; micro++) {
         const next = iterator.next();
         if (next.done === true) {
@@ -459,22 +470,15 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
           break;
         }
         const { batch } = next.value;
-        lastRows = batch.sourceIndices;
-        const { tensors, labels } = withLabels(batch, config.labels);
+        microRows.push(batch.sourceIndices);
+        const { tensors, labels, labelValues } = withLabels(batch, config.labels);
         const dropoutSeed = deriveSeed(config.seed, step, micro);
         const { value, grads } = tf.variableGrads(
-          () => loss(model.forwardScores(tensors, { training: true, dropoutSeed }), labels),
+          () => loss(model.forwardScores(tensors, { training: true, dropoutSeed }), labels, labelValues),
           parameterList,
         );
-        const lossValue = value.dataSync()[0] as number;
-        value.dispose();
+        losses.push(value);
         disposeBatch(tensors);
-        if (!Number.isFinite(lossValue)) {
-          for (const gradient of Object.values(grads)) gradient?.dispose();
-          for (const gradient of accumulated?.values() ?? []) gradient.dispose();
-          throw divergence(step, "loss", lossValue, lastRows, trainSet, trainEncoded.rows);
-        }
-        lossSum += lossValue;
         stepTokens += realTokens(batch);
         batcherState = next.value.next;
         const scaled = new Map<string, tf.Tensor>();
@@ -499,8 +503,29 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       }
       if (accumulated === null || micro === 0) break;
 
-      // 4. Clip by the global norm (the norm is measured either way, for the log and the guard).
-      const clipped = clipByGlobalNorm(accumulated, config.maxGradNorm ?? Number.POSITIVE_INFINITY);
+      // 4. The step's one read from the backend, asynchronous: every micro-batch's loss and the global
+      // gradient norm. Then the guards, and clipping by that norm.
+      const readBack = tf.tidy(() =>
+        tf.concat([
+          ...losses.map((value) => tf.reshape(value, [1])),
+          tf.reshape(globalNormTensor(accumulated), [1]),
+        ]),
+      );
+      tf.dispose(losses);
+      const values = await readBack.data();
+      readBack.dispose();
+      let lossSum = 0;
+      for (let index = 0; index < micro; index++) {
+        const lossValue = values[index] as number;
+        if (!Number.isFinite(lossValue)) {
+          for (const gradient of accumulated.values()) gradient.dispose();
+          throw divergence(step, "loss", lossValue, microRows[index] ?? [], trainSet, trainEncoded.rows);
+        }
+        lossSum += lossValue;
+      }
+      const lastRows = microRows[micro - 1] ?? [];
+      const norm = values[micro] as number;
+      const clipped = clipToGlobalNorm(accumulated, config.maxGradNorm ?? Number.POSITIVE_INFINITY, norm);
       if (!Number.isFinite(clipped.norm)) {
         for (const gradient of clipped.gradients.values()) gradient.dispose();
         throw divergence(step, "gradient norm", clipped.norm, lastRows, trainSet, trainEncoded.rows);
@@ -546,7 +571,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         break;
       }
     }
-    const finalValidation = stoppedBy === "interrupted" ? null : evaluate();
+    const finalValidation = stoppedBy === "interrupted" ? null : await evaluate();
     if (finalValidation !== null) {
       lastValidation = finalValidation;
       const line = { step, final: true, validation: finalValidation };
