@@ -4,10 +4,13 @@
 export * from "./backbone/index.js";
 export * from "./batching/index.js";
 export * from "./checkpoint/index.js";
+export * from "./conventions/index.js";
+export * from "./export/index.js";
 export * from "./onnx/index.js";
 export type { OptionalPeer } from "./optional-peers.js";
 export { MissingPeerDependencyError, OPTIONAL_PEERS } from "./optional-peers.js";
 export * from "./prm/index.js";
+export * from "./remote/index.js";
 export * from "./tfjs-backends/index.js";
 export * from "./tokenizer/index.js";
 export * from "./training/index.js";

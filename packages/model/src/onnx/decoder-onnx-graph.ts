@@ -25,12 +25,35 @@ export interface ValueHeadWeights {
   bias: number;
 }
 
+/**
+ * A published PRM's score head as plain numbers, in Hugging Face's `[out, in]` layouts: an optional
+ * `Linear(hidden, hidden)` followed by ReLU (Qwen2.5-Math-PRM's `score.0`), then `Linear(hidden, outputs)`;
+ * the score is the single output, or output 1 minus output 0 (a two-label head, or an LM head's rows of
+ * the negative and the positive answer token).
+ */
+export interface ScoreHeadWeights {
+  /** The first layer and ReLU, when the head has one: weight `[hidden, hidden]`, bias `[hidden]`. */
+  hidden?: { weight: Float32Array; bias: Float32Array };
+  /** `[outputs, hidden]`. */
+  weight: Float32Array;
+  /** `[outputs]`. */
+  bias: Float32Array;
+  outputs: 1 | 2;
+}
+
 /** What the decoder graph computes besides `hidden_states`. */
 export interface DecoderGraphOptions {
   /** Add a `values` output `[batch, seq]`: this head applied at every position. */
   valueHead?: ValueHeadWeights;
+  /** Add a `values` output `[batch, seq]`: this score head (log-odds) at every position (not with `valueHead`). */
+  scoreHead?: ScoreHeadWeights;
   /** Add a `logits` output `[batch, seq, vocab]` (LM head, tied or not). Default false. */
   logits?: boolean;
+  /**
+   * The backbone's `namedWeights()` already read (asynchronously, as the file exports do); without
+   * them they are read here synchronously, which a WebGPU backend in Node cannot do.
+   */
+  weights?: ReadonlyMap<string, Float32Array>;
 }
 
 /**
@@ -69,7 +92,8 @@ function placeTransposed(
  * this pattern into one kernel), rotate-half RoPE with angles `position · inv_freq` computed in float32
  * from positions `max(cumsum(attention_mask) − 1, 0)`, grouped-query attention without copying k/v (each kv
  * head's group of query heads is stacked into one MatMul), an additive mask of the most negative finite
- * float32 from the causal triangle (and sliding window) and the padding mask, SwiGLU, final norm.
+ * float32 from the causal triangle, the padding mask and each layer's sliding window (one mask per
+ * distinct window), SwiGLU, final norm.
  *
  * Two changes that leave the function equal but save work: q, k and v are one MatMul (and gate/up
  * another), and the 1/sqrt(head_dim) attention scale is folded into q's weights and bias (RoPE is linear,
@@ -86,10 +110,12 @@ export function buildDecoderGraph(
 ): OnnxGraphBuilder {
   const config = backbone.config;
   assertExportable(config);
-  const weights = new Map<string, Float32Array>();
-  for (const [name, tensor] of backbone.namedWeights()) {
-    weights.set(name, tensor.dataSync() as Float32Array);
-    tensor.dispose();
+  const weights = new Map<string, Float32Array>(options.weights ?? []);
+  if (options.weights === undefined) {
+    for (const [name, tensor] of backbone.namedWeights()) {
+      weights.set(name, tensor.dataSync() as Float32Array);
+      tensor.dispose();
+    }
   }
   const weight = (name: string): Float32Array => {
     const data = weights.get(name);
@@ -156,29 +182,37 @@ export function buildDecoderGraph(
     graph.int64Vector([2]),
   ]); // [batch, seq, 1, headDim]
 
-  // Additive mask [batch, 1, group*seq, seq]: key s visible from query t iff s <= t, s is real, and
-  // (with a sliding window) t - s < window.
+  // Additive masks [batch, 1, group*seq, seq], one per distinct layer window (built when a layer first
+  // needs it): key s visible from query t iff s <= t, s is real, and (with a sliding window W) t - s < W,
+  // t and s being indices into the padded row (see DecoderConfig.slidingWindow).
   const sequenceLength = graph.node("Gather", [graph.node("Shape", [inputIds]), graph.int64Scalar(1)], {
     axis: 0,
   });
   const range = graph.node("Range", [graph.int64Scalar(0), sequenceLength, graph.int64Scalar(1)]); // [seq]
   const queryIndex = graph.node("Unsqueeze", [range, graph.int64Vector([1])]); // [seq, 1]
   const keyIndex = graph.node("Unsqueeze", [range, graph.int64Vector([0])]); // [1, seq]
-  let visible = graph.node("LessOrEqual", [keyIndex, queryIndex]); // [seq, seq]
-  if (config.slidingWindow !== null) {
-    const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(config.slidingWindow)]);
-    visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
-  }
+  const causal = graph.node("LessOrEqual", [keyIndex, queryIndex]); // [seq, seq]
   const realKeys = graph.node("Cast", [graph.node("Unsqueeze", [attentionMask, graph.int64Vector([1, 2])])], {
     to: OnnxDataType.BOOL,
   }); // [batch, 1, 1, seq]
-  let additiveMask = graph.node("Where", [
-    graph.node("And", [visible, realKeys]),
-    graph.float32Scalar(0),
-    graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
-  ]); // [batch, 1, seq, seq]
-  if (groupSize > 1)
-    additiveMask = graph.node("Tile", [additiveMask, graph.int64Vector([1, 1, groupSize, 1])]);
+  const additiveMasks = new Map<number | null, string>();
+  const additiveMaskFor = (window: number | null): string => {
+    const built = additiveMasks.get(window);
+    if (built !== undefined) return built;
+    let visible = causal;
+    if (window !== null) {
+      const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(window)]); // [seq, 1]
+      visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
+    }
+    let mask = graph.node("Where", [
+      graph.node("And", [visible, realKeys]),
+      graph.float32Scalar(0),
+      graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
+    ]); // [batch, 1, seq, seq]
+    if (groupSize > 1) mask = graph.node("Tile", [mask, graph.int64Vector([1, 1, groupSize, 1])]);
+    additiveMasks.set(window, mask);
+    return mask;
+  };
 
   const rmsNorm = (x: string, weightName: string): string => {
     const meanSquare = graph.node("ReduceMean", [graph.node("Pow", [x, graph.float32Scalar(2)])], {
@@ -260,6 +294,7 @@ export function buildDecoderGraph(
     ]); // [batch, kvHeads, group*seq, headDim]
     const keyTransposed = graph.node("Transpose", [key], { perm: [0, 2, 3, 1] }); // [batch, kvHeads, headDim, seq]
     const valueHeads = graph.node("Transpose", [value], { perm: [0, 2, 1, 3] }); // [batch, kvHeads, seq, headDim]
+    const additiveMask = additiveMaskFor(config.layerSlidingWindows[index] ?? null);
     const scores = graph.node("Add", [graph.node("MatMul", [groupedQuery, keyTransposed]), additiveMask]); // [batch, kvHeads, group*seq, seq]
     const context = graph.node("MatMul", [graph.node("Softmax", [scores], { axis: -1 }), valueHeads]); // [batch, kvHeads, group*seq, headDim]
     const merged = graph.node("Reshape", [
@@ -320,6 +355,17 @@ export function buildDecoderGraph(
     });
   }
 
+  if (options.scoreHead !== undefined) {
+    if (options.valueHead !== undefined)
+      throw new OnnxExportError("score head", "give a value head or a score head, not both");
+    graph.output(perToken(scoreHeadValues(graph, hidden, options.scoreHead, hiddenSize), []), {
+      name: ONNX_IO_NAMES.values,
+      dataType: OnnxDataType.FLOAT,
+      shape: ["batch", "sequence"],
+      docString: "the score head's log-odds at every position; read it where the convention scores",
+    });
+  }
+
   if (options.logits === true) {
     // Tied: a Transpose of the embedding initializer, which ONNX Runtime folds at load.
     const logits = config.tieWordEmbeddings
@@ -332,4 +378,44 @@ export function buildDecoderGraph(
     });
   }
   return graph;
+}
+
+/** The score head on `hidden` `[rows, hidden]`: `[rows, 1]` (one output) or `[rows]` (output 1 − output 0). */
+function scoreHeadValues(
+  graph: OnnxGraphBuilder,
+  hidden: string,
+  head: ScoreHeadWeights,
+  hiddenSize: number,
+): string {
+  if (head.weight.length !== head.outputs * hiddenSize || head.bias.length !== head.outputs) {
+    throw new OnnxExportError(
+      "score head",
+      `weight has ${head.weight.length} values and bias ${head.bias.length} for ${head.outputs} outputs of hidden size ${hiddenSize}`,
+    );
+  }
+  let x = hidden;
+  if (head.hidden !== undefined) {
+    if (head.hidden.weight.length !== hiddenSize * hiddenSize || head.hidden.bias.length !== hiddenSize)
+      throw new OnnxExportError("score head", `its first layer is not [${hiddenSize}, ${hiddenSize}]`);
+    const first = new Float32Array(hiddenSize * hiddenSize);
+    placeTransposed(first, hiddenSize, 0, head.hidden.weight, hiddenSize, hiddenSize);
+    x = graph.node("Relu", [
+      graph.node("Add", [
+        graph.node("MatMul", [
+          x,
+          graph.float32("score_head.hidden.weight_t", first, [hiddenSize, hiddenSize]),
+        ]),
+        graph.float32("score_head.hidden.bias", head.hidden.bias, [hiddenSize]),
+      ]),
+    ]);
+  }
+  const last = new Float32Array(hiddenSize * head.outputs);
+  placeTransposed(last, head.outputs, 0, head.weight, head.outputs, hiddenSize);
+  const outputs = graph.node("Add", [
+    graph.node("MatMul", [x, graph.float32("score_head.weight_t", last, [hiddenSize, head.outputs])]),
+    graph.float32("score_head.bias", head.bias, [head.outputs]),
+  ]); // [rows, outputs]
+  if (head.outputs === 1) return outputs;
+  const column = (index: number) => graph.node("Gather", [outputs, graph.int64Scalar(index)], { axis: 1 });
+  return graph.node("Sub", [column(1), column(0)]); // [rows]
 }

@@ -3,12 +3,18 @@
 // protobuf schema and the ONNX Runtime matrix-product kernel for TF.js's wasm backend are internal.
 export type { ValueHeadWeights } from "./decoder-onnx-graph.js";
 export { ONNX_EXPORTABLE_MODEL_TYPES } from "./decoder-onnx-graph.js";
-export type { OnnxExportOptions, OnnxExportResult } from "./export-onnx.js";
+export type {
+  OnnxExportDtype,
+  OnnxExportOptions,
+  OnnxExportResult,
+  OnnxFileExportOptions,
+} from "./export-onnx.js";
 export {
   decoderOnnxBytes,
   exportBackboneToOnnx,
   exportPrmToOnnx,
   ONNX_EXPORT_OPSET,
+  ONNX_EXTERNAL_DATA_DEFAULT_THRESHOLD,
   ONNX_MODEL_FILE,
   PQM_ONNX_FORMAT,
   valueHeadWeights,

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { MissingPeerDependencyError } from "../optional-peers.js";
 import { ONNX_IO_NAMES } from "./decoder-onnx-graph.js";
 import { OnnxExportError } from "./onnx-export-error.js";
@@ -48,6 +49,14 @@ function importOnnxRuntime(): Promise<OrtModule> {
     },
   );
   return pending;
+}
+
+/** What to add to ONNX Runtime's message when a model's external data could not be read. */
+function externalDataHint(model: string | Uint8Array, cause: unknown): string {
+  if (!/external data/i.test(String(cause))) return "";
+  return typeof model === "string"
+    ? `. The weights of this model are in a separate file (ONNX external data, written by the export for models past 2 GiB or with externalData: true): keep ${basename(model)}.data beside ${basename(model)}`
+    : ". A model whose weights are in a separate file (ONNX external data) must be opened from its file path, not from bytes: ONNX Runtime finds the data file beside the model file";
 }
 
 /** Options of {@link OnnxDecoderSession.open}. */
@@ -103,7 +112,9 @@ export class OnnxDecoderSession {
   ) {}
 
   /**
-   * Opens an exported file (a path) or its bytes.
+   * Opens an exported file (a path) or its bytes. A model exported with external data (`<file>.data`
+   * beside it, see `exportPrmToOnnx`) must be opened by path: ONNX Runtime reads the data file from the
+   * model file's folder.
    * @throws OnnxExportError naming the source when ONNX Runtime rejects the model or it lacks the
    *   `input_ids` / `attention_mask` inputs; MissingPeerDependencyError when onnxruntime-node is not
    *   installed.
@@ -130,7 +141,11 @@ export class OnnxDecoderSession {
     try {
       session = await runtime.InferenceSession.create(model, sessionOptions);
     } catch (cause) {
-      throw new OnnxExportError(source, `ONNX Runtime cannot load the model: ${String(cause)}`, { cause });
+      throw new OnnxExportError(
+        source,
+        `ONNX Runtime cannot load the model: ${String(cause)}${externalDataHint(model, cause)}`,
+        { cause },
+      );
     }
     for (const name of [ONNX_IO_NAMES.inputIds, ONNX_IO_NAMES.attentionMask]) {
       if (!session.inputNames.includes(name)) {

@@ -124,7 +124,8 @@ export class OnnxPrmScorer implements Scorer {
 
   /**
    * Opens `<folder>/model.onnx` (written by `exportPrmToOnnx`) with the folder's tokenizer and encoding
-   * spec (`pqm.json`, as `saveCheckpoint` writes it). No TF.js and no safetensors are read.
+   * spec (`pqm.json`, as `saveCheckpoint` writes it). No TF.js and no safetensors are read. The file is
+   * opened by path, so a model exported with external data (`model.onnx.data` beside it) loads too.
    * @throws ModelLoadError naming the missing file (`model.onnx`, `pqm.json`, `config.json`) or a bad field;
    *   EncodingMismatchError when the tokenizer disagrees with the saved spec; OnnxExportError when ONNX
    *   Runtime rejects the file or it has no usable output.
@@ -162,8 +163,11 @@ export class OnnxPrmScorer implements Scorer {
 
   /**
    * A scorer for an in-memory PRM: opens `options.onnxFile` when given (it must be this model's export),
-   * else exports the model to memory first. Uses the model's encoder and scoring batch sizes.
-   * @throws OnnxExportError for an unsupported model type or a file ONNX Runtime rejects.
+   * else exports the model to memory first (`dtype` applies; weights must fit protobuf's 2 GiB there:
+   * export a larger model to a file with `exportPrmToOnnx`, which writes external data, and pass it as
+   * `onnxFile`). Uses the model's encoder and scoring batch sizes.
+   * @throws OnnxExportError for an unsupported model type, weights over 2 GiB in memory, or a file ONNX
+   *   Runtime rejects.
    */
   static async fromModel(
     model: ProcessRewardModel,
@@ -171,7 +175,10 @@ export class OnnxPrmScorer implements Scorer {
   ): Promise<OnnxPrmScorer> {
     const source =
       options.onnxFile ??
-      decoderOnnxBytes(model.backbone, valueHeadWeights(model), { logits: options.logits }).bytes;
+      decoderOnnxBytes(model.backbone, valueHeadWeights(model), {
+        logits: options.logits,
+        dtype: options.dtype,
+      }).bytes;
     return OnnxPrmScorer.open(source, model.encoder, { scoring: model.scoring, ...options });
   }
 

@@ -4,7 +4,8 @@ import protobuf from "protobufjs";
  * The subset of ONNX's `onnx.proto` (IR version 8) that a decoder export needs, as a protobufjs JSON
  * descriptor written from the spec's field numbers. Written here rather than taken from `onnx-proto`,
  * whose latest release (8.0.1) still depends on protobufjs 6; fields this writer never sets (sparse
- * tensors, training info, functions, external data) are left out, which protobuf tolerates when reading.
+ * tensors, training info, functions) are left out, which protobuf tolerates when reading. External data
+ * (`TensorProto.external_data` 13, `data_location` 14) is written for models past protobuf's 2 GiB limit.
  */
 const ONNX_DESCRIPTOR: protobuf.INamespace = {
   nested: {
@@ -112,6 +113,8 @@ const ONNX_DESCRIPTOR: protobuf.INamespace = {
             rawData: { type: "bytes", id: 9 },
             doubleData: { rule: "repeated", type: "double", id: 10, options: { packed: true } },
             uint64Data: { rule: "repeated", type: "uint64", id: 11, options: { packed: true } },
+            externalData: { rule: "repeated", type: "StringStringEntryProto", id: 13 },
+            dataLocation: { type: "int32", id: 14 },
           },
         },
         TensorShapeProto: {
@@ -155,6 +158,7 @@ export const OnnxDataType = {
   INT32: 6,
   INT64: 7,
   BOOL: 9,
+  FLOAT16: 10,
 } as const;
 /** One of {@link OnnxDataType}'s values. */
 export type OnnxDataTypeCode = (typeof OnnxDataType)[keyof typeof OnnxDataType];
@@ -171,12 +175,24 @@ export const OnnxAttributeType = {
 /** A dimension: a fixed size or a named dynamic axis. */
 export type OnnxDimension = { dimValue: number } | { dimParam: string };
 
-/** `TensorProto` as this writer fills it (raw little-endian bytes only). */
+/** `TensorProto.DataLocation`: the data is in `raw_data` (DEFAULT) or in a file beside the model (EXTERNAL). */
+export const OnnxDataLocation = {
+  DEFAULT: 0,
+  EXTERNAL: 1,
+} as const;
+
+/**
+ * `TensorProto` as this writer fills it: raw little-endian bytes in `rawData`, or, for external data,
+ * no `rawData` but `dataLocation: EXTERNAL` and `externalData` entries `location` (a path relative to
+ * the model file's folder), `offset` and `length` (bytes, as decimal strings), as the ONNX spec has it.
+ */
 export interface OnnxTensorMessage {
   name: string;
   dims: number[];
   dataType: OnnxDataTypeCode;
-  rawData: Uint8Array;
+  rawData?: Uint8Array;
+  externalData?: { key: string; value: string }[];
+  dataLocation?: (typeof OnnxDataLocation)[keyof typeof OnnxDataLocation];
 }
 
 /** `AttributeProto` as this writer fills it. */

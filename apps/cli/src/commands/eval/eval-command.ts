@@ -1,6 +1,12 @@
 import type { Command } from "commander";
 import { CliError } from "../../shared/cli-error.js";
-import { parseChoice, parseIntegerList, parsePositiveInteger } from "../../shared/option-parsers.js";
+import {
+  BACKEND_OPTION_HELP,
+  backendOptionToEnvironment,
+  parseChoice,
+  parseIntegerList,
+  parsePositiveInteger,
+} from "../../shared/option-parsers.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 /** A results folder name with the time, safe on every file system: `pqm-results/bon-2026-11-26T10-12-00`. */
@@ -25,6 +31,8 @@ export function registerEval(program: Command): void {
     .requiredOption("--candidates <file>", "candidate file: [{question, responses: [{text, model_name}]}]")
     .option("--scores <file>", "pqm-scores/1 file for the candidate file")
     .option("--model <checkpoint>", "score the candidates with a checkpoint folder (pqm train writes them)")
+    .option("--backend <name>", `with --model: ${BACKEND_OPTION_HELP}`)
+    .hook("preAction", backendOptionToEnvironment)
     .option(
       "--n <list>",
       "subset sizes, e.g. 1,8,16 (default 1,8,16,32,64,128 up to the candidates)",
@@ -153,7 +161,14 @@ export function registerEval(program: Command): void {
     .command("processbench")
     .description("ProcessBench: find each solution's first wrong step from PRM scores; F1 per subset")
     .option("--scores <file>", "pqm-scores/1 file over the ProcessBench items (see --export)")
-    .option("--model <checkpoint>", "score the items with a checkpoint folder (pqm train writes them)")
+    .option(
+      "--model <folder>",
+      "score the items with a checkpoint folder of pqm train, or a published PRM's Hugging Face folder",
+    )
+    .option("--backend <name>", `with --model: ${BACKEND_OPTION_HELP}`)
+    .hook("preAction", backendOptionToEnvironment)
+    .option("--convention <name>", "with --model: the published PRM's convention (default: detected)")
+    .option("--backbone <folder>", "with --model and PQM's released state dict: the base model's folder")
     .option("--subsets <list>", "subsets, in the scores file's order", "gsm8k,math,olympiadbench,omnimath")
     .option(
       "--threshold <p|tune-on-subset>",
@@ -173,6 +188,8 @@ export function registerEval(program: Command): void {
       async (options: {
         scores?: string;
         model?: string;
+        convention?: string;
+        backbone?: string;
         subsets: string;
         threshold?: string;
         thresholdSubset?: string;
@@ -213,6 +230,8 @@ export function registerEval(program: Command): void {
           ...common,
           ...(options.scores !== undefined ? { scores: options.scores } : {}),
           ...(options.model !== undefined ? { model: options.model } : {}),
+          ...(options.convention !== undefined ? { convention: options.convention } : {}),
+          ...(options.backbone !== undefined ? { backbone: options.backbone } : {}),
           cacheDir: options.cacheDir,
           out,
         });

@@ -28,7 +28,12 @@ export const PROCESSBENCH_SUBSETS = ["gsm8k", "math", "olympiadbench", "omnimath
 export interface ProcessBenchCommandOptions {
   /** A pqm-scores/1 file over the ProcessBench items (exactly one of `scores` and `model`). */
   scores?: string;
+  /** A checkpoint folder of pqm train, or a published PRM's Hugging Face folder (see `loadModelScorer`). */
   model?: string;
+  /** The published PRM convention of `model` (default: detected). */
+  convention?: string;
+  /** The base model's folder of PQM's released state dict (convention `pqm-release`). */
+  backbone?: string;
   subsets: string[];
   /**
    * How the threshold is set: a fixed probability (default 0.5: a step is wrong when sigmoid(score) is
@@ -74,6 +79,9 @@ export async function runProcessBench(
   if ((options.scores === undefined) === (options.model === undefined)) {
     throw new CliError("give exactly one of --scores <file> and --model <checkpoint>", 2);
   }
+  if (options.model === undefined && (options.convention !== undefined || options.backbone !== undefined)) {
+    throw new CliError("--convention and --backbone go with --model <folder>", 2);
+  }
   checkSubsets(options);
   const candidatesFile = join(options.cacheDir, `processbench-${options.subsets.join("-")}.candidates.json`);
   // Written every run (a few MB): its bytes, hence its hash, follow from the ProcessBench files alone.
@@ -84,15 +92,22 @@ export async function runProcessBench(
       ? await readScoresFile(options.scores, { candidates }).catch((error: unknown) => {
           throw explainHash(error, candidatesFile);
         })
-      : await scoreWithModel(options.model!, (scorer) =>
-          scoreCandidatesCached(
-            scorer,
-            candidates,
-            options.cacheDir,
-            options.progress
-              ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
-              : {},
-          ),
+      : await scoreWithModel(
+          options.model!,
+          (scorer) =>
+            scoreCandidatesCached(
+              scorer,
+              candidates,
+              options.cacheDir,
+              options.progress
+                ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
+                : {},
+            ),
+          {
+            ...(options.convention === undefined ? {} : { convention: options.convention }),
+            ...(options.backbone === undefined ? {} : { backbone: options.backbone }),
+            ...(options.progress ? { log: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+          },
         );
   if (scores.level === "outcome") {
     throw new CliError(
@@ -116,6 +131,8 @@ export async function runProcessBench(
     config: {
       scores: options.scores ?? null,
       model: options.model ?? null,
+      ...(options.convention === undefined ? {} : { convention: options.convention }),
+      ...(options.backbone === undefined ? {} : { backbone: options.backbone }),
       subsets: options.subsets,
       threshold: threshold.kind === "fixed" ? threshold.probability : `tune-on-${threshold.subset}`,
       candidatesSha256: candidates.sha256,
