@@ -5,6 +5,7 @@ import { registerDemo } from "./commands/demo/demo-command.js";
 import { registerEval } from "./commands/eval/eval-command.js";
 import { registerExample } from "./commands/example/example-command.js";
 import { registerExperiment } from "./commands/experiment/experiment-command.js";
+import { registerExport } from "./commands/export/export-command.js";
 import { registerScore } from "./commands/score/score-command.js";
 import { registerSearch } from "./commands/search/search-command.js";
 import { registerTrain } from "./commands/train/train-command.js";
@@ -31,7 +32,7 @@ program
 
 // The commands that run TF.js keep its console banner and advice off the screen (their worker
 // threads call quietTfjs themselves). Imported only for them, so other commands load no TF.js.
-const tfjsCommands = new Set(["demo", "eval", "example", "experiment", "score", "train"]);
+const tfjsCommands = new Set(["demo", "eval", "example", "experiment", "export", "score", "train"]);
 program.hook("preAction", async (_program, actionCommand) => {
   let command = actionCommand;
   while (command.parent !== null && command.parent !== program) command = command.parent;
@@ -41,6 +42,7 @@ program.hook("preAction", async (_program, actionCommand) => {
 registerDemo(program);
 registerExample(program);
 registerExperiment(program);
+registerExport(program);
 registerData(program);
 registerAnnotate(program);
 registerEval(program);

@@ -16,4 +16,5 @@ export type {
 export { describeFileSystemError, fileSystemErrorCodes, isFileSystemError } from "./file-system-errors.js";
 export * from "./formats/index.js";
 export * from "./hub/index.js";
+export { InterruptedError, isInterruptedError } from "./interrupted.js";
 export { environmentSecrets, REDACTED, redactSecrets } from "./redact-secrets.js";

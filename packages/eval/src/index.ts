@@ -75,7 +75,7 @@ export type { CandidateDetail, QuestionDetail } from "./report/question-details.
 export { buildQuestionDetails } from "./report/question-details.js";
 export type { EvaluationParts, EvaluationResults } from "./report/results.js";
 export { createEvaluationResults, RESULTS_FORMAT, readEvaluationResults } from "./report/results.js";
-export type { ScoreCacheOptions, ScoringProgress } from "./scores/scores-cache.js";
+export type { ScoreCacheOptions, ScoringProgress, ScoringSaved } from "./scores/scores-cache.js";
 export { formatScoringProgress, scoreCandidatesCached, scoresCachePath } from "./scores/scores-cache.js";
 export type {
   ExcludedScore,

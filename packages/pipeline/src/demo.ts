@@ -16,6 +16,7 @@ import { followSignal } from "./follow-signal.js";
 import { type ModelReportLink, writeModelReports } from "./model-reports.js";
 import type { PipelineEvent, RunOptions } from "./progress.js";
 import { type DemoRecipe, resolveDemoRecipe } from "./recipe.js";
+import { openRunFolder, RunLedger } from "./run-state.js";
 import type { TrainJob } from "./train-and-score.js";
 import { runTrainJobs } from "./train-jobs.js";
 
@@ -94,6 +95,7 @@ async function runDemoSeed(
   seed: number,
   outDir: string | undefined,
   options: RunOptions,
+  ledger: RunLedger,
 ): Promise<DemoSeedRun> {
   const { signal } = options;
   const emit = (event: PipelineEvent) => options.onProgress?.(event);
@@ -113,7 +115,7 @@ async function runDemoSeed(
   };
   const environment = new ArithEnvironment({ seed, problems: recipe.problems, policy: recipe.policy });
 
-  const { corpus, summary } = await timed("annotate", () =>
+  const { corpus, rollouts } = await timed("annotate", () =>
     arithMonteCarloCorpus(environment, {
       questions: recipe.trainQuestions,
       samplesPerQuestion: recipe.samplesPerQuestion,
@@ -122,9 +124,13 @@ async function runDemoSeed(
       sampleSeed: seed,
       seed,
       ...(signal ? { signal } : {}),
-      onProgress: (progress) => emit({ type: "annotation", seed, rollouts: recipe.rollouts, progress }),
+      onProgress: (progress) => {
+        ledger.progress(`seed ${seed}: annotation`, `${progress.doneRows} of ${progress.totalRows} rows`);
+        emit({ type: "annotation", seed, rollouts: recipe.rollouts, progress });
+      },
     }),
   );
+  ledger.done(`seed ${seed}: annotation`);
   const test = await timed("sample candidates", async () => sampleTestCandidates(environment, recipe, seed));
   // The vocabulary comes from training questions and solutions plus fresh problems of the same
   // generator, so that test questions with other names do not fall to [UNK]; no labels are involved.
@@ -155,6 +161,7 @@ async function runDemoSeed(
         ...(options.workerSetup ? { workerSetup: options.workerSetup } : {}),
         ...(signal ? { signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        onResult: (job) => ledger.done(`seed ${seed}: model ${job.name ?? job.loss}`),
       }),
     jobs.length,
   );
@@ -169,7 +176,8 @@ async function runDemoSeed(
       seed,
       backend: trained[0]?.backend ?? "",
       stages,
-      corpus: { trajectories: corpus.length, steps, rollouts: summary.rollouts, ...labelQuality(corpus) },
+      // Every row's rollouts, those of rows a resumed run read back included.
+      corpus: { trajectories: corpus.length, steps, rollouts, ...labelQuality(corpus) },
       test: {
         questions: test.questions.length,
         candidatesPerQuestion: recipe.candidates,
@@ -194,26 +202,40 @@ async function runDemoSeed(
  * budget, and compare them by best-of-n and step-level metrics against the exact truths; then the
  * summary over seeds. With `out`, also writes the results folder (per-seed annotations and training
  * metrics, `results.json`, `report.md`, `index.html`, the plot, and a full best-of-n report per model
- * for the first seed).
- * @throws RangeError for a bad recipe field; the signal's reason when aborted.
+ * for the first seed), and resumes what an earlier run of the same recipe left there (`overwrite`).
+ * @throws RangeError for a bad recipe field; `RunMismatchError` when `out` holds a run with another
+ *   recipe; an `InterruptedError` (whose `saved` says what was kept) when the signal aborts it.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   const recipe = resolveDemoRecipe(options.recipe);
   const followed = followSignal(options.signal);
+  const ledger = new RunLedger(options.out);
   try {
-    return await demo(recipe, { ...options, signal: followed.signal });
+    if (options.out !== undefined) {
+      await openRunFolder(options.out, { run: "demo", recipe }, options.overwrite ?? false);
+    }
+    return await demo(recipe, { ...options, signal: followed.signal }, ledger);
+  } catch (error) {
+    if (options.signal?.aborted) throw ledger.interrupted(options.signal.reason);
+    throw error;
   } finally {
     followed.dispose();
   }
 }
 
-async function demo(recipe: DemoRecipe, options: DemoOptions): Promise<DemoRun> {
+async function demo(recipe: DemoRecipe, options: DemoOptions, ledger: RunLedger): Promise<DemoRun> {
   const { out, signal } = options;
   const runs: DemoSeedRun[] = [];
   for (let k = 0; k < recipe.seeds; k++) {
     const seed = recipe.seed + k;
     runs.push(
-      await runDemoSeed(recipe, seed, out === undefined ? undefined : join(out, `seed-${seed}`), options),
+      await runDemoSeed(
+        recipe,
+        seed,
+        out === undefined ? undefined : join(out, `seed-${seed}`),
+        options,
+        ledger,
+      ),
     );
   }
   const summary = summarizeDemo(

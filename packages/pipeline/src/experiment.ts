@@ -8,6 +8,7 @@ import { evaluateModel, sampleTestCandidates } from "./demo-evaluation.js";
 import { followSignal } from "./follow-signal.js";
 import type { PipelineEvent, RunOptions } from "./progress.js";
 import { type DemoRecipe, resolveDemoRecipe } from "./recipe.js";
+import { openRunFolder, RunLedger } from "./run-state.js";
 import type { TrainJob } from "./train-and-score.js";
 import { runTrainJobs } from "./train-jobs.js";
 
@@ -117,9 +118,11 @@ async function variantsOf(
   outDir: string | undefined,
   quick: boolean,
   options: RunOptions,
+  ledger: RunLedger,
 ): Promise<Variant[]> {
   const seed = recipe.seed;
   const monteCarlo = async (n: number) => {
+    const unit = `annotation N=${n}`;
     const { corpus } = await arithMonteCarloCorpus(environment, {
       questions: recipe.trainQuestions,
       samplesPerQuestion: recipe.samplesPerQuestion,
@@ -128,9 +131,13 @@ async function variantsOf(
       sampleSeed: seed,
       seed,
       ...(options.signal ? { signal: options.signal } : {}),
-      onProgress: (progress) => options.onProgress?.({ type: "annotation", seed, rollouts: n, progress }),
+      onProgress: (progress) => {
+        ledger.progress(unit, `${progress.doneRows} of ${progress.totalRows} rows`);
+        options.onProgress?.({ type: "annotation", seed, rollouts: n, progress });
+      },
     });
     options.signal?.throwIfAborted();
+    ledger.done(unit);
     return corpus;
   };
   const base = `MC N=${recipe.rollouts}`;
@@ -197,8 +204,10 @@ async function variantsOf(
  * with the same budget (two at a time, one worker thread each, when the recipe is `parallel`), scored
  * on the same held-out candidates and compared by best-of-n, step AUROC against the exact labels,
  * Spearman with the exact Q-values and the Theorem 3.5 ordering share. With `out`, also writes the
- * training corpora, metrics and the report (`results.json`, `report.md`, `index.html`, the plot).
- * @throws RangeError for a bad recipe field or experiment name; the signal's reason when aborted.
+ * training corpora, metrics and the report (`results.json`, `report.md`, `index.html`, the plot),
+ * and resumes what an earlier run of the same experiment and recipe left there (see `overwrite`).
+ * @throws RangeError for a bad recipe field or experiment name; `RunMismatchError` when `out` holds
+ *   another run; an `InterruptedError` (whose `saved` says what was kept) when the signal aborts it.
  */
 export async function runExperiment(options: ExperimentOptions): Promise<ExperimentRun> {
   const started = performance.now();
@@ -207,8 +216,21 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   }
   const recipe = resolveDemoRecipe(options.recipe);
   const followed = followSignal(options.signal);
+  const ledger = new RunLedger(options.out);
   try {
-    return await experimentRun(recipe, { ...options, signal: followed.signal }, started);
+    if (options.out !== undefined) {
+      const settings = {
+        run: "experiment",
+        experiment: options.experiment,
+        quick: options.quick ?? false,
+        recipe,
+      };
+      await openRunFolder(options.out, settings, options.overwrite ?? false);
+    }
+    return await experimentRun(recipe, { ...options, signal: followed.signal }, started, ledger);
+  } catch (error) {
+    if (options.signal?.aborted) throw ledger.interrupted(options.signal.reason);
+    throw error;
   } finally {
     followed.dispose();
   }
@@ -218,6 +240,7 @@ async function experimentRun(
   recipe: DemoRecipe,
   options: ExperimentOptions,
   started: number,
+  ledger: RunLedger,
 ): Promise<ExperimentRun> {
   const { experiment, out, signal } = options;
   const seed = recipe.seed;
@@ -228,7 +251,15 @@ async function experimentRun(
   let stageStarted = performance.now();
   emit({ type: "stage-start", seed, stage: "label" });
   signal?.throwIfAborted();
-  const variants = await variantsOf(experiment, environment, recipe, out, options.quick ?? false, options);
+  const variants = await variantsOf(
+    experiment,
+    environment,
+    recipe,
+    out,
+    options.quick ?? false,
+    options,
+    ledger,
+  );
   const test = sampleTestCandidates(environment, recipe, seed);
   emit({ type: "stage-end", seed, stage: "label", seconds: (performance.now() - stageStarted) / 1000 });
   const firstCorpus = variants[0]?.corpus ?? [];
@@ -261,6 +292,7 @@ async function experimentRun(
     ...(options.workerSetup ? { workerSetup: options.workerSetup } : {}),
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    onResult: (job) => ledger.done(`model ${job.name ?? job.loss}`),
   });
   emit({ type: "stage-end", seed, stage: "train", seconds: (performance.now() - stageStarted) / 1000 });
   const rows = trained.map((result, index): ExperimentRow => {

@@ -28,6 +28,7 @@ export {
 export type { ModelReportLink } from "./model-reports.js";
 export type {
   AnnotationEvent,
+  ModelResumedEvent,
   ModelTrainedEvent,
   PipelineEvent,
   RunOptions,
@@ -38,4 +39,6 @@ export type {
 } from "./progress.js";
 export type { DemoRecipe } from "./recipe.js";
 export { defaultDemoRecipe, quickDemoRecipe, resolveDemoRecipe } from "./recipe.js";
+export type { PipelineSaved } from "./run-state.js";
+export { RUN_FILE, RunMismatchError } from "./run-state.js";
 export { workerEntryAvailable } from "./train-jobs.js";

@@ -53,6 +53,16 @@ export interface ModelTrainedEvent {
   validationAuroc: number | null;
 }
 
+/** A model's result was found in the results folder, kept by an earlier run of the same recipe: it is not trained again. */
+export interface ModelResumedEvent {
+  type: "model-resumed";
+  seed: number;
+  model: string;
+  loss: string;
+  /** The file it was read from. */
+  file: string;
+}
+
 /** A worker thread that trains one model started or exited (parallel runs only). */
 export interface WorkerEvent {
   type: "worker";
@@ -70,6 +80,7 @@ export type PipelineEvent =
   | AnnotationEvent
   | TrainingStepEvent
   | ModelTrainedEvent
+  | ModelResumedEvent
   | WorkerEvent;
 
 /** Options every run takes besides its recipe. */
@@ -79,15 +90,28 @@ export interface RunOptions {
    * Without it nothing is written to disk and only the returned data remains.
    */
   out?: string;
-  /** Force a TF.js backend (`wasm`, `cpu`, or a native one when installed); default: the fastest installed. */
-  backend?: "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
   /**
-   * Stops the run: training stops between optimizer steps, workers are ended, and the promise rejects
-   * with `signal.reason` (an `AbortError` DOMException unless another reason was given). Training in
-   * the calling thread (`parallel: false`) notices the signal at its next step only when the signal is
-   * aborted from a progress callback or between awaits, since a training step does not yield.
+   * Force a TF.js backend (`wasm`, `cpu`, or `webgpu` / a native one when installed); default: the
+   * fastest installed.
+   */
+  backend?: "tensorflow-gpu" | "webgpu" | "tensorflow" | "wasm" | "cpu";
+  /**
+   * Stops the run: the annotation stops between rows, training stops between optimizer steps (the
+   * models in flight are abandoned), workers are ended, and the promise rejects with @pqm/data's
+   * `InterruptedError` (name `AbortError`, cause `signal.reason`) whose `saved` is a `PipelineSaved`:
+   * what was finished and kept in `out`. Training in the calling thread (`parallel: false`) notices
+   * the signal at its next step only when the signal is aborted from a progress callback or between
+   * awaits, since a training step does not yield.
    */
   signal?: AbortSignal;
+  /**
+   * With `out`, a run resumes what an earlier run of the same settings left in the folder (its
+   * `run.json` records them): finished annotation rows and trained models are read back. A folder
+   * holding a run with other settings is refused with `RunMismatchError`. `overwrite: true` deletes
+   * the folder's run state first (`run.json`, annotations, metrics, kept models, `seed-*` folders)
+   * and starts over.
+   */
+  overwrite?: boolean;
   /** Told about stages, annotation, training steps and worker threads. */
   onProgress?: (event: PipelineEvent) => void;
   /** Recorded in the results as what started the run (a command line); default `@pqm/pipeline`. */

@@ -20,7 +20,7 @@ export interface TrainJob {
   tokenizerCorpus: string[];
   config: DemoRecipe;
   seed: number;
-  /** Folder of the metrics log (`metrics-<loss>.jsonl`); none is written without it. */
+  /** Folder of the metrics log (`metrics-<name>.jsonl`) and of the result once trained (`model-<name>.result.json`); neither is written without it. */
   outDir?: string;
   backend?: RunOptions["backend"];
 }
@@ -102,7 +102,7 @@ export async function trainAndScore(job: TrainJob, hooks: TrainHooks = {}): Prom
         validationFraction: 0.1,
       },
       run: {
-        ...(job.outDir !== undefined ? { metricsPath: join(job.outDir, `metrics-${job.loss}.jsonl`) } : {}),
+        ...(job.outDir !== undefined ? { metricsPath: join(job.outDir, `metrics-${name}.jsonl`) } : {}),
         onStep: (record) => {
           hooks.onStep?.(record.step, record.loss);
           stopIfAsked();

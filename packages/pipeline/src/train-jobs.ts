@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { WorkerInput, WorkerMessage } from "./pipeline-worker.js";
 import type { PipelineEvent } from "./progress.js";
+import { jobResultFile, loadJobResult, saveJobResult } from "./run-state.js";
 import {
   TrainingStoppedError,
   type TrainJob,
@@ -36,6 +37,8 @@ export interface TrainJobsOptions {
   workerSetup?: readonly (string | URL)[];
   signal?: AbortSignal;
   onProgress?: (event: PipelineEvent) => void;
+  /** Told when a job's result is at hand: trained now (and kept, with `outDir`), or kept by an earlier run. */
+  onResult?: (job: TrainJob, resumed: boolean) => void;
 }
 
 function setupUrls(setup: readonly (string | URL)[] | undefined): string[] {
@@ -121,6 +124,8 @@ function runInWorker(
  * worker thread, when `parallel` (one core each, since wasm runs one thread a process), else one
  * after another in this thread. On an abort of `signal`, or when one job fails, every running job is
  * stopped and its thread has exited before this rejects (with the signal's reason, or the failure).
+ * A job with an `outDir` keeps its result there when it finishes (`model-<name>.result.json`), and
+ * a later call finds it and skips the job.
  */
 export async function runTrainJobs(
   jobs: readonly TrainJob[],
@@ -130,11 +135,31 @@ export async function runTrainJobs(
   const emit = options.onProgress ?? (() => {});
   const results: TrainJobResult[] = new Array(jobs.length);
   signal?.throwIfAborted();
+  // Jobs an earlier run of the same results folder finished are read back, not trained again.
+  const pending: number[] = [];
+  for (const [index, job] of jobs.entries()) {
+    const kept = await loadJobResult(job);
+    if (kept === undefined) {
+      pending.push(index);
+      continue;
+    }
+    results[index] = kept;
+    const name = job.name ?? job.loss;
+    emit({ type: "model-resumed", seed, model: name, loss: job.loss, file: jobResultFile(job) ?? "" });
+    options.onResult?.(job, true);
+  }
+  const finished = async (index: number, result: TrainJobResult): Promise<void> => {
+    const job = jobs[index]!;
+    results[index] = result;
+    await saveJobResult(job, result);
+    options.onResult?.(job, false);
+  };
   if (!(options.parallel && workerEntryAvailable())) {
-    for (const [index, job] of jobs.entries()) {
+    for (const index of pending) {
+      const job = jobs[index]!;
       const name = job.name ?? job.loss;
       try {
-        results[index] = await trainAndScore(job, {
+        const result = await trainAndScore(job, {
           onStep: (step, value) =>
             emit({
               type: "training-step",
@@ -148,6 +173,7 @@ export async function runTrainJobs(
           onTrained: (info) => emit({ type: "model-trained", seed, model: name, loss: job.loss, ...info }),
           shouldStop: () => signal?.aborted === true,
         });
+        await finished(index, result);
       } catch (error) {
         if (error instanceof TrainingStoppedError) signal?.throwIfAborted();
         throw error;
@@ -165,10 +191,10 @@ export async function runTrainJobs(
   let failure: { error: unknown } | undefined;
   let next = 0;
   const lane = async () => {
-    while (next < jobs.length && !stopAll.signal.aborted) {
-      const index = next++;
+    while (next < pending.length && !stopAll.signal.aborted) {
+      const index = pending[next++]!;
       try {
-        results[index] = await runInWorker(jobs[index]!, options, { flag, signal: stopAll.signal });
+        await finished(index, await runInWorker(jobs[index]!, options, { flag, signal: stopAll.signal }));
       } catch (error) {
         if (!(error instanceof TrainingStoppedError)) failure ??= { error };
         stopAll.abort();
@@ -177,7 +203,7 @@ export async function runTrainJobs(
   };
   try {
     const workers = Math.max(1, options.workers ?? DEFAULT_WORKERS);
-    await Promise.all(Array.from({ length: Math.min(workers, jobs.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(workers, pending.length) }, lane));
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -197,6 +197,80 @@ describe("runDemo, aborted", () => {
     });
     await expect(run).rejects.toThrow("enough");
     expect(steps).toEqual([1, 2]);
+  });
+});
+
+describe("runDemo, aborted with a results folder, and run again", () => {
+  const out = () => join(folder, "resumed");
+
+  it("says what it kept; the same recipe resumes to the same numbers, reading back what was finished", async () => {
+    const controller = new AbortController();
+    const run = runDemo({
+      recipe: quickDemoRecipe,
+      out: out(),
+      backend: "wasm",
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.type === "training-step") controller.abort(new Error("stop"));
+      },
+    });
+    const error = await run.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    // The annotation was finished and is kept; the models in training were abandoned.
+    expect(error).toMatchObject({
+      name: "AbortError",
+      message: `stop; kept in ${out()}: seed 0: annotation`,
+      saved: { out: out(), finished: ["seed 0: annotation"], partial: [] },
+    });
+    expect(JSON.parse(await readFile(join(out(), "run.json"), "utf8"))).toMatchObject({
+      settings: { run: "demo", recipe: { trainSteps: quickDemoRecipe.trainSteps } },
+    });
+
+    const resumed = await runDemo({ recipe: quickDemoRecipe, out: out(), backend: "wasm" });
+    const first = parallelRun?.results.runs[0];
+    expect(first).toBeDefined();
+    expect(numbers(resumed.results.runs[0]!)).toEqual(numbers(first!));
+
+    // Finished: a third run trains nothing; it reads both models back.
+    const events: Pipeline.PipelineEvent[] = [];
+    const again = await runDemo({
+      recipe: quickDemoRecipe,
+      out: out(),
+      backend: "wasm",
+      onProgress: (event) => events.push(event),
+    });
+    expect(events.filter((event) => event.type === "model-resumed").map((event) => event.model)).toEqual([
+      "pqm",
+      "bce",
+    ]);
+    expect(events.some((event) => event.type === "worker" || event.type === "training-step")).toBe(false);
+    expect(numbers(again.results.runs[0]!)).toEqual(numbers(first!));
+  });
+
+  it("refuses a folder holding another recipe's run; overwrite starts over", async () => {
+    const other = { ...quickDemoRecipe, trainSteps: 7 };
+    await expect(runDemo({ recipe: other, out: out() })).rejects.toMatchObject({
+      name: "RunMismatchError",
+      field: "recipe.trainSteps",
+      message: `${out()} already holds a run with other settings (recipe.trainSteps: 6 there, 7 now)`,
+    });
+    // Overwrite deletes the other run's state, then claims the folder (stopped here at once).
+    const controller = new AbortController();
+    const run = runDemo({
+      recipe: other,
+      out: out(),
+      overwrite: true,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError", saved: { finished: [] } });
+    // The old annotations and models are gone (the new run stopped before writing any).
+    expect(await readdir(join(out(), "seed-0"))).toEqual([]);
+    expect(JSON.parse(await readFile(join(out(), "run.json"), "utf8"))).toMatchObject({
+      settings: { recipe: { trainSteps: 7 } },
+    });
   });
 });
 

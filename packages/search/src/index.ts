@@ -27,8 +27,9 @@ export type {
   SearchProgress,
   SearchRun,
   SearchRunSummary,
+  SearchSaved,
 } from "./run-search.js";
-export { runSearch } from "./run-search.js";
+export { runSearch, SearchResultsMismatchError } from "./run-search.js";
 export type { ScorerSpend, TokenCounter } from "./scorers.js";
 export { CachingScorer, ExactQScorer, MeteredScorer } from "./scorers.js";
 export type { SearchCandidates } from "./search-candidates.js";

@@ -55,8 +55,18 @@ describe("runSearch", () => {
         if (progress.done === 5) controller.abort(new Error("stopped by the test"));
       },
     });
-    await expect(interrupted).rejects.toThrow(/stopped by the test/);
+    const error = await interrupted.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    // An AbortError naming the reason and what it kept; the questions in flight were abandoned.
+    expect(error).toMatchObject({ name: "AbortError", saved: { output: file, total: questions.length } });
+    const saved = (error as { saved: { finished: number } }).saved;
+    expect((error as Error).message).toBe(
+      `stopped by the test; kept ${saved.finished} of ${questions.length} questions in ${file}`,
+    );
     const written = (await readFile(file, "utf8")).trim().split("\n");
+    expect(written).toHaveLength(saved.finished);
     expect(written.length).toBeGreaterThanOrEqual(5);
     expect(written.length).toBeLessThan(questions.length);
     // A kill in the middle of a write leaves half a line.

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { JsonValue, Question, Scorer } from "@pqm/core/reference";
-import { isEquivalent, ResumableJsonlWriter } from "@pqm/data";
+import { InterruptedError, isEquivalent, ResumableJsonlWriter } from "@pqm/data";
 import { ConcurrencyLimiter } from "@pqm/data/http";
 import type { TokenCounter } from "./scorers.js";
 import { MeteredScorer } from "./scorers.js";
@@ -64,6 +64,37 @@ export interface RunSearchOptions {
   annotate?: (question: Question, outcome: SearchOutcome) => { [key: string]: JsonValue } | undefined;
   /** Decides correctness (default: @pqm/data's `isEquivalent` in the question's domain). */
   isCorrect?: (answer: string | null, question: Question) => boolean;
+}
+
+/**
+ * The results file holds rows of a run with other settings: resuming would mix two runs. Use another
+ * output, or delete the file to start over.
+ */
+export class SearchResultsMismatchError extends Error {
+  readonly file: string;
+  /** The 1-based line of the first foreign row. */
+  readonly line: number;
+
+  constructor(file: string, line: number, found: string, wanted: string) {
+    super(
+      `${file}:${line}: field 'run': the file holds results of another run ` +
+        `(${found}); this run is ${wanted}. Use another output, or delete the file to start over`,
+    );
+    this.name = "SearchResultsMismatchError";
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** What an interrupted run kept (the `saved` of its `InterruptedError`). */
+export interface SearchSaved {
+  /** The results file, when the run had one. */
+  output?: string;
+  /** Questions finished (resumed ones included); with `output`, each is a row of the file. */
+  finished: number;
+  total: number;
+  /** Of `finished`, those found in the file when the run started. */
+  resumed: number;
 }
 
 /** What a run found, over all its questions (resumed ones included). */
@@ -135,8 +166,10 @@ export function sumCompute(records: readonly SearchCompute[]): SearchCompute {
 /**
  * Searches every question and returns each one's answer, tree and compute, in question order.
  * With `output`, rows are appended as questions finish and a rerun resumes (see the option).
- * Throws an Error naming the file and line when the output holds rows of another run, and the
- * policy's or scorer's errors as they come (finished rows stay in the file).
+ * Throws a {@link SearchResultsMismatchError} naming the file and line when the output holds rows of another run, and the
+ * policy's or scorer's errors as they come (finished rows stay in the file). Aborted by `signal`, the
+ * questions in flight are abandoned and it rejects with @pqm/data's `InterruptedError` (name
+ * `AbortError`, cause the signal's reason) whose `saved` is a {@link SearchSaved}.
  */
 export async function runSearch(options: RunSearchOptions): Promise<SearchRun> {
   validateSearchSpec(options.spec);
@@ -158,10 +191,7 @@ export async function runSearch(options: RunSearchOptions): Promise<SearchRun> {
     const foreign = opened.rows.findIndex((row) => row.run !== run);
     if (foreign >= 0) {
       await writer.close();
-      throw new Error(
-        `${options.output}:${foreign + 1}: field 'run': the file holds results of another run ` +
-          `(${opened.rows[foreign]!.run}); this run is ${run}. Use another output, or delete the file to start over`,
-      );
+      throw new SearchResultsMismatchError(options.output, foreign + 1, opened.rows[foreign]!.run, run);
     }
     for (const row of opened.rows) if (wanted.has(row.key)) byKey.set(row.key, row);
   }
@@ -206,7 +236,22 @@ export async function runSearch(options: RunSearchOptions): Promise<SearchRun> {
   } finally {
     await writer?.close();
   }
-  if (failure !== undefined) throw failure.error;
+  if (failure !== undefined) {
+    if (options.signal?.aborted) {
+      const done = progress.done;
+      const kept =
+        options.output === undefined
+          ? `${done} of ${progress.total} questions were done (no output file: nothing kept)`
+          : `kept ${done} of ${progress.total} questions in ${options.output}`;
+      throw new InterruptedError<SearchSaved>(options.signal.reason, kept, {
+        ...(options.output === undefined ? {} : { output: options.output }),
+        finished: done,
+        total: progress.total,
+        resumed,
+      });
+    }
+    throw failure.error;
+  }
   const results = keys.map((key) => byKey.get(key)!);
   return { results, summary: summarize(results, resumed) };
 

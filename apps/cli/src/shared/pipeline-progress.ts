@@ -33,6 +33,8 @@ export function pipelineEventLine(event: PipelineEvent, labels: PipelineProgress
       const auroc = event.validationAuroc === null ? "-" : event.validationAuroc.toFixed(3);
       return `  ${event.model}: ${event.steps} steps in ${event.seconds.toFixed(1)} s (${Math.round(event.tokensPerSecond)} tokens/s), validation AUROC ${auroc}`;
     }
+    case "model-resumed":
+      return `  ${event.model}: trained by an earlier run, read from ${event.file}`;
     default:
       return null;
   }

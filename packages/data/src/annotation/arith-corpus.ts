@@ -19,12 +19,13 @@ export interface ArithMonteCarloCorpusOptions extends Omit<AnnotateOptions, "com
  * A Math-Shepherd-style training corpus from the arith environment with Monte-Carlo labels: the
  * policy's sampled solutions, annotated by rolling the same policy out `n` times per step. Each
  * trajectory's `meta` also carries the exact process labels and Q-values, to measure label noise.
- * Write it with `writeMathShepherd`. Throws as `annotate`.
+ * Write it with `writeMathShepherd`. Throws as `annotate`. `rollouts` counts the rollouts behind every
+ * row's labels, rows resumed from `output` included (the summary's count is this call's only).
  */
 export async function arithMonteCarloCorpus(
   environment: ArithEnvironment,
   options: ArithMonteCarloCorpusOptions,
-): Promise<{ corpus: LabeledTrajectory[]; summary: AnnotationSummary }> {
+): Promise<{ corpus: LabeledTrajectory[]; summary: AnnotationSummary; rollouts: number }> {
   const { questions, samplesPerQuestion, offset, sampleSeed, ...annotateOptions } = options;
   const trajectories = environment.sampleTrajectories({
     questions,
@@ -37,7 +38,9 @@ export async function arithMonteCarloCorpus(
     completer: environment.policy,
   });
   const corpus: LabeledTrajectory[] = [];
+  let rollouts = 0;
   for (const row of rows) {
+    for (const count of row.rollouts) rollouts += count;
     const trajectory = annotatedRowToTrajectory(row);
     if (trajectory === undefined) continue;
     const { meta: _meta, ...question } = trajectory.question;
@@ -51,5 +54,5 @@ export async function arithMonteCarloCorpus(
       },
     });
   }
-  return { corpus, summary };
+  return { corpus, summary, rollouts };
 }

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { LoopbackHub } from "@pqm/testing";
 import { startLoopbackHub } from "@pqm/testing";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { isInterruptedError } from "../interrupted.js";
 import type { HfDownloadProgress } from "./download-progress.js";
 import type { HfDownloadOptions } from "./hf-download.js";
 import { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
@@ -308,7 +309,19 @@ describe("hfDownload of an LFS file through the CDN", () => {
     );
     await expect(download).rejects.toThrow(/abort/i);
     const incomplete = join(cacheDir, "datasets--acme--abort", "blobs", `${sha256(big)}.incomplete`);
-    expect(statSync(incomplete).size).toBeGreaterThan(0);
+    const kept = statSync(incomplete).size;
+    expect(kept).toBeGreaterThan(0);
+    // The error says what stays: an AbortError naming the partial file and its bytes.
+    const error = await download.catch((reason: unknown) => reason);
+    expect(isInterruptedError(error)).toBe(true);
+    expect(error).toMatchObject({
+      name: "AbortError",
+      saved: { uri: "hf://datasets/acme/abort/big.bin", partial: incomplete, bytes: kept, size: big.length },
+    });
+    expect((error as Error).message).toContain(`kept ${kept} of ${big.length} bytes`);
+    // A later call resumes from the kept bytes and ends with the whole, verified file.
+    const path = await hfDownload("hf://datasets/acme/abort/big.bin", options());
+    expect(sha256(readFileSync(path))).toBe(sha256(big));
   });
 
   it("starts over after a 416 when the partial file cannot be a prefix, then checks the size", async () => {

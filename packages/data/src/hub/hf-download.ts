@@ -12,6 +12,7 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describeNetworkError } from "../http/http-errors.js";
 import { abortableSleep, backoffDelay } from "../http/retry-timing.js";
+import { InterruptedError } from "../interrupted.js";
 import { redactSecrets } from "../redact-secrets.js";
 import type { HfDownloadProgress, ProgressReporter } from "./download-progress.js";
 import { createProgressReporter } from "./download-progress.js";
@@ -52,7 +53,11 @@ export interface HfDownloadOptions extends HubSettingsOptions {
    * the Hub cannot be reached. Never contains the token. Without it these go nowhere.
    */
   onWarning?: (message: string) => void;
-  /** Aborts the download; the partial `.incomplete` file stays and a later call resumes it. */
+  /**
+   * Aborts the download; the partial `.incomplete` file stays and a later call resumes it. Aborted
+   * during the body, the call rejects with an `InterruptedError` whose `saved` is a `DownloadSaved`
+   * (the partial file and its bytes); before it, with the signal's reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -392,7 +397,7 @@ async function downloadBlob(context: DownloadContext, metadata: HfFileMetadata, 
       const outcome = await transfer(context, metadata, incomplete, offset, expectedSha, state, reporter);
       if (outcome === "done") break;
     } catch (error) {
-      if (context.options.signal?.aborted) throw context.options.signal.reason;
+      if (context.options.signal?.aborted) throw await interrupted(context, incomplete, state);
       if (!isTransientError(error) || failures >= context.http.retries) {
         if (!isTransientError(error)) throw error;
         const kept = await currentSize(incomplete);
@@ -409,12 +414,43 @@ async function downloadBlob(context: DownloadContext, metadata: HfFileMetadata, 
         `download of ${context.uri} interrupted (${describeNetworkError(error)}); ` +
           `resuming in ${delay} ms (retry ${failures}/${context.http.retries})`,
       );
-      await abortableSleep(delay, context.options.signal);
+      try {
+        await abortableSleep(delay, context.options.signal);
+      } catch (error) {
+        if (context.options.signal?.aborted) throw await interrupted(context, incomplete, state);
+        throw error;
+      }
     }
   }
   await verify(context, incomplete, state, expectedSha);
   await rename(incomplete, blob);
   reporter.finish();
+}
+
+/** What an aborted download kept: the partial file, which the next call resumes. */
+export interface DownloadSaved {
+  uri: string;
+  /** The `.incomplete` file in the cache's blobs folder. */
+  partial: string;
+  /** Bytes in it. */
+  bytes: number;
+  /** The file's size, when the Hub announced it. */
+  size: number | undefined;
+}
+
+/** The InterruptedError of a download aborted by its caller, naming the partial file it keeps. */
+async function interrupted(
+  context: DownloadContext,
+  incomplete: string,
+  state: TransferState,
+): Promise<InterruptedError<DownloadSaved>> {
+  const bytes = await currentSize(incomplete);
+  const of = state.expectedSize === undefined ? "" : ` of ${state.expectedSize}`;
+  return new InterruptedError<DownloadSaved>(
+    context.options.signal?.reason,
+    `kept ${bytes}${of} bytes of ${context.uri} in ${incomplete}; a later download resumes from there`,
+    { uri: context.uri, partial: incomplete, bytes, size: state.expectedSize },
+  );
 }
 
 interface TransferState {

@@ -2,7 +2,7 @@
 // downloads, and the short names of the data sets pqm uses.
 
 export type { HfDownloadProgress } from "./download-progress.js";
-export type { HfDownloadOptions, HfFileMetadata } from "./hf-download.js";
+export type { DownloadSaved, HfDownloadOptions, HfFileMetadata } from "./hf-download.js";
 export { hfDownload, hfFileExists, hfFileMetadata } from "./hf-download.js";
 export { hfDownloadFiles } from "./hf-download-files.js";
 export type { HfFileRef, HfRepoType } from "./hf-uri.js";

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Scorer, Trajectory } from "@pqm/core/reference";
+import { isInterruptedError } from "@pqm/data";
 import { describe, expect, it } from "vitest";
 import { writeCandidateFixture } from "../candidates/candidate-file.test-helper.js";
 import {
@@ -83,6 +84,37 @@ describe("scoreCandidatesCached", () => {
       "scoring with length/v1: 3/3 questions (1.2 s, 2 resumed)",
     );
     expect(result.scores[2]).toEqual([[1, 2, 3]]);
+  });
+
+  it("stops between questions on an abort, saying what it kept, and resumes to the same file", async () => {
+    const whole = await mkdtemp(join(tmpdir(), "pqm-eval-cache-"));
+    const expected = await scoreCandidatesCached(new LengthScorer(), candidates, whole);
+    const dir = await mkdtemp(join(tmpdir(), "pqm-eval-cache-"));
+    const controller = new AbortController();
+    // Aborted while question q1 is being scored: that question still finishes and is kept.
+    const scorer = new (class extends LengthScorer {
+      override async scoreSteps(trajectories: readonly Trajectory[]): Promise<number[][]> {
+        if (trajectories[0]!.question.text === "q1") controller.abort(new Error("stop now"));
+        return super.scoreSteps(trajectories);
+      }
+    })();
+    const stopped = scoreCandidatesCached(scorer, candidates, dir, { signal: controller.signal });
+    const error = await stopped.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(isInterruptedError(error)).toBe(true);
+    const partial = `${scoresCachePath(dir, scorer.name, candidates.sha256)}.partial`;
+    expect(error).toMatchObject({
+      name: "AbortError",
+      message: `stop now; kept the scores of 2 of 3 questions in ${partial}`,
+      saved: { partial, scored: 2, total: 3, resumed: 0 },
+    });
+    expect(scorer.calls).toEqual(["q0", "q1"]);
+    expect((await readFile(partial, "utf8")).trim().split("\n")).toHaveLength(3);
+    const resumed = await scoreCandidatesCached(scorer, candidates, dir);
+    expect(scorer.calls).toEqual(["q0", "q1", "q2"]);
+    expect(await readFile(resumed.file, "utf8")).toBe(await readFile(expected.file, "utf8"));
   });
 
   it("refuses a scorer returning the wrong number of scores", async () => {

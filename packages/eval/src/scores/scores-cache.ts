@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Question, Scorer } from "@pqm/core/reference";
-import { candidateTrajectories } from "@pqm/data";
+import { candidateTrajectories, InterruptedError } from "@pqm/data";
 import type { CandidateFile } from "../candidates/candidate-file.js";
 import { formatScoresLine, readScoresFile, SCORES_FORMAT, type ScoresFile } from "./scores-file.js";
 
@@ -18,6 +18,23 @@ export interface ScoreCacheOptions {
    * function prints nothing itself; `formatScoringProgress` makes a one-line text of an event.
    */
   onProgress?: (event: ScoringProgress) => void;
+  /**
+   * Stops scoring between questions: the question in flight is finished and appended, and the call
+   * rejects with @pqm/data's `InterruptedError` (name `AbortError`, cause the signal's reason) whose
+   * `saved` is a {@link ScoringSaved}. A later call resumes from the `.partial` file.
+   */
+  signal?: AbortSignal;
+}
+
+/** What an interrupted {@link scoreCandidatesCached} kept (the `saved` of its `InterruptedError`). */
+export interface ScoringSaved {
+  /** The `.partial` cache file: the header and one line per scored question. */
+  partial: string;
+  /** Questions scored and kept in it (resumed ones included). */
+  scored: number;
+  total: number;
+  /** Of `scored`, those already in the file when the call started. */
+  resumed: number;
 }
 
 /** Progress of {@link scoreCandidatesCached}. */
@@ -54,7 +71,8 @@ export function scoresCachePath(cacheDir: string, scorerName: string, candidates
  * other aggregations or n never re-run the model. Scoring goes question by question, appending to a
  * `.partial` file (progress through `options.onProgress`); an interrupted run resumes where it stopped.
  * Throws when the scorer returns the wrong number of scores (naming question and candidate), or when an
- * existing cache file does not match the candidates or names another scorer.
+ * existing cache file does not match the candidates or names another scorer; an `InterruptedError`
+ * when `options.signal` stops it (see the option).
  */
 export async function scoreCandidatesCached(
   scorer: Scorer,
@@ -114,6 +132,13 @@ export async function scoreCandidatesCached(
     });
   report("start", done);
   for (let q = done; q < total; q++) {
+    if (options.signal?.aborted) {
+      throw new InterruptedError<ScoringSaved>(
+        options.signal.reason,
+        `kept the scores of ${q} of ${total} questions in ${partial}`,
+        { partial, scored: q, total, resumed: done },
+      );
+    }
     const candidateQuestion = candidates.questions[q]!;
     const question: Question = options.questions?.[q] ?? {
       id: String(q),

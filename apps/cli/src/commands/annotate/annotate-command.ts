@@ -1,6 +1,6 @@
-import { setMaxListeners } from "node:events";
 import { type Command, Option } from "commander";
 import { CliError } from "../../shared/cli-error.js";
+import { Interrupts, resumeCommand, typedArguments } from "../../shared/interrupts.js";
 import { parseChoice, parsePositiveInteger } from "../../shared/option-parsers.js";
 import { describeSkipped } from "../../shared/skipped-rows.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
@@ -97,11 +97,12 @@ export function registerAnnotate(program: Command): void {
           );
         }
         const { runAnnotate } = await import("./annotate.js");
-        const controller = new AbortController();
-        // Every completer call in flight listens on the signal; hundreds at once are expected here.
-        setMaxListeners(0, controller.signal);
-        const onInterrupt = () => controller.abort(new Error("interrupted"));
-        process.once("SIGINT", onInterrupt);
+        // SIGINT/SIGTERM: the rows in flight are abandoned (their completer calls aborted), finished
+        // rows are already in the output, fsynced one by one.
+        const interrupts = new Interrupts({
+          finishing: "stopping the rows in flight; finished rows stay in the output",
+          lost: "finished rows stay in the output",
+        });
         let report: Awaited<ReturnType<typeof runAnnotate>>;
         try {
           report = await runAnnotate(
@@ -129,10 +130,10 @@ export function registerAnnotate(program: Command): void {
               ...(options.apiKeyFile !== undefined ? { apiKeyFile: options.apiKeyFile } : {}),
               progress: options.progress && !options.json,
             },
-            controller.signal,
+            interrupts.signal,
           );
         } finally {
-          process.off("SIGINT", onInterrupt);
+          interrupts.close();
         }
         const summary = report.summary;
         if (options.json) printJson(report);
@@ -162,9 +163,10 @@ export function registerAnnotate(program: Command): void {
           console.log(formatTable(["what", "value"], rows));
         }
         if (summary.aborted) {
-          throw new CliError(
-            `interrupted; finished rows are in ${report.output}: rerun the same command to resume`,
-            130,
+          const done = summary.resumedRows + summary.writtenRows;
+          throw interrupts.error(
+            `kept ${done} of ${summary.totalRows} rows in ${report.output} (${summary.writtenRows} labeled now)`,
+            resumeCommand(["annotate"], typedArguments(1)),
           );
         }
         if (summary.failures.length > 0) {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { CliError, withFileRole } from "../../shared/cli-error.js";
+import { resumeCommand, typedArguments, withInterrupts } from "../../shared/interrupts.js";
 import { parsePositiveInteger } from "../../shared/option-parsers.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
 
@@ -148,10 +149,26 @@ export function registerData(program: Command): void {
     .option("--json", "print the result as JSON")
     .action(async (name: string, options: { cacheDir?: string; progress: boolean; json?: boolean }) => {
       const { downloadData } = await import("./download.js");
-      const report = await downloadData(name, {
-        progress: options.progress && !options.json,
-        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      });
+      // SIGINT/SIGTERM: the partial file stays in the cache (`.incomplete`) and a rerun resumes it.
+      const report = await withInterrupts(
+        {
+          finishing: "stopping the download; the bytes received stay in the cache",
+          lost: "the bytes received stay in the cache",
+        },
+        (interrupts) =>
+          downloadData(name, {
+            progress: options.progress && !options.json,
+            ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+            signal: interrupts.signal,
+          }).catch(async (error: unknown) => {
+            if (interrupts.received === undefined) throw error;
+            const { isInterruptedError } = await import("@pqm/data");
+            throw interrupts.error(
+              isInterruptedError(error) ? error.kept : "no bytes were received yet",
+              resumeCommand(["data", "download"], typedArguments(2)),
+            );
+          }),
+      );
       if (options.json) return printJson(report);
       console.log(report.path);
     });

@@ -7,6 +7,8 @@ export interface DownloadOptions {
   cacheDir?: string;
   /** Show progress and warnings on standard error: a bar on a terminal, else occasional lines. */
   progress: boolean;
+  /** Stops the download; the partial file stays in the cache and a rerun resumes it (see @pqm/data). */
+  signal?: AbortSignal;
 }
 
 /** What `pqm data download` fetched. */
@@ -22,7 +24,11 @@ export interface DownloadReport {
  */
 export async function downloadData(name: string, options: DownloadOptions): Promise<DownloadReport> {
   return withDownloadProgress(progressStyle(options.progress), async (hub) => {
-    const common = { ...hub, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) };
+    const common = {
+      ...hub,
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
     if (name.startsWith("hf://")) {
       return { name, path: await hfDownload(name, common), source: name };
     }

@@ -1,5 +1,10 @@
 import type { Command } from "commander";
-import { parseIntegerList, parseNumber, parsePositiveInteger } from "../../shared/option-parsers.js";
+import {
+  BACKEND_OPTION_HELP,
+  parseIntegerList,
+  parseNumber,
+  parsePositiveInteger,
+} from "../../shared/option-parsers.js";
 import type { DemoFlags } from "./run-demo-command.js";
 
 /** Registers `pqm demo`, the toolkit's main job; its work (@pqm/pipeline) is imported only when it runs. */
@@ -17,7 +22,11 @@ export function registerDemo(program: Command): void {
     .option("--seed <number>", "seed of the first run", parseNumber)
     .option("--out <folder>", "results folder (default pqm-results/demo-<time>)")
     .option("--quick", "a scaled-down run (seconds; the numbers mean little)")
-    .option("--backend <name>", "TF.js backend: wasm or cpu (default: the fastest installed)")
+    .option(
+      "--overwrite",
+      "start over in an --out folder that holds a run (a rerun without it resumes the same settings, refuses others)",
+    )
+    .option("--backend <name>", BACKEND_OPTION_HELP)
     .option("--train-steps <number>", "optimizer steps of each model", parsePositiveInteger)
     .option("--train-questions <number>", "arith training questions", parsePositiveInteger)
     .option("--test-questions <number>", "held-out test questions", parsePositiveInteger)

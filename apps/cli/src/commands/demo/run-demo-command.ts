@@ -1,6 +1,7 @@
 import { demoTables } from "@pqm/eval";
 import { runDemo } from "@pqm/pipeline";
-import { parseChoice } from "../../shared/option-parsers.js";
+import { withPipelineInterrupts } from "../../shared/interrupts.js";
+import { parseBackendOption } from "../../shared/option-parsers.js";
 import { PipelineProgressView } from "../../shared/pipeline-progress.js";
 import { workerSetupModules } from "../../shared/pipeline-workers.js";
 import { quietTfjs } from "../../shared/quiet-tfjs.js";
@@ -12,6 +13,7 @@ export interface DemoFlags extends DemoRecipeFlags {
   out?: string;
   json?: boolean;
   backend?: string;
+  overwrite?: boolean;
 }
 
 /**
@@ -20,21 +22,23 @@ export interface DemoFlags extends DemoRecipeFlags {
  */
 export async function runDemoCommand(flags: DemoFlags): Promise<void> {
   const recipe = demoRecipeFromFlags(flags);
-  const backend = flags.backend
-    ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
-    : undefined;
+  const backend = parseBackendOption(flags.backend);
   const out = flags.out ?? `pqm-results/demo-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   quietTfjs();
   const started = performance.now();
   const progress = new PipelineProgressView({ command: "demo" });
-  const { results, files } = await runDemo({
-    recipe,
-    out,
-    ...(backend ? { backend } : {}),
-    command: `pqm ${process.argv.slice(2).join(" ")}`,
-    workerSetup: workerSetupModules(),
-    onProgress: progress.onProgress,
-  }).finally(() => progress.close());
+  const { results, files } = await withPipelineInterrupts(["demo"], out, (signal) =>
+    runDemo({
+      recipe,
+      out,
+      ...(backend ? { backend } : {}),
+      command: `pqm ${process.argv.slice(2).join(" ")}`,
+      workerSetup: workerSetupModules(),
+      onProgress: progress.onProgress,
+      signal,
+      overwrite: flags.overwrite === true,
+    }).finally(() => progress.close()),
+  );
   if (flags.json) return printJson(results);
   for (const table of demoTables(results.summary, results.runs[0])) {
     console.log(`\n${table.title}`);

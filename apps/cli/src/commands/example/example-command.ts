@@ -10,7 +10,7 @@ export function registerExample(program: Command): void {
       "run the core's worked example (the loss test vectors): every loss as a TF.js op and as a plain reference",
     )
     .option("--zeta <number>", "PQM margin", parseNumber, 4)
-    .option("--backend <name>", "TF.js backend (cpu or wasm)", "cpu")
+    .option("--backend <name>", "TF.js backend (cpu, wasm or webgpu)", "cpu")
     .option("--json", "print the result object as JSON")
     .action(async (options: { zeta: number; backend: string; json?: boolean }) => {
       const { runExample } = await import("./example.js");

@@ -1,3 +1,4 @@
+import { webgpuProbe } from "@pqm/testing";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.test-helper.js";
 
@@ -42,8 +43,29 @@ describe("pqm example (through the built binary)", () => {
   it("rejects an unknown backend naming it", async () => {
     const run = await runCli(["example", "--backend", "webgpu-nope"]);
     expect(run.exitCode).toBe(2);
-    expect(run.stderr.trim()).toBe("pqm: unknown TF.js backend 'webgpu-nope' (available here: cpu, wasm)");
+    expect(run.stderr.trim()).toBe(
+      "pqm: unknown TF.js backend 'webgpu-nope' (available here: cpu, wasm, webgpu)",
+    );
   });
+
+  // On WebGPU (lavapipe in CI): the same losses, read back asynchronously, and the adapter named.
+  const webgpu = webgpuProbe();
+  it.skipIf(!webgpu.available)(
+    `runs on webgpu and agrees with the references${webgpu.skipReason}`,
+    async () => {
+      const run = await runCli(["example", "--backend", "webgpu", "--json"]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as {
+        backend: string;
+        losses: { loss: string; tensor: number; reference: number }[];
+      };
+      expect(result.backend).toMatch(/^webgpu \(.+\)$/);
+      expect(result.losses).toHaveLength(7);
+      for (const row of result.losses)
+        expect(Math.abs(row.tensor - row.reference), row.loss).toBeLessThan(1e-4);
+      expect(result.losses.find((row) => row.loss === "pqm")?.tensor).toBeCloseTo(practical, 4);
+    },
+  );
 
   it("answers --help at once without loading the commands", async () => {
     const started = performance.now();

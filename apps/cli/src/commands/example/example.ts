@@ -14,7 +14,7 @@ import { selectCliBackend } from "../../shared/tfjs-backend.js";
 export interface ExampleOptions {
   /** The PQM margin. */
   zeta: number;
-  /** TF.js backend for the tensor losses (`cpu` or `wasm`). */
+  /** TF.js backend for the tensor losses (`cpu`, `wasm` or `webgpu`). */
   backend: string;
 }
 
@@ -31,6 +31,7 @@ export interface ExampleLossRow {
  */
 export interface ExampleResult {
   zeta: number;
+  /** The backend that ran: `cpu`, `wasm`, or for webgpu its description naming the adapter. */
   backend: string;
   scores: number[][];
   labels: number[][];
@@ -58,7 +59,10 @@ export async function runExample(options: ExampleOptions): Promise<ExampleResult
   const losses: ExampleLossRow[] = [];
   for (const name of lossNames) {
     const loss = getLoss(name, { zeta: options.zeta });
-    const value = tf.tidy(() => loss(tf.tensor2d(worked.scores), tf.tensor2d(worked.labels)));
+    // The labels' values go along, so the loss checks them on the host (webgpu cannot read back synchronously).
+    const value = tf.tidy(() =>
+      loss(tf.tensor2d(worked.scores), tf.tensor2d(worked.labels), worked.labels.flat()),
+    );
     const tensor = (await value.data())[0] ?? Number.NaN;
     value.dispose();
     losses.push({

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import {
+  BACKEND_OPTION_HELP,
   parseChoice,
   parseIntegerList,
   parseNumber,
@@ -20,8 +21,12 @@ export function registerExperiment(program: Command): void {
     .argument("<name>", names.join(" | "))
     .option("--out <folder>", "results folder (default pqm-results/experiment-<name>-<time>)")
     .option("--quick", "a scaled-down run (seconds; the numbers mean little)")
+    .option(
+      "--overwrite",
+      "start over in an --out folder that holds a run (a rerun without it resumes the same settings, refuses others)",
+    )
     .option("--seed <number>", "seed", parseNumber)
-    .option("--backend <name>", "TF.js backend: wasm or cpu")
+    .option("--backend <name>", BACKEND_OPTION_HELP)
     .option("--train-steps <number>", "optimizer steps of each model", parsePositiveInteger)
     .option("--train-questions <number>", "arith training questions", parsePositiveInteger)
     .option("--test-questions <number>", "held-out test questions", parsePositiveInteger)

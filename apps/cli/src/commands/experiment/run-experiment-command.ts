@@ -1,6 +1,7 @@
 import { experimentTable } from "@pqm/eval";
 import { type ExperimentName, runExperiment } from "@pqm/pipeline";
-import { parseChoice } from "../../shared/option-parsers.js";
+import { withPipelineInterrupts } from "../../shared/interrupts.js";
+import { parseBackendOption } from "../../shared/option-parsers.js";
 import { PipelineProgressView } from "../../shared/pipeline-progress.js";
 import { workerSetupModules } from "../../shared/pipeline-workers.js";
 import { quietTfjs } from "../../shared/quiet-tfjs.js";
@@ -12,6 +13,7 @@ export interface ExperimentFlags extends DemoRecipeFlags {
   out?: string;
   json?: boolean;
   backend?: string;
+  overwrite?: boolean;
 }
 
 /**
@@ -23,9 +25,7 @@ export async function runExperimentCommand(
   flags: ExperimentFlags,
 ): Promise<void> {
   const recipe = demoRecipeFromFlags(flags);
-  const backend = flags.backend
-    ? parseChoice("--backend", flags.backend, ["wasm", "cpu"] as const)
-    : undefined;
+  const backend = parseBackendOption(flags.backend);
   const out =
     flags.out ?? `pqm-results/experiment-${experiment}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   quietTfjs();
@@ -34,16 +34,20 @@ export async function runExperimentCommand(
     experiment,
     trainSteps: recipe.trainSteps,
   });
-  const { results, files } = await runExperiment({
-    experiment,
-    recipe,
-    out,
-    quick: flags.quick ?? false,
-    command: `pqm ${process.argv.slice(2).join(" ")}`,
-    ...(backend ? { backend } : {}),
-    workerSetup: workerSetupModules(),
-    onProgress: progress.onProgress,
-  }).finally(() => progress.close());
+  const { results, files } = await withPipelineInterrupts(["experiment"], out, (signal) =>
+    runExperiment({
+      experiment,
+      recipe,
+      out,
+      quick: flags.quick ?? false,
+      command: `pqm ${process.argv.slice(2).join(" ")}`,
+      ...(backend ? { backend } : {}),
+      workerSetup: workerSetupModules(),
+      onProgress: progress.onProgress,
+      signal,
+      overwrite: flags.overwrite === true,
+    }).finally(() => progress.close()),
+  );
   if (flags.json) return printJson(results);
   const table = experimentTable(results);
   console.log(formatTable(table.header, table.rows));

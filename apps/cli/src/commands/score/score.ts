@@ -4,11 +4,18 @@ import { dirname } from "node:path";
 import { formatScoringProgress, readCandidateFile, scoreCandidatesCached, scoresCachePath } from "@pqm/eval";
 import type { BackendChoice } from "@pqm/model";
 import { loadModelScorer } from "../../shared/model-scorer.js";
+import { connectRemoteScorer, type RemotePrmOptions, type RemoteScorer } from "../../shared/remote-scorer.js";
 
 /** Options of `pqm score`. */
 export interface ScoreCommandOptions {
-  /** Checkpoint folder of the process reward model. */
-  model: string;
+  /** Checkpoint folder of the process reward model (exactly one of `model` and `prm`). */
+  model?: string;
+  /** The published PRM convention of `model` (`--convention`); default: detected (see `loadModelScorer`). */
+  convention?: string;
+  /** The base model's folder for PQM's released state dict (`--backbone`). */
+  backbone?: string;
+  /** A model served by vLLM's pooling API (`--prm-url`), instead of `model`. */
+  prm?: RemotePrmOptions;
   /** Candidate file to score. */
   candidates: string;
   /** The pqm-scores/1 file to write. */
@@ -18,6 +25,8 @@ export interface ScoreCommandOptions {
   /** TF.js backend; default the fastest installed. */
   backend?: BackendChoice;
   progress: boolean;
+  /** Stops scoring after the question in flight (its scores are kept in the cache; see @pqm/eval). */
+  signal?: AbortSignal;
 }
 
 /** What `pqm score` wrote. */
@@ -39,31 +48,45 @@ export interface ScoreCommandResult {
  * Scores every step of every candidate with a checkpoint and writes a pqm-scores/1 file (raw logits,
  * the header carrying the candidate file's SHA-256 and the scorer's name). Scoring goes through @pqm/eval's
  * cache keyed by the checkpoint's hash and the candidate file's hash: an interrupted run resumes, a rerun
- * copies the cached file without loading the model.
- * @throws CliError for a missing checkpoint folder; @pqm/eval's errors naming the file and field for a bad
- *   candidate file; @pqm/model's load errors for a folder that is not a checkpoint.
+ * copies the cached file without loading the model. With `prm` the scorer is a model served by vLLM's
+ * pooling API (`shared/remote-scorer.ts`), its cache key the convention and the served model's name;
+ * it starts the next questions' requests ahead, so that `prm.requests` stay in flight.
+ * @throws CliError for a missing checkpoint folder, a bad `--prm-url` setting or servers that cannot be
+ *   asked; @pqm/eval's errors naming the file and field for a bad candidate file; @pqm/model's load
+ *   errors for a folder that is not a checkpoint, and its HTTP and response errors for a remote PRM.
  */
 export async function runScore(options: ScoreCommandOptions): Promise<ScoreCommandResult> {
   const log = (line: string) => {
     if (options.progress) process.stderr.write(`${line}\n`);
   };
-  const scorer = await loadModelScorer(options.model, {
-    ...(options.backend === undefined ? {} : { backend: options.backend }),
-    log,
-  });
+  const remote: RemoteScorer | undefined =
+    options.prm === undefined ? undefined : await connectRemoteScorer(options.prm, { log });
+  const scorer =
+    remote ??
+    (await loadModelScorer(options.model!, {
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.convention === undefined ? {} : { convention: options.convention }),
+      ...(options.backbone === undefined ? {} : { backbone: options.backbone }),
+      log,
+    }));
   try {
     const candidates = await readCandidateFile(options.candidates);
+    // A remote PRM starts the next questions' requests while the cache asks for one at a time.
+    remote?.plan(
+      candidates.questions.map((set) => ({
+        question: set.question,
+        steps: set.responses.map((response) => response.steps),
+      })),
+    );
     const cacheFile = scoresCachePath(options.cacheDir, scorer.name, candidates.sha256);
     const cached = existsSync(cacheFile);
-    log(cached ? `scores found in the cache: ${cacheFile}` : `scoring with ${options.model}`);
-    const scores = await scoreCandidatesCached(
-      scorer,
-      candidates,
-      options.cacheDir,
-      options.progress
+    log(cached ? `scores found in the cache: ${cacheFile}` : `scoring with ${options.model ?? scorer.name}`);
+    const scores = await scoreCandidatesCached(scorer, candidates, options.cacheDir, {
+      ...(options.progress
         ? { onProgress: (event) => process.stderr.write(`${formatScoringProgress(event)}\n`) }
-        : {},
-    );
+        : {}),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     await mkdir(dirname(options.out), { recursive: true });
     await copyFile(scores.file, options.out);
     const perCandidate = scores.scores.flat();

@@ -1,7 +1,20 @@
-import { setMaxListeners } from "node:events";
 import { type Command, Option } from "commander";
 import { CliError } from "../../shared/cli-error.js";
-import { parseChoice, parseNumber, parsePositiveInteger } from "../../shared/option-parsers.js";
+import { Interrupts, resumeCommand, typedArguments } from "../../shared/interrupts.js";
+import {
+  BACKEND_OPTION_HELP,
+  backendOptionToEnvironment,
+  parseChoice,
+  parseNumber,
+  parsePositiveInteger,
+} from "../../shared/option-parsers.js";
+import {
+  addPrmUrlOptions,
+  checkPrmChoice,
+  type PrmFlags,
+  refusePrmApiKey,
+  remotePrmOptions,
+} from "../../shared/remote-scorer.js";
 import { formatTable, printJson } from "../../shared/terminal-output.js";
 
 const methods = ["bon", "weighted-bon", "beam", "dvts", "mcts"] as const;
@@ -29,23 +42,37 @@ function refuseApiKey(apiKey: unknown): void {
   }
 }
 
-/** Interrupts work on Ctrl-C: finished questions stay in the results file, a rerun resumes. */
-async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  const onInterrupt = () =>
-    controller.abort(new CliError("interrupted (rerun the same command to resume)", 130));
-  process.once("SIGINT", onInterrupt);
+/**
+ * Runs `work` with SIGINT/SIGTERM handled (shared/interrupts.ts): the questions in flight are
+ * abandoned, finished ones stay in the results file, and the command ends with exit 130/143 naming
+ * what was kept and the command that resumes (`command`: `search` or `search-eval`).
+ */
+async function withInterrupt<T>(
+  command: string,
+  work: (signal: AbortSignal) => Promise<T>,
+  describe: (kept: string) => string = (kept) => kept,
+): Promise<T> {
+  const interrupts = new Interrupts({
+    finishing: "stopping the questions in flight; finished questions stay in the results",
+    lost: "finished questions stay in the results",
+  });
   try {
-    return await work(controller.signal);
+    return await work(interrupts.signal);
+  } catch (error) {
+    if (interrupts.received === undefined) throw error;
+    const { isInterruptedError } = await import("@pqm/data");
+    throw interrupts.error(
+      describe(isInterruptedError(error) ? error.kept : "nothing was finished"),
+      resumeCommand([command], typedArguments(1), { drop: ["--overwrite"] }),
+    );
   } finally {
-    process.off("SIGINT", onInterrupt);
+    interrupts.close();
   }
 }
 
 /** Registers `pqm search` and `pqm search-eval`; their work is imported only when they run. */
 export function registerSearch(program: Command): void {
-  program
+  const search = program
     .command("search")
     .description("PRM-guided search at test time: best-of-n, weighted best-of-n, beam search, DVTS, MCTS")
     .option("--policy <name>", "arith: the built-in environment's policy")
@@ -56,7 +83,13 @@ export function registerSearch(program: Command): void {
     )
     .option("--model <name>", "model name the --policy-url servers serve")
     .option("--prm <name>", "oracle (arith's exact Q-values) or a checkpoint folder (pqm train writes them)")
-    .option("--prm-url <urls>", "remote PRM scoring servers (not available yet)", parseUrls)
+    .option("--backend <name>", `with a checkpoint --prm: ${BACKEND_OPTION_HELP}`)
+    .hook("preAction", backendOptionToEnvironment)
+    .option(
+      "--convention <name>",
+      "with --prm-url: the served model's scoring convention (qwen2.5-math-prm, math-shepherd, ...)",
+    );
+  addPrmUrlOptions(search)
     .requiredOption("--method <name>", `search method: ${methods.join(", ")}`)
     .requiredOption(
       "--n <count>",
@@ -94,6 +127,7 @@ export function registerSearch(program: Command): void {
       0,
     )
     .requiredOption("--out <folder>", "results folder; a rerun with the same settings resumes")
+    .option("--overwrite", "start over: delete the results of an earlier run in --out first")
     .option(
       "--tree <index>",
       "the question (0-based) whose search tree.html draws (default: the first answered wrong)",
@@ -129,46 +163,48 @@ export function registerSearch(program: Command): void {
     .option("--no-progress", "no progress lines on stderr")
     .option("--json", "print the run's summary as JSON")
     .action(
-      async (options: {
-        policy?: string;
-        policyUrl?: string[];
-        model?: string;
-        prm?: string;
-        prmUrl?: string[];
-        method: string;
-        n: number;
-        beamWidth: number;
-        lookahead: number;
-        aggregation: string;
-        select?: string;
-        cPuct: number;
-        maxSteps: number;
-        questions?: number;
-        test?: string;
-        domain: string;
-        dataDir?: string;
-        seed: number;
-        out: string;
-        tree?: number;
-        concurrency: number;
-        requests: number;
-        temperature?: number;
-        maxChoicesPerRequest?: number;
-        includeStopStr?: boolean;
-        apiKeyEnv?: string;
-        apiKeyFile?: string;
-        apiKey?: string | boolean;
-        progress: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        options: PrmFlags & {
+          policy?: string;
+          policyUrl?: string[];
+          model?: string;
+          prm?: string;
+          convention?: string;
+          method: string;
+          n: number;
+          beamWidth: number;
+          lookahead: number;
+          aggregation: string;
+          select?: string;
+          cPuct: number;
+          maxSteps: number;
+          questions?: number;
+          test?: string;
+          domain: string;
+          dataDir?: string;
+          seed: number;
+          out: string;
+          overwrite?: boolean;
+          tree?: number;
+          concurrency: number;
+          requests: number;
+          temperature?: number;
+          maxChoicesPerRequest?: number;
+          includeStopStr?: boolean;
+          apiKeyEnv?: string;
+          apiKeyFile?: string;
+          apiKey?: string | boolean;
+          progress: boolean;
+          json?: boolean;
+        },
+      ) => {
         refuseApiKey(options.apiKey);
-        if (options.prmUrl !== undefined) {
-          throw new CliError(
-            "--prm-url is not available yet: remote PRM scoring needs the PRM scoring server, which pqm does not have yet; " +
-              "use --prm oracle (arith) or --prm <checkpoint>",
-            2,
-          );
-        }
+        refusePrmApiKey(options.prmApiKey);
+        checkPrmChoice(
+          { flag: "--prm oracle|<checkpoint>", given: options.prm !== undefined },
+          options.prmUrl,
+          options.convention,
+        );
         if ((options.policy === undefined) === (options.policyUrl === undefined)) {
           throw new CliError("give exactly one of --policy arith and --policy-url <url>[,<url>...]", 2);
         }
@@ -181,7 +217,6 @@ export function registerSearch(program: Command): void {
         if (options.policyUrl !== undefined && options.model === undefined) {
           throw new CliError("--policy-url needs --model <name> (the model the servers serve)", 2);
         }
-        if (options.prm === undefined) throw new CliError("give --prm oracle or --prm <checkpoint>", 2);
         const method = parseChoice("--method", options.method, methods);
         const aggregation = parseChoice("--aggregation", options.aggregation, aggregations);
         const select =
@@ -206,13 +241,15 @@ export function registerSearch(program: Command): void {
           throw new CliError(`${(error as Error).message}`, 2);
         }
         const { runSearchCommand } = await import("./search.js");
-        const result = await withInterrupt((signal) =>
+        const result = await withInterrupt("search", (signal) =>
           runSearchCommand({
             policy:
               options.policyUrl !== undefined
                 ? { kind: "openai", urls: options.policyUrl, model: options.model! }
                 : { kind: "arith" },
-            prm: options.prm!,
+            ...(options.prmUrl === undefined
+              ? { prm: options.prm! }
+              : { prmUrl: remotePrmOptions(options, options.convention!) }),
             spec,
             ...(options.questions === undefined ? {} : { questions: options.questions }),
             ...(options.test === undefined ? {} : { test: options.test }),
@@ -231,6 +268,7 @@ export function registerSearch(program: Command): void {
             ...(options.includeStopStr ? { includeStopStr: true } : {}),
             progress: options.progress && !options.json,
             signal,
+            overwrite: options.overwrite === true,
           }),
         );
         if (options.json) return printJson(result);
@@ -276,6 +314,8 @@ export function registerSearch(program: Command): void {
       "scorers: oracle and checkpoints, as name=<checkpoint>, comma-separated",
       "oracle",
     )
+    .option("--backend <name>", `with checkpoint scorers: ${BACKEND_OPTION_HELP}`)
+    .hook("preAction", backendOptionToEnvironment)
     .option(
       "--searches <list>",
       "method/N[/m[/lookahead]] entries separated by spaces or commas (default: a sweep of every method)",
@@ -311,17 +351,20 @@ export function registerSearch(program: Command): void {
             throw new CliError(`--searches: ${(error as Error).message}`, 2);
           }
         }
-        const results = await withInterrupt((signal) =>
-          runSearchEval({
-            questions: options.questions,
-            seeds: Array.from({ length: options.seeds }, (_, i) => options.seed + i),
-            prm: parsePrmList(options.prm),
-            searches,
-            concurrency: options.concurrency,
-            out: options.out,
-            progress: options.progress && !options.json,
-            signal,
-          }),
+        const results = await withInterrupt(
+          "search-eval",
+          (signal) =>
+            runSearchEval({
+              questions: options.questions,
+              seeds: Array.from({ length: options.seeds }, (_, i) => options.seed + i),
+              prm: parsePrmList(options.prm),
+              searches,
+              concurrency: options.concurrency,
+              out: options.out,
+              progress: options.progress && !options.json,
+              signal,
+            }),
+          (kept) => `finished runs stay in ${options.out}/runs; of the runs in flight, ${kept}`,
         );
         if (options.json) return printJson(results);
         const cell = (

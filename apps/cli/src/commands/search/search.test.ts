@@ -6,9 +6,11 @@ import type { ArithCompletionServer } from "@pqm/data";
 import { startArithCompletionServer } from "@pqm/data";
 import type { BestOfNResult } from "@pqm/eval";
 import { readCandidateFile, readScoresFile } from "@pqm/eval";
+import { getScoringConvention } from "@pqm/model";
 import type { QuestionResult } from "@pqm/search";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../run-cli.test-helper.js";
+import { loopbackScores, startVllmLoopback } from "../score/vllm-loopback.test-helper.js";
 import type { SearchCommandResult } from "./search.js";
 import { searchArithEnvironment } from "./search.js";
 import type { SearchEvalResults } from "./search-eval.js";
@@ -175,7 +177,36 @@ describe("pqm search", () => {
       join(folder, "x"),
     ];
     const cases: Array<[string[], RegExp]> = [
-      [[...base, "--prm-url", "http://127.0.0.1:9/v1", "--n", "4"], /--prm-url is not available yet/],
+      [[...base, "--prm-url", "http://127.0.0.1:9/v1", "--n", "4"], /--prm-url needs --convention/],
+      [
+        [
+          ...base,
+          "--prm",
+          "oracle",
+          "--prm-url",
+          "http://127.0.0.1:9",
+          "--convention",
+          "math-shepherd",
+          "--n",
+          "4",
+        ],
+        /give exactly one of --prm oracle\|<checkpoint> and --prm-url/,
+      ],
+      [[...base, "--n", "4"], /give exactly one of --prm/],
+      [
+        [
+          ...base,
+          "--prm-url",
+          "http://127.0.0.1:9",
+          "--convention",
+          "math-shepherd",
+          "--n",
+          "4",
+          "--prm-api-key",
+          "sk-secret-value",
+        ],
+        /--prm-api-key is refused/,
+      ],
       [[...base, "--prm", "oracle", "--n", "6"], /multiple of the beam width/],
       [[...base, "--prm", "oracle", "--n", "4", "--api-key", "sk-secret-value"], /--api-key is refused/],
       [
@@ -205,6 +236,62 @@ describe("pqm search", () => {
       expect(run.stderr).not.toContain("sk-secret-value");
     }
   });
+
+  it("guides the search with a PRM behind vLLM's pooling API (--prm-url), the key from PQM_PRM_API_KEY", async () => {
+    const prmKey = "pqm-prm-search-key-6e2b90c1";
+    const prm = await startVllmLoopback({
+      tag: "ки",
+      readout: "token-pair",
+      model: "peiyi9979/math-shepherd-mistral-7b-prm",
+      requiredApiKey: prmKey,
+    });
+    try {
+      const out = join(folder, "remote-prm");
+      const run = await runCli(
+        [
+          "search",
+          ...["--policy", "arith", "--prm-url", prm.url, "--convention", "math-shepherd"],
+          ...[
+            "--method",
+            "beam",
+            "--n",
+            "4",
+            "--beam-width",
+            "2",
+            "--questions",
+            "3",
+            "--out",
+            out,
+            "--json",
+          ],
+        ],
+        { env: { PQM_PRM_API_KEY: prmKey } },
+      );
+      expect(run.exitCode, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as SearchCommandResult;
+      expect(result.prm).toBe("vllm-pooling-math-shepherd-peiyi9979/math-shepherd-mistral-7b-prm");
+      expect(result.compute.prmCalls).toBeGreaterThan(0);
+      expect(prm.requests).toBeGreaterThan(0);
+      expect(prm.authorizations.every((header) => header === `Bearer ${prmKey}`)).toBe(true);
+      expect(run.stdout + run.stderr).not.toContain(prmKey);
+      // The scores the search saw are the server's, step by step, for the Math-Shepherd text of each path.
+      const candidates = await readCandidateFile(join(out, "candidates.json"));
+      const scores = await readScoresFile(join(out, "scores.jsonl"), { candidates });
+      expect(scores.header.scorer).toBe(result.prm);
+      const convention = getScoringConvention("math-shepherd");
+      candidates.questions.forEach((set, q) => {
+        set.responses.forEach((response, c) => {
+          const want = loopbackScores(convention.renderText(set.question, response.steps), "ки");
+          expect(scores.scores[q]![c]!.length).toBe(want.length);
+          scores.scores[q]![c]!.forEach((score, s) => {
+            expect(score).toBeCloseTo(want[s]!, 9);
+          });
+        });
+      });
+    } finally {
+      await prm.close();
+    }
+  }, 120_000);
 
   it("guides the search with a trained checkpoint (pqm train), naming it in the scores file", async () => {
     const environment = searchArithEnvironment(0);

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AnswerDomain, Question, Scorer } from "@pqm/core";
 import { ArithEnvironment } from "@pqm/data";
@@ -11,12 +12,14 @@ import {
   ExactQScorer,
   OpenAIStepPolicy,
   runSearch,
+  SearchResultsMismatchError,
   searchCandidates,
   searchTreeView,
   writeSearchCandidates,
 } from "@pqm/search";
 import { CliError } from "../../shared/cli-error.js";
 import { loadModelScorer, type ModelScorer } from "../../shared/model-scorer.js";
+import { connectRemoteScorer, type RemotePrmOptions } from "../../shared/remote-scorer.js";
 import { loadTestSet } from "../../shared/test-sets.js";
 import { renderTreeHtml } from "./tree-html.js";
 
@@ -29,8 +32,10 @@ export function searchArithEnvironment(seed: number): ArithEnvironment {
 export interface SearchCommandOptions {
   /** `arith`, or OpenAI-compatible base URLs. */
   policy: { kind: "arith" } | { kind: "openai"; urls: string[]; model: string };
-  /** `oracle` (the exact-Q oracle of arith) or a checkpoint folder. */
-  prm: string;
+  /** `oracle` (the exact-Q oracle of arith) or a checkpoint folder (exactly one of `prm` and `prmUrl`). */
+  prm?: string;
+  /** A process reward model served by vLLM's pooling API (`--prm-url`). */
+  prmUrl?: RemotePrmOptions;
   spec: SearchSpec;
   /** Arith test questions (with `--policy arith` or arith questions served over HTTP). */
   questions?: number;
@@ -52,6 +57,8 @@ export interface SearchCommandOptions {
   tree?: number;
   progress: boolean;
   signal?: AbortSignal;
+  /** Start over: delete the results file of an earlier run in `out` first (else a rerun resumes it, or refuses other settings). */
+  overwrite?: boolean;
 }
 
 /** What `pqm search --json` prints. */
@@ -145,7 +152,13 @@ export async function runSearchCommand(options: SearchCommandOptions): Promise<S
 
   let scorer: Scorer;
   let modelScorer: ModelScorer | undefined;
-  if (options.prm === "oracle") {
+  if (options.prmUrl !== undefined) {
+    // Ctrl-C cancels the PRM requests in flight too: the questions in flight are abandoned anyway.
+    scorer = await connectRemoteScorer(options.prmUrl, {
+      log,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } else if (options.prm === "oracle") {
     if (environment === undefined) {
       throw new CliError(
         "--prm oracle knows the exact Q-values of arith questions only: use --questions <count>",
@@ -154,7 +167,7 @@ export async function runSearchCommand(options: SearchCommandOptions): Promise<S
     }
     scorer = new ExactQScorer(environment);
   } else {
-    modelScorer = await loadModelScorer(options.prm, { log });
+    modelScorer = await loadModelScorer(options.prm!, { log });
     scorer = modelScorer;
   }
 
@@ -168,6 +181,10 @@ export async function runSearchCommand(options: SearchCommandOptions): Promise<S
     treeHtml: join(options.out, "tree.html"),
     treeJson: join(options.out, "tree.json"),
   };
+  if (options.overwrite && existsSync(files.results)) {
+    log(`--overwrite: deleting the previous results ${files.results}`);
+    await rm(files.results);
+  }
   const started = Date.now();
   let lastLine = 0;
   try {
@@ -195,6 +212,13 @@ export async function runSearchCommand(options: SearchCommandOptions): Promise<S
               return { exactQ: truth.exactQ, exactLabel: truth.exactLabel, firstMistake: truth.firstMistake };
             },
           }),
+    }).catch((error: unknown) => {
+      if (error instanceof SearchResultsMismatchError) {
+        throw new CliError(
+          `${error.message.replace(/\. Use another output.*$/, "")}; start over with --overwrite, or choose another --out`,
+        );
+      }
+      throw error;
     });
     const candidates = searchCandidates(results, questions, policy.name);
     await writeSearchCandidates(files.candidates, candidates);

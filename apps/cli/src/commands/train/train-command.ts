@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { CliError } from "../../shared/cli-error.js";
+import { Interrupts, resumeCommand as sharedResumeCommand, typedArguments } from "../../shared/interrupts.js";
 import { parseNumber } from "../../shared/option-parsers.js";
 import { printJson } from "../../shared/terminal-output.js";
 
@@ -53,7 +53,12 @@ const fieldFlags = [
     "save a checkpoint every N steps (and at the end)",
   ],
   ["--time-budget", "<seconds>", "run.timeBudgetSeconds", "stop (and checkpoint) after this many seconds"],
-  ["--backend", "<name>", "run.backend", "TF.js backend: wasm, cpu (default: the fastest installed)"],
+  [
+    "--backend",
+    "<name>",
+    "run.backend",
+    "TF.js backend: wasm, cpu, webgpu, tensorflow, tensorflow-gpu (default: the fastest installed)",
+  ],
 ] as const;
 
 /** Fields whose flag value is a number (commander parses them; the schema checks their range). */
@@ -76,73 +81,17 @@ function optionKey(flag: string): string {
   return flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-/** A word for the shell: as is when plain, else single-quoted. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
  * The command that continues an interrupted run (`argv`: the words after `pqm train`): the one typed,
  * without `--resume` (the rerun finds the latest checkpoint in the output folder itself) or `--overwrite`,
  * with `--out` when it was not given.
  */
 export function resumeCommand(argv: readonly string[], outputDir: string): string {
-  const kept: string[] = [];
-  for (let index = 0; index < argv.length; index++) {
-    const word = argv[index] as string;
-    if (word === "--resume") {
-      index++;
-      continue;
-    }
-    if (word.startsWith("--resume=") || word === "--overwrite") continue;
-    kept.push(word);
-  }
-  if (!kept.some((word) => word === "--out" || word.startsWith("--out="))) kept.push("--out", outputDir);
-  return ["pqm", "train", ...kept].map(shellWord).join(" ");
-}
-
-/**
- * Ctrl-C (SIGINT) and SIGTERM while `pqm train` runs. Before training starts there is nothing to keep:
- * the process ends at once. During training the first one aborts `signal` (the step in flight finishes
- * and is checkpointed); a second one ends the process at once, keeping the checkpoints already written.
- */
-class TrainInterrupts {
-  readonly controller = new AbortController();
-  received: NodeJS.Signals | undefined;
-  training = false;
-  private readonly handler = (signal: NodeJS.Signals) => this.onSignal(signal);
-
-  constructor() {
-    process.on("SIGINT", this.handler);
-    process.on("SIGTERM", this.handler);
-  }
-
-  static exitCode(signal: NodeJS.Signals): number {
-    return signal === "SIGTERM" ? 143 : 130;
-  }
-
-  close(): void {
-    process.off("SIGINT", this.handler);
-    process.off("SIGTERM", this.handler);
-  }
-
-  private onSignal(signal: NodeJS.Signals): void {
-    if (!this.training) {
-      process.stderr.write(`pqm: ${signal} before training started: nothing to keep\n`);
-      process.exit(TrainInterrupts.exitCode(signal));
-    }
-    if (this.received !== undefined) {
-      process.stderr.write(
-        `pqm: ${signal} again: stopping at once; the step in flight is lost, earlier checkpoints are kept\n`,
-      );
-      process.exit(TrainInterrupts.exitCode(signal));
-    }
-    this.received = signal;
-    process.stderr.write(
-      `\npqm: ${signal}: finishing the step in flight and saving a checkpoint (send it again to stop at once)\n`,
-    );
-    this.controller.abort();
-  }
+  return sharedResumeCommand(["train"], argv, {
+    dropWithValue: ["--resume"],
+    drop: ["--overwrite"],
+    ensure: [["--out", outputDir]],
+  });
 }
 
 /** Registers `pqm train`; its work (TF.js, @pqm/model) is imported only when it runs. */
@@ -187,7 +136,13 @@ export function registerTrain(program: Command): void {
       }
       const json = options.json === true;
       const { runTrain } = await import("./train.js");
-      const interrupts = new TrainInterrupts();
+      // Before training starts (reading data, building the model) there is nothing to keep: a signal
+      // ends the process at once. During training the step in flight finishes and is checkpointed.
+      const interrupts = new Interrupts({
+        before: "before training started",
+        finishing: "finishing the step in flight and saving a checkpoint",
+        lost: "the step in flight is lost, earlier checkpoints are kept",
+      });
       let result: Awaited<ReturnType<typeof runTrain>>;
       try {
         result = await runTrain({
@@ -197,27 +152,24 @@ export function registerTrain(program: Command): void {
           ...(typeof options.resume === "string" ? { resume: options.resume } : {}),
           overwrite: options.overwrite === true,
           progress: options.progress !== false && !json,
-          signal: interrupts.controller.signal,
-          onTrainingStart: () => {
-            interrupts.training = true;
-          },
+          signal: interrupts.signal,
+          onTrainingStart: () => interrupts.start(),
         });
       } finally {
         interrupts.close();
       }
       if (result.stoppedBy === "interrupted") {
         if (json) printJson(result);
-        const signal = interrupts.received ?? "SIGINT";
         const kept =
           result.checkpoints.length > 0
             ? `kept ${result.checkpoint} (weights, optimizer state, data position) and ${result.metrics} (steps 1-${result.steps})`
             : result.resumedFromStep === null
               ? "no step was done: nothing to keep"
               : `no step was done: ${result.outputDir} is as it was, with step ${result.resumedFromStep} its latest checkpoint`;
-        const command = resumeCommand(process.argv.slice(3), result.outputDir);
-        throw new CliError(
-          `interrupted by ${signal} after step ${result.steps}: ${kept}; resume with: ${command}`,
-          TrainInterrupts.exitCode(signal),
+        throw interrupts.error(
+          kept,
+          resumeCommand(typedArguments(1), result.outputDir),
+          ` after step ${result.steps}`,
         );
       }
       if (json) return printJson(result);

@@ -72,7 +72,7 @@ describe("train config layers", () => {
     expect((caught as CliError).message).toBe(
       "command line: field 'training.loss': expected one of pqm, pqm-paper, pqm-theory, pqm-ablation, bce, mse, orm, " +
         `got "hinge"; --steps: expected a whole number >= 1, got 0; field 'run.backend': expected one of auto, wasm, ` +
-        `cpu, tensorflow, tensorflow-gpu, got "gpu"`,
+        `cpu, webgpu, tensorflow, tensorflow-gpu, got "gpu"`,
     );
   });
 });

@@ -33,7 +33,7 @@ function choiceField<const T extends readonly [string, ...string[]]>(choices: T)
 const text = z.string({ error: "expected a string" }).min(1, { error: "expected a non-empty string" });
 
 /** The TF.js backends `--backend` accepts; `auto` lets @pqm/model choose the fastest installed. */
-export const trainBackendChoices = ["auto", "wasm", "cpu", "tensorflow", "tensorflow-gpu"] as const;
+export const trainBackendChoices = ["auto", "wasm", "cpu", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
 
 /** How over-long rows are handled (`encoding.overflow`), as @pqm/model's encoder names it. */
 export const overflowChoices = ["truncate-question", "drop"] as const;

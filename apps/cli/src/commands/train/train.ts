@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { JsonValue, LabeledTrajectory } from "@pqm/core";
 import type { SavedTrainingState, TrainingConfig } from "@pqm/model";
@@ -270,15 +270,19 @@ async function runFiles(outputDir: string): Promise<{ checkpoints: string[]; oth
   return { checkpoints, others };
 }
 
+/** {@link previousRun}'s answer for a folder whose run logged steps but wrote no checkpoint yet. */
+const NO_CHECKPOINT_YET = Symbol("no checkpoint yet");
+
 /**
  * Where a run without `--resume` starts in `outputDir`: fresh when it holds no run (or `overwrite`
- * cleared it), else from its latest checkpoint. Refuses a folder with a run but no checkpoint.
+ * cleared it), else from its latest checkpoint. A run that logged steps but wrote no checkpoint (one
+ * killed before its first) is {@link NO_CHECKPOINT_YET}: see {@link restartUnsavedRun}.
  */
 async function previousRun(
   outputDir: string,
   overwrite: boolean,
   log: (line: string) => void,
-): Promise<string | undefined> {
+): Promise<string | typeof NO_CHECKPOINT_YET | undefined> {
   const { checkpoints, others } = await runFiles(outputDir);
   if (overwrite) {
     if (checkpoints.length + others.length > 0) {
@@ -296,13 +300,35 @@ async function previousRun(
     log(`${outputDir} holds a run: resuming from its latest checkpoint ${folder} (--overwrite starts over)`);
     return folder;
   }
-  if (others.includes("metrics.jsonl")) {
-    throw new CliError(
+  if (others.includes("metrics.jsonl")) return NO_CHECKPOINT_YET;
+  return undefined;
+}
+
+/**
+ * A folder whose run logged steps but wrote no checkpoint (killed before its first): the same command
+ * (the same resolved configuration in its `train-config.json`) starts it over, there being nothing to
+ * resume from and nothing of another run to lose; anything else is refused.
+ */
+async function restartUnsavedRun(
+  outputDir: string,
+  resolved: JsonValue,
+  log: (line: string) => void,
+): Promise<void> {
+  const refuse = () =>
+    new CliError(
       `${outputDir} already holds a run (metrics.jsonl) but no checkpoint to resume from; ` +
         "start over with --overwrite, or choose another --out",
     );
+  let recorded: unknown;
+  try {
+    recorded = JSON.parse(await readFile(join(outputDir, "train-config.json"), "utf8"));
+  } catch {
+    throw refuse();
   }
-  return undefined;
+  if (JSON.stringify(recorded) !== JSON.stringify(resolved)) throw refuse();
+  log(
+    `${outputDir} holds this run, stopped before its first checkpoint: starting it over (nothing was kept to resume from)`,
+  );
 }
 
 /**
@@ -338,7 +364,8 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
   }
   const outputDir =
     config.output.dir ?? (options.resume === undefined ? defaultRunFolder() : dirname(options.resume));
-  const resumeFolder = options.resume ?? (await previousRun(outputDir, options.overwrite === true, log));
+  const previous = options.resume ?? (await previousRun(outputDir, options.overwrite === true, log));
+  const resumeFolder = previous === NO_CHECKPOINT_YET ? undefined : previous;
   if (resumeFolder !== undefined && !existsSync(join(resumeFolder, "pqm.json"))) {
     throw new CliError(
       `${resumeFolder}: the latest checkpoint in ${outputDir} has no pqm.json (a save cut short?); ` +
@@ -365,6 +392,15 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
       2,
     );
   }
+  const resolvedConfig = {
+    ...config,
+    output: { ...config.output, dir: outputDir, checkpointEvery: trainingConfig.checkpointEvery },
+    training: trainingConfig,
+  };
+  const recordedConfig = JSON.parse(
+    JSON.stringify({ ...resolvedConfig, resumedFrom: resumeFolder ?? null }),
+  ) as JsonValue;
+  if (previous === NO_CHECKPOINT_YET) await restartUnsavedRun(outputDir, recordedConfig, log);
   const trainRead = await readLabeled(config.data.train, "training data", config.data);
   const validationRead =
     config.data.validation === null
@@ -399,15 +435,12 @@ export async function runTrain(options: TrainCommandOptions): Promise<TrainComma
   );
   const { model } = built;
   try {
-    const resolvedConfig = {
-      ...config,
-      output: { ...config.output, dir: outputDir, checkpointEvery: trainingConfig.checkpointEvery },
-      training: trainingConfig,
-    };
     await mkdir(outputDir, { recursive: true });
-    await writeFile(
+    // Atomic: a kill mid-write must not leave a torn file that would make the same command refuse.
+    const { writeFileAtomic } = await import("@pqm/data");
+    await writeFileAtomic(
       join(outputDir, "train-config.json"),
-      `${JSON.stringify({ ...resolvedConfig, resumedFrom: resumeFolder ?? null }, null, 2)}\n`,
+      `${JSON.stringify(recordedConfig, null, 2)}\n`,
     );
     const backbone = model.backbone.config;
     log(
