@@ -365,7 +365,7 @@ export async function loadConventionModel(
   const config = resolveDecoderConfig({ ...raw, vocab_size: rows, tie_word_embeddings: true }, configPath);
   if (options.skipMemoryCheck !== true)
     assertFitsMemory(config, "frozen", tf.getBackend(), options.memoryShape);
-  const tokenizer = await loadTokenizer(tokenizerFolder);
+  const tokenizer = evidence.tokenizer ?? (await loadTokenizer(tokenizerFolder));
   if (convention.name === "pqm-release") {
     const { id } = tokenizer.addSpecialToken(PQM_RELEASE_STEP_TAG);
     if (id >= rows) {

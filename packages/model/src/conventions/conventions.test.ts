@@ -39,9 +39,12 @@ it("has a fixture for every convention (test/fixtures/prm-conventions)", () => {
 });
 
 describe("the conventions' published texts", () => {
+  // Only the families that tokenize one text have a reference text; skywork-prm and the TRL
+  // conventions tokenize each piece on its own, and their ids are checked by the encoding tests.
   for (const [name, fixture] of fixtures) {
     const withText = fixture.cases.filter((c) => c.text !== undefined);
-    it.skipIf(withText.length === 0)(`${name}: renderText writes the text the reference tokenized`, () => {
+    if (withText.length === 0) continue;
+    it(`${name}: renderText writes the text the reference tokenized`, () => {
       const convention = getScoringConvention(name);
       for (const c of withText) expect(convention.renderText(c.question, c.steps)).toBe(c.text);
     });

@@ -2,7 +2,10 @@ import { existsSync, statSync } from "node:fs";
 import { open, readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ModelLoadError } from "../backbone/model-load-error.js";
+import { readSafetensorsHeader } from "../backbone/safetensors/read-safetensors.js";
 import { HF_EXPORT_INFO_FILE } from "../export/hf-token-classification.js";
+import { loadTokenizer } from "../tokenizer/hf-tokenizer.js";
+import type { PrmTokenizer } from "../tokenizer/prm-tokenizer.js";
 
 /** A tensor's header entry, read without the tensor's bytes. */
 export interface TensorHeader {
@@ -30,6 +33,8 @@ export interface FolderEvidence {
   vocabularyHas: (entry: string) => boolean;
   /** Whether the folder holds `pqm_export.json` (written by pqm's Hugging Face export). */
   hasPqmExport: boolean;
+  /** The tokenizer, loaded (and so checked) where the tokenizer folder has tokenizer files; else null. */
+  tokenizer: PrmTokenizer | null;
 }
 
 async function readJsonObject(path: string): Promise<Record<string, unknown>> {
@@ -46,45 +51,14 @@ async function readJsonObject(path: string): Promise<Record<string, unknown>> {
 
 /**
  * The tensor names, shapes and dtypes of one safetensors file, from its header alone (a 7B model's
- * weights are never read to look at them).
- * @throws ModelLoadError naming the file for a header that is cut short or not JSON.
+ * weights are never read to look at them), checked as the loader checks it.
+ * @throws ModelLoadError naming the file, the tensor and the byte range of a bad header.
  */
-export async function readSafetensorsHeader(path: string): Promise<Map<string, TensorHeader>> {
-  const handle = await open(path, "r");
-  try {
-    const { size } = await handle.stat();
-    const lengthBytes = Buffer.alloc(8);
-    if (size < 8 || (await handle.read(lengthBytes, 0, 8, 0)).bytesRead !== 8)
-      throw new ModelLoadError(path, undefined, `file is ${size} bytes, too short`);
-    const length = lengthBytes.readBigUInt64LE(0);
-    if (length > BigInt(size - 8))
-      throw new ModelLoadError(
-        path,
-        undefined,
-        `header length ${length} (bytes 0-7) exceeds the ${size - 8} bytes after it`,
-      );
-    const header = Buffer.alloc(Number(length));
-    await handle.read(header, 0, header.length, 8);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(header.toString("utf8"));
-    } catch (cause) {
-      throw new ModelLoadError(path, undefined, "header is not valid JSON", { cause });
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new ModelLoadError(path, undefined, "header is not a JSON object");
-    const out = new Map<string, TensorHeader>();
-    for (const [name, entry] of Object.entries(parsed as Record<string, unknown>)) {
-      if (name === "__metadata__") continue;
-      const record = entry as { shape?: unknown; dtype?: unknown } | null;
-      if (record === null || typeof record !== "object" || !Array.isArray(record.shape))
-        throw new ModelLoadError(path, name, "header entry without a shape");
-      out.set(name, { shape: record.shape as number[], dtype: String(record.dtype), file: path });
-    }
-    return out;
-  } finally {
-    await handle.close();
-  }
+export async function readWeightFileHeader(path: string): Promise<Map<string, TensorHeader>> {
+  const { entries } = await readSafetensorsHeader(path);
+  const out = new Map<string, TensorHeader>();
+  for (const [name, entry] of entries) out.set(name, { shape: entry.shape, dtype: entry.dtype, file: path });
+  return out;
 }
 
 /**
@@ -119,7 +93,7 @@ export async function resolveWeightsFolder(folder: string): Promise<string> {
 /** Every tensor header of the weights in `weightsFolder` (single file or shards). */
 export async function readWeightHeaders(weightsFolder: string): Promise<Map<string, TensorHeader>> {
   const indexPath = join(weightsFolder, "model.safetensors.index.json");
-  if (!existsSync(indexPath)) return readSafetensorsHeader(join(weightsFolder, "model.safetensors"));
+  if (!existsSync(indexPath)) return readWeightFileHeader(join(weightsFolder, "model.safetensors"));
   const index = await readJsonObject(indexPath);
   const weightMap = index.weight_map;
   if (typeof weightMap !== "object" || weightMap === null)
@@ -133,7 +107,7 @@ export async function readWeightHeaders(weightsFolder: string): Promise<Map<stri
         "weight_map",
         `expected shard file names, got ${JSON.stringify(shard)}`,
       );
-    for (const [name, entry] of await readSafetensorsHeader(join(weightsFolder, shard))) out.set(name, entry);
+    for (const [name, entry] of await readWeightFileHeader(join(weightsFolder, shard))) out.set(name, entry);
   }
   return out;
 }
@@ -163,6 +137,12 @@ export async function readFolderEvidence(folder: string, tokenizerFolder = folde
     throw new ModelLoadError(folder, undefined, "no such model folder");
   const configPath = join(folder, "config.json");
   const config = existsSync(configPath) ? await readJsonObject(configPath) : null;
+  // Where tokenizer files are, load them first, as loadCheckpoint does, so that a broken or missing
+  // tokenizer file is named before the weights are looked at.
+  const hasTokenizerFiles = ["tokenizer.json", "tokenizer_config.json"].some((name) =>
+    existsSync(join(tokenizerFolder, name)),
+  );
+  const tokenizer = hasTokenizerFiles ? await loadTokenizer(tokenizerFolder) : null;
   const weightsFolder = await resolveWeightsFolder(folder);
   const tensors = await readWeightHeaders(weightsFolder);
   const tokenizerConfigPath = join(tokenizerFolder, "tokenizer_config.json");
@@ -191,5 +171,6 @@ export async function readFolderEvidence(folder: string, tokenizerFolder = folde
     addedTokens: [...added],
     vocabularyHas: (entry) => entries.has(entry),
     hasPqmExport: existsSync(join(folder, HF_EXPORT_INFO_FILE)),
+    tokenizer,
   };
 }

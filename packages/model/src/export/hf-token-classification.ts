@@ -7,6 +7,7 @@ import { writeFileAtomic } from "@pqm/data";
 import { readDecoderConfig } from "../backbone/load-pretrained.js";
 import { ModelLoadError } from "../backbone/model-load-error.js";
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from "../backbone/safetensors/half-float.js";
+import { readSafetensorsHeader, type SafetensorsHeader } from "../backbone/safetensors/read-safetensors.js";
 import type { PqmMetadata } from "../checkpoint/checkpoint-format.js";
 import { CHECKPOINT_FILES } from "../checkpoint/checkpoint-format.js";
 import { readPqmMetadata } from "../checkpoint/load-checkpoint.js";
@@ -15,8 +16,8 @@ import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
 import { verifyCheckpointFiles } from "../checkpoint/verify-checkpoint.js";
 import { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { renderPrompt } from "../tokenizer/prompt-templates.js";
-import type { SafetensorsHeader, StreamedTensor } from "./safetensors-stream.js";
-import { readSafetensorsHeader, safetensorsChunks } from "./safetensors-stream.js";
+import type { StreamedTensor } from "./safetensors-stream.js";
+import { safetensorsChunks } from "./safetensors-stream.js";
 
 /** The file describing an export: step tag, prompt format, score bias, how to serve it. */
 export const HF_EXPORT_INFO_FILE = "pqm_export.json";
@@ -160,11 +161,11 @@ function scalarValue(bytes: Buffer, dtype: string, file: string): number {
   throw new ModelLoadError(file, "v_head.summary.bias", `dtype ${dtype} is not a float type`);
 }
 
-async function readTensorBytes(header: SafetensorsHeader, name: string): Promise<Buffer> {
-  const entry = header.tensors.get(name);
-  if (entry === undefined) throw new ModelLoadError(header.path, name, "missing");
+async function readTensorBytes(path: string, header: SafetensorsHeader, name: string): Promise<Buffer> {
+  const entry = header.entries.get(name);
+  if (entry === undefined) throw new ModelLoadError(path, name, "missing");
   const [begin, end] = entry.dataOffsets;
-  const handle = await open(header.path, "r");
+  const handle = await open(path, "r");
   try {
     const buffer = Buffer.alloc(end - begin);
     await handle.read(buffer, 0, end - begin, header.dataStart + begin);
@@ -248,7 +249,7 @@ async function exportFolder(
   const weightsPath = join(folder, CHECKPOINT_FILES.weights);
   const header = await readSafetensorsHeader(weightsPath);
   const tensors = new Map<string, StreamedTensor>();
-  for (const [name, entry] of header.tensors) {
+  for (const [name, entry] of header.entries) {
     const copy = {
       dtype: entry.dtype,
       shape: entry.shape,
@@ -291,11 +292,15 @@ async function exportFolder(
   if (!tensors.has("model.embed_tokens.weight")) {
     throw new ModelLoadError(weightsPath, "model.embed_tokens.weight", "missing");
   }
-  const biasEntry = header.tensors.get("v_head.summary.bias");
+  const biasEntry = header.entries.get("v_head.summary.bias");
   const biasValue =
     biasEntry === undefined
       ? 0
-      : scalarValue(await readTensorBytes(header, "v_head.summary.bias"), biasEntry.dtype, weightsPath);
+      : scalarValue(
+          await readTensorBytes(weightsPath, header, "v_head.summary.bias"),
+          biasEntry.dtype,
+          weightsPath,
+        );
 
   // Tokenizer: copied; the step tag must be an added special token with the saved id.
   const { stepTag, encoding } = metadata;

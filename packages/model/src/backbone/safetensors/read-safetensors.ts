@@ -1,7 +1,7 @@
 // Hand-written: npm has no maintained safetensors reader for Node (the `safetensors` package there is
 // a browser toy), and the format is an 8-byte length, a JSON header and raw little-endian bytes.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ModelLoadError } from "../model-load-error.js";
 import { decodeBfloat16, decodeFloat16 } from "./half-float.js";
@@ -126,30 +126,63 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
   if (bytes.byteLength < 8)
     throw new ModelLoadError(file, undefined, `file is ${bytes.byteLength} bytes, too short`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declaredLength = view.getBigUint64(0, true);
-  if (declaredLength > BigInt(bytes.byteLength - 8)) {
+  const headerLength = checkedHeaderLength(view.getBigUint64(0, true), bytes.byteLength, file);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.byteLength, file);
+  return new SafetensorsFile(file, bytes, header.dataStart, header.entries, header.metadata);
+}
+
+/** A safetensors header, checked against the size of its file (see {@link parseSafetensorsHeader}). */
+export interface SafetensorsHeader {
+  /** Byte offset of the data section in the file. */
+  dataStart: number;
+  /** Entries by tensor name, in header order. */
+  entries: Map<string, SafetensorsEntry>;
+  /** The `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+}
+
+function checkedHeaderLength(declared: bigint, fileSize: number, file: string): number {
+  if (declared > BigInt(fileSize - 8)) {
     throw new ModelLoadError(
       file,
       undefined,
-      `header length ${declaredLength} (bytes 0-7) exceeds the ${bytes.byteLength - 8} bytes after it`,
+      `header length ${declared} (bytes 0-7) exceeds the ${fileSize - 8} bytes after it`,
     );
   }
-  const headerLength = Number(declaredLength);
-  const headerBytes = `bytes 8-${8 + headerLength - 1}`;
+  return Number(declared);
+}
+
+/**
+ * Parses and checks a safetensors header (the JSON after the 8-byte length) against the size of its
+ * file, so that a header alone can be read and trusted without the tensors' bytes (a 7B model's
+ * weights are never read to look at their names): every entry's dtype, shape and offsets (inside
+ * the data section, matching shape × dtype size).
+ * @param headerBytes the header's JSON bytes (file bytes 8 to 8 + length).
+ * @param fileSize the whole file's size in bytes.
+ * @param file the name used in error messages.
+ * @throws ModelLoadError naming the file, the tensor (or `__metadata__`) and the byte range.
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  fileSize: number,
+  file: string,
+): SafetensorsHeader {
+  const headerLength = headerBytes.byteLength;
+  const headerRange = `bytes 8-${8 + headerLength - 1}`;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder().decode(headerBytes));
   } catch (cause) {
     const reason = cause instanceof Error ? `: ${cause.message.replace(/\s+/g, " ")}` : "";
-    throw new ModelLoadError(file, undefined, `header (${headerBytes}) is not valid JSON${reason}`, {
+    throw new ModelLoadError(file, undefined, `header (${headerRange}) is not valid JSON${reason}`, {
       cause,
     });
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    throw new ModelLoadError(file, undefined, `header (${headerBytes}) is not a JSON object`);
+    throw new ModelLoadError(file, undefined, `header (${headerRange}) is not a JSON object`);
   }
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.byteLength - dataStart;
+  const dataLength = fileSize - dataStart;
   const entries = new Map<string, SafetensorsEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -212,13 +245,33 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsFi
       dataOffsets: [begin, end],
     });
   }
-  return new SafetensorsFile(file, bytes, dataStart, entries, metadata);
+  return { dataStart, entries, metadata };
 }
 
 /** Reads and parses one `.safetensors` file. @throws ModelLoadError (see `parseSafetensors`). */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
   const bytes = await readFile(path);
   return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+/**
+ * Reads and checks only the header of a `.safetensors` file (the tensors' bytes stay on disk).
+ * @throws ModelLoadError as {@link parseSafetensorsHeader}, and for a file too short for its header.
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    const lengthBytes = Buffer.alloc(8);
+    if (size < 8 || (await handle.read(lengthBytes, 0, 8, 0)).bytesRead !== 8)
+      throw new ModelLoadError(path, undefined, `file is ${size} bytes, too short`);
+    const headerLength = checkedHeaderLength(lengthBytes.readBigUInt64LE(0), size, path);
+    const header = Buffer.alloc(headerLength);
+    await handle.read(header, 0, headerLength, 8);
+    return parseSafetensorsHeader(header, size, path);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** All tensors of a checkpoint folder, single-file or sharded, looked up by name. */
