@@ -12,10 +12,10 @@
 //   node tooling/test-summary.mjs --clean          delete the results files (before turbo runs)
 //   node tooling/test-summary.mjs --turbo-exit=N   summarise; N is turbo's exit status
 
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { resultsFile } from "./testing/vitest-config.js";
+import { processResultsFile, resultsFile } from "./testing/vitest-config.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const skipPattern = /\[skipped: ([^\]]+)\]/;
@@ -38,7 +38,12 @@ function workspaceFolders() {
   return folders.sort();
 }
 
-/** The workspace packages whose `test` script runs vitest: each must leave a results file. */
+/**
+ * The vitest runs of the test command: every workspace package whose `test` script runs vitest (its
+ * results file), and whose `test:process` script does (the process-level tests, a separate turbo task
+ * whose inputs leave out the Node version, so turbo replays it from cache on the later Nodes of CI).
+ * Each must leave its results file.
+ */
 function testedPackages() {
   const packages = [];
   for (const folder of workspaceFolders()) {
@@ -48,11 +53,18 @@ function testedPackages() {
     } catch {
       continue; // not a package
     }
+    const name = manifest.name ?? relative(root, folder);
     if (/\bvitest\b/.test(manifest.scripts?.test ?? ""))
-      packages.push({ name: manifest.name ?? relative(root, folder), folder });
+      packages.push({ name, folder, results: resultsFile });
+    if (/\bvitest\b/.test(manifest.scripts?.["test:process"] ?? ""))
+      packages.push({ name: `${name} (test:process)`, folder, results: processResultsFile });
   }
   return packages;
 }
+
+// When the test command started (written by --clean): a results file older than this was replayed by
+// turbo from its cache (same inputs as an earlier run), and the summary says so.
+const startFile = join(root, "node_modules", ".cache", "pqm-test-start");
 
 /** Why a skipped test was skipped: the innermost `[skipped: why]` of its title and its suites' titles. */
 function skipReason(test) {
@@ -73,9 +85,16 @@ function summarise(turboExit) {
   /** reason -> { count, packages: Map<name, count> } */
   const skipGroups = new Map();
   const unexplained = [];
+  const replayed = [];
+  let started = Number.NaN;
+  try {
+    started = Number(readFileSync(startFile, "utf8"));
+  } catch {
+    // no --clean before: nothing is called replayed
+  }
 
   for (const pkg of testedPackages()) {
-    const path = join(pkg.folder, resultsFile);
+    const path = join(pkg.folder, pkg.results);
     let results;
     try {
       results = JSON.parse(readFileSync(path, "utf8"));
@@ -85,6 +104,7 @@ function summarise(turboExit) {
       );
       continue;
     }
+    if (typeof results.startTime === "number" && results.startTime < started) replayed.push(pkg.name);
     let failedHere = 0;
     for (const file of results.testResults ?? []) {
       const fileName = relative(root, file.name);
@@ -133,6 +153,10 @@ function summarise(turboExit) {
     );
     for (const name of unexplained) lines.push(`  ${name}`);
   }
+  if (replayed.length > 0)
+    lines.push(
+      `replayed from turbo's cache (same inputs, run earlier; their tests are counted): ${replayed.join(", ")}`,
+    );
   for (const name of failures) lines.push(`failed: ${name}`);
   for (const name of missing)
     lines.push(`no results from ${name}: its test task did not run or did not finish`);
@@ -151,7 +175,9 @@ function firstLine(text) {
 
 function main(argv) {
   if (argv.includes("--clean")) {
-    for (const pkg of testedPackages()) rmSync(join(pkg.folder, resultsFile), { force: true });
+    for (const pkg of testedPackages()) rmSync(join(pkg.folder, pkg.results), { force: true });
+    mkdirSync(dirname(startFile), { recursive: true });
+    writeFileSync(startFile, String(Date.now()));
     return 0;
   }
   const exitArg = argv.find((arg) => arg.startsWith("--turbo-exit="));

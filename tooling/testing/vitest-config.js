@@ -27,6 +27,12 @@ const workspacePackages = {
  */
 export const resultsFile = ".vitest/results.json";
 
+/**
+ * Where a package's `test:process` script (`vitest run --dir test --outputFile.json=<this>`) writes its
+ * results: the process-level tests that turbo runs as a separate task (see the root turbo.json).
+ */
+export const processResultsFile = ".vitest/process-results.json";
+
 /** The vitest configuration every pqm package uses; `overrides.test` is merged over the defaults. */
 export function pqmVitestConfig(overrides = {}) {
   const alias = [];
