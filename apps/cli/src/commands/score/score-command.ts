@@ -39,6 +39,7 @@ export function registerScore(program: Command): void {
   addPrmUrlOptions(command)
     .option("--no-progress", "no progress lines on stderr")
     .option("--json", "print what was written as JSON")
+    .option("--overwrite", "replace an --out file that holds other scores (default: refuse)")
     .action(
       async (
         options: PrmFlags & {
@@ -51,6 +52,7 @@ export function registerScore(program: Command): void {
           backend?: string;
           progress: boolean;
           json?: boolean;
+          overwrite?: boolean;
         },
       ) => {
         refusePrmApiKey(options.prmApiKey);
@@ -77,12 +79,13 @@ export function registerScore(program: Command): void {
             ...(backend === undefined ? {} : { backend }),
             progress: options.progress && !options.json,
             signal: interrupts.signal,
+            ...(options.overwrite === true ? { overwrite: true } : {}),
           }).catch(async (error: unknown) => {
             if (interrupts.received === undefined) throw error;
             const { isInterruptedError } = await import("@pqm/data");
             throw interrupts.error(
               isInterruptedError(error) ? error.kept : "nothing was scored yet",
-              resumeCommand(["score"], typedArguments(1)),
+              resumeCommand(["score"], typedArguments(1), { drop: ["--overwrite"] }),
             );
           }),
         );

@@ -111,6 +111,26 @@ describe("pqm score --prm-url (a PRM behind vLLM's pooling API)", () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect((JSON.parse(again.stdout) as ScoreCommandResult).cached).toBe(true);
     expect(a.requests + b.requests).toBe(before);
+
+    // Another scorer's run into the same --out is refused, naming what the file holds; --overwrite replaces it.
+    const written = await readFile(out, "utf8");
+    const other = [
+      "score",
+      ...["--prm-url", a.url, "--convention", "qwen2.5-math-prm", "--prm-model", "other/model"],
+      ...["--candidates", candidatesFile, "--out", out, "--cache-dir", cacheDir],
+    ];
+    const otherServer = await loopback({ model: "other/model" });
+    other[2] = otherServer.url;
+    const refused = await runCli(other, { env: { PQM_PRM_API_KEY: KEY } });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`${out}: holds scores by vllm-pooling-qwen2.5-math-prm-${MODEL}`);
+    expect(refused.stderr).toContain("pass --overwrite to replace it");
+    expect(await readFile(out, "utf8")).toBe(written);
+    const replaced = await runCli([...other, "--overwrite", "--json"], { env: { PQM_PRM_API_KEY: KEY } });
+    expect(replaced.exitCode, replaced.stderr).toBe(0);
+    expect((JSON.parse(replaced.stdout) as ScoreCommandResult).scorer).toBe(
+      "vllm-pooling-qwen2.5-math-prm-other/model",
+    );
   }, 120_000);
 
   it("stops at a refused request with vLLM's message, keeps what was scored, and resumes from there", async () => {

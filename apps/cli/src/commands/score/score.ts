@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { formatScoringProgress, readCandidateFile, scoreCandidatesCached, scoresCachePath } from "@pqm/eval";
 import type { BackendChoice } from "@pqm/model";
+import { CliError } from "../../shared/cli-error.js";
 import { loadModelScorer } from "../../shared/model-scorer.js";
 import { connectRemoteScorer, type RemotePrmOptions, type RemoteScorer } from "../../shared/remote-scorer.js";
 
@@ -27,6 +28,8 @@ export interface ScoreCommandOptions {
   progress: boolean;
   /** Stops scoring after the question in flight (its scores are kept in the cache; see @pqm/eval). */
   signal?: AbortSignal;
+  /** Replace an `out` file that holds other scores (another scorer or candidate file); default: refuse. */
+  overwrite?: boolean;
 }
 
 /** What `pqm score` wrote. */
@@ -78,6 +81,7 @@ export async function runScore(options: ScoreCommandOptions): Promise<ScoreComma
         steps: set.responses.map((response) => response.steps),
       })),
     );
+    if (options.overwrite !== true) await refuseOtherScores(options.out, scorer.name, candidates.sha256);
     const cacheFile = scoresCachePath(options.cacheDir, scorer.name, candidates.sha256);
     const cached = existsSync(cacheFile);
     log(cached ? `scores found in the cache: ${cacheFile}` : `scoring with ${options.model ?? scorer.name}`);
@@ -103,4 +107,40 @@ export async function runScore(options: ScoreCommandOptions): Promise<ScoreComma
   } finally {
     scorer.dispose();
   }
+}
+
+/**
+ * A rerun writes the same file again; an `out` that holds anything else (scores by another scorer or of
+ * other candidates, or not a scores file) is never replaced silently.
+ * @throws CliError naming the file, what it holds and the flag that replaces it.
+ */
+async function refuseOtherScores(out: string, scorer: string, candidatesSha256: string): Promise<void> {
+  if (!existsSync(out)) return;
+  const firstLine = (await readFile(out, "utf8")).split("\n", 1)[0] ?? "";
+  interface ScoresHeader {
+    format?: unknown;
+    scorer?: unknown;
+    candidates_sha256?: unknown;
+  }
+  let header: ScoresHeader | null;
+  try {
+    const parsed: unknown = JSON.parse(firstLine);
+    header = typeof parsed === "object" && parsed !== null ? (parsed as ScoresHeader) : null;
+  } catch {
+    header = null;
+  }
+  if (
+    header?.format === "pqm-scores/1" &&
+    header.scorer === scorer &&
+    header.candidates_sha256 === candidatesSha256
+  )
+    return;
+  const holds =
+    header?.format === "pqm-scores/1"
+      ? `scores by ${String(header.scorer)} of candidates ${String(header.candidates_sha256).slice(0, 12)}`
+      : "something that is not a pqm-scores/1 file";
+  throw new CliError(
+    `${out}: holds ${holds}, not this run's (${scorer}, candidates ${candidatesSha256.slice(0, 12)}); ` +
+      "pass --overwrite to replace it, or choose another --out",
+  );
 }
