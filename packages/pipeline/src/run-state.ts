@@ -64,7 +64,7 @@ function isRunState(name: string): boolean {
   return (
     name === RUN_FILE ||
     /^seed-\d+$/.test(name) ||
-    /^annotations(-n\d+)?\.jsonl(\.failures\.jsonl)?$/.test(name) ||
+    /^annotations(-n\d+)?\.jsonl(\.failures\.jsonl|\.run\.json)?$/.test(name) ||
     /^metrics-.+\.jsonl$/.test(name) ||
     /^model-.+\.result\.json$/.test(name)
   );

@@ -1,5 +1,10 @@
 // Math-Shepherd Monte-Carlo process annotation and the completers it drives.
 
+export {
+  AnnotationRunMismatchError,
+  type AnnotationRunSettings,
+  annotationRunFile,
+} from "./annotation-run.js";
 export type {
   ArithCompletionServer,
   ArithCompletionServerOptions,

@@ -158,6 +158,39 @@ describe("annotate", () => {
     );
   });
 
+  it("refuses to resume an output written with other settings; overwrite starts over", async () => {
+    const path = join(dir, "settings.jsonl");
+    const rows = trajectories.slice(0, 2);
+    const first = await annotate(rows, { completer: environment.policy, n: 4, output: path });
+    expect(first.summary.writtenRows).toBe(2);
+    const written = await readFile(path, "utf8");
+    // The same settings resume (nothing to redo); another n is refused, naming the setting and the file.
+    expect(
+      (await annotate(rows, { completer: environment.policy, n: 4, output: path })).summary,
+    ).toMatchObject({
+      resumedRows: 2,
+      writtenRows: 0,
+    });
+    const refused = annotate(rows, { completer: environment.policy, n: 8, output: path });
+    await expect(refused).rejects.toThrow(
+      /settings\.jsonl\.run\.json: field 'n': .*with n 4, this run asks for 8/,
+    );
+    await expect(
+      annotate(rows, { completer: environment.policy, n: 4, search: "first-error", output: path }),
+    ).rejects.toThrow(/field 'search'/);
+    expect(await readFile(path, "utf8")).toBe(written);
+    const fresh = await annotate(rows, {
+      completer: environment.policy,
+      n: 8,
+      output: path,
+      overwrite: true,
+    });
+    expect(fresh.summary).toMatchObject({ resumedRows: 0, writtenRows: 2 });
+    expect((await readAnnotations(path)).every((row) => row.rollouts.some((count) => count === 8))).toBe(
+      true,
+    );
+  });
+
   it("rejects damage before the last line with file and line", async () => {
     const path = join(dir, "damaged.jsonl");
     await writeFile(path, '{"key":"a"}\nnot json\n{"key":"b"}\n');

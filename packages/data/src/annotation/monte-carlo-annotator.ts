@@ -16,6 +16,7 @@ import { extractAnswer, isEquivalent } from "../answers/index.js";
 import { toMathShepherdRow } from "../formats/index.js";
 import { ResumableJsonlWriter } from "../formats/resumable-jsonl.js";
 import { ConcurrencyLimiter } from "../http/concurrency-limiter.js";
+import { checkAnnotationRun, removeAnnotationRun } from "./annotation-run.js";
 
 /** What a consensus judge sees for one labelled trajectory. */
 export interface AnnotationJudgeInput {
@@ -136,6 +137,12 @@ export interface AnnotateOptions {
   sampling?: Omit<PolicySampleOptions, "n" | "seed" | "signal">;
   /** Stops the run: unfinished rows are neither written nor reported as failed. */
   signal?: AbortSignal;
+  /**
+   * Start over: delete `output`, its failures file and `<output>.run.json` first. Without it, an output
+   * written with other settings (`n`, search, seed, completer, ...) is refused with
+   * `AnnotationRunMismatchError` instead of being resumed.
+   */
+  overwrite?: boolean;
   /** Told about progress (see `AnnotationProgress`); nothing is printed, showing it is the caller's choice. */
   onProgress?: (progress: AnnotationProgress) => void;
   /** Called after each row is written (the output file already holds it). */
@@ -217,16 +224,25 @@ export async function annotate(
   const finished = new Map<string, AnnotatedRow>();
   let droppedPartialLine = false;
   if (options.output !== undefined) {
+    const failuresOutput = options.failuresOutput ?? `${options.output}.failures.jsonl`;
+    if (options.overwrite === true) await removeAnnotationRun(options.output, failuresOutput);
+    await checkAnnotationRun(options.output, {
+      completer: options.completer.name,
+      n,
+      search,
+      seed,
+      earlyStop: options.earlyStop === true,
+      batchSize,
+      rolloutLastStep: options.rolloutLastStep === true,
+      allowPartial: options.allowPartial === true,
+      sampling: { ...(options.sampling ?? {}) },
+    });
     const opened = await ResumableJsonlWriter.open<AnnotatedRow>(options.output);
     writer = opened.writer;
     droppedPartialLine = opened.droppedPartialLine;
     const wanted = new Set(keys);
     for (const row of opened.rows) if (wanted.has(row.key)) finished.set(row.key, row);
-    failureWriter = (
-      await ResumableJsonlWriter.open<AnnotationFailure>(
-        options.failuresOutput ?? `${options.output}.failures.jsonl`,
-      )
-    ).writer;
+    failureWriter = (await ResumableJsonlWriter.open<AnnotationFailure>(failuresOutput)).writer;
   }
   const resumedRows = finished.size;
 

@@ -38,6 +38,10 @@ export function registerAnnotate(program: Command): void {
     .option("--domain <name>", "answer checker of a test file's questions: math or gsm", "math")
     .option("--data-dir <folder>", "local data folder for known test sets (default PQM_DATA_DIR)")
     .requiredOption("--output <labels.jsonl>", "labels JSONL, appended row by row; a rerun resumes")
+    .option(
+      "--overwrite",
+      "start over: delete the output, its failures file and its run file first (a rerun with other settings is refused without it)",
+    )
     .requiredOption(
       "--completer <spec>",
       "arith, or openai:<base-url>[,<base-url>...] (OpenAI-compatible servers)",
@@ -71,6 +75,7 @@ export function registerAnnotate(program: Command): void {
         arithSeed: number;
         format?: string;
         strict?: boolean;
+        overwrite?: boolean;
         test?: string;
         domain: string;
         dataDir?: string;
@@ -115,6 +120,7 @@ export function registerAnnotate(program: Command): void {
                 ? { format: parseChoice("--format", options.format, inputFormats) }
                 : {}),
               ...(options.strict === true ? { strict: true } : {}),
+              ...(options.overwrite === true ? { overwrite: true } : {}),
               ...(options.test !== undefined ? { test: options.test } : {}),
               domain: parseChoice("--domain", options.domain, ["math", "gsm"] as const),
               ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
@@ -166,7 +172,7 @@ export function registerAnnotate(program: Command): void {
           const done = summary.resumedRows + summary.writtenRows;
           throw interrupts.error(
             `kept ${done} of ${summary.totalRows} rows in ${report.output} (${summary.writtenRows} labeled now)`,
-            resumeCommand(["annotate"], typedArguments(1)),
+            resumeCommand(["annotate"], typedArguments(1), { drop: ["--overwrite"] }),
           );
         }
         if (summary.failures.length > 0) {

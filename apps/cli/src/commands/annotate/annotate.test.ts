@@ -66,6 +66,18 @@ describe("pqm annotate", () => {
       rollouts: 0,
     });
     expect(await readFile(output, "utf8")).toBe(before);
+
+    // Another --n into the same output is refused, naming the setting; --overwrite starts over.
+    const otherN = ["annotate", "--arith", "3", "--samples", "2", "--completer", "arith", "--n", "2"];
+    const refused = await runCli([...otherN, "--output", output]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(
+      /arith-labels\.jsonl\.run\.json: field 'n': .*with n 4, this run asks for 2/,
+    );
+    expect(await readFile(output, "utf8")).toBe(before);
+    const fresh = await runCli([...otherN, "--output", output, "--overwrite", "--json"]);
+    expect(fresh.exitCode, fresh.stderr).toBe(0);
+    expect((JSON.parse(fresh.stdout) as Report).summary).toMatchObject({ resumedRows: 0, writtenRows: 6 });
   });
 
   it("writes its progress line to a non-terminal stderr, and none with --no-progress", async () => {

@@ -33,6 +33,8 @@ export interface AnnotateCommandOptions {
   format?: LabeledFormat | "candidates";
   /** Malformed rows of the input stop the command (naming line and field) instead of being skipped. */
   strict?: boolean;
+  /** Start over: delete the output, its failures file and its run file first (`--overwrite`). */
+  overwrite?: boolean;
   /** The test set giving a candidate file's gold answers (name or file). */
   test?: string;
   /** Checker of a test file's questions. */
@@ -162,6 +164,7 @@ export async function runAnnotate(
       concurrency: options.concurrency,
       earlyStop: options.earlyStop,
       search: options.search,
+      ...(options.overwrite === true ? { overwrite: true } : {}),
       onProgress: view.onProgress,
       ...(signal !== undefined ? { signal } : {}),
     });
