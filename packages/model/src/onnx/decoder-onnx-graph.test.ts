@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecoderBackbone } from "../backbone/decoder-backbone.js";
 import { resolveDecoderConfig } from "../backbone/model-registry.js";
+import { buildDecoderGraph } from "./decoder-onnx-graph.js";
 import { exportBackboneToOnnx } from "./export-onnx.js";
 import { OnnxDecoderSession } from "./onnx-decoder-session.js";
 import { OnnxExportError } from "./onnx-export-error.js";
@@ -200,6 +201,22 @@ describe("the exported file", () => {
     expect(table.dataType).toBe(1);
     const stored = new Float32Array(Uint8Array.from(table.rawData).buffer);
     expect(Array.from(stored)).toEqual(Array.from(embeddingValues));
+  });
+
+  it("consumes the weights it is given layer by layer, so their arrays can be freed during the build", () => {
+    const backbone = randomBackbone(variants["mistral, sliding window 4, tied"]!);
+    const weights = new Map<string, Float32Array>();
+    for (const [name, tensor] of backbone.namedWeights()) {
+      weights.set(name, tensor.dataSync() as Float32Array);
+      tensor.dispose();
+    }
+    const layerNames = [...weights.keys()].filter((name) => name.startsWith("model.layers."));
+    expect(layerNames.length).toBeGreaterThan(0);
+    const graph = buildDecoderGraph(backbone, { weights });
+    backbone.dispose();
+    // What the graph shares as is (the embedding table, the final norm) may stay; no layer's source array does.
+    expect([...weights.keys()].filter((name) => name.startsWith("model.layers."))).toEqual([]);
+    expect(graph.weightBytes).toBeGreaterThan(0);
   });
 
   it("refuses a model type the export does not handle, naming it, and writes nothing", async () => {

@@ -51,9 +51,12 @@ export interface DecoderGraphOptions {
   logits?: boolean;
   /**
    * The backbone's `namedWeights()` already read (asynchronously, as the file exports do); without
-   * them they are read here synchronously, which a WebGPU backend in Node cannot do.
+   * them they are read here synchronously, which a WebGPU backend in Node cannot do. The map is
+   * consumed: each layer's entries are deleted once copied into the graph's own layouts, so that their
+   * arrays can be freed while the next layers are copied (a copy of the map would keep every source
+   * array alive to the end, holding the weights twice over the graph's).
    */
-  weights?: ReadonlyMap<string, Float32Array>;
+  weights?: Map<string, Float32Array>;
 }
 
 /**
@@ -110,7 +113,7 @@ export function buildDecoderGraph(
 ): OnnxGraphBuilder {
   const config = backbone.config;
   assertExportable(config);
-  const weights = new Map<string, Float32Array>(options.weights ?? []);
+  const weights = options.weights ?? new Map<string, Float32Array>();
   if (options.weights === undefined) {
     for (const [name, tensor] of backbone.namedWeights()) {
       weights.set(name, tensor.dataSync() as Float32Array);

@@ -109,7 +109,7 @@ function buildGraph(
   backbone: DecoderBackbone,
   valueHead: ValueHeadWeights | undefined,
   options: OnnxExportOptions,
-  weights?: ReadonlyMap<string, Float32Array>,
+  weights?: Map<string, Float32Array>,
 ): OnnxGraphBuilder {
   return buildDecoderGraph(backbone, {
     valueHead,
