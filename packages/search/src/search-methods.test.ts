@@ -115,7 +115,11 @@ describe("beam search", () => {
     );
   });
 
-  it("guided by the exact-Q oracle, never keeps a wrong step while pruning a right one", async () => {
+  // A wrong step can keep a chance of reaching the gold answer (a later slip may cancel it), so an
+  // oracle of exact Q-values may rightly keep a wrong step of Q 0.2 over a right one of Q 0.1 elsewhere in
+  // the beam: what it guarantees is the ordering by exact Q (up to the scorer's clamp at 1e-9).
+  it("guided by the exact-Q oracle, never prunes an open step of higher exact Q than one it keeps", async () => {
+    const clamped = (q: number) => Math.min(Math.max(q, 1e-9), 1 - 1e-9);
     await fc.assert(
       fc.asyncProperty(arbitraryBeam, async ({ question, seed, m, keep }) => {
         const asked = questions[question]!;
@@ -128,9 +132,10 @@ describe("beam search", () => {
         const truth = arithTreeTruth(environment, asked, outcome.nodes, outcome.chosen);
         for (let depth = 1; atDepth(outcome, depth).length > 0; depth++) {
           const open = atDepth(outcome, depth).filter((node) => !node.terminal);
-          const keptWrong = open.some((node) => !node.pruned && truth.exactLabel[node.id] === 0);
-          const prunedRight = open.some((node) => node.pruned && truth.exactLabel[node.id] === 1);
-          expect(keptWrong && prunedRight).toBe(false);
+          const kept = open.filter((node) => !node.pruned).map((node) => clamped(truth.exactQ[node.id]!));
+          const pruned = open.filter((node) => node.pruned).map((node) => clamped(truth.exactQ[node.id]!));
+          if (kept.length > 0 && pruned.length > 0)
+            expect(Math.min(...kept)).toBeGreaterThanOrEqual(Math.max(...pruned) - 1e-12);
         }
         // The oracle's answer is right whenever some finished path is.
         const anyRight = outcome.candidates.some((id) => outcome.nodes[id]!.finalAnswer === asked.answer);
