@@ -132,7 +132,8 @@ async function beamSearch(
     const open = children.filter((child) => !child.terminal);
     const rankBy = new Map<SearchNode, SearchNode>();
     if (lookahead > 0 && open.length > 0) {
-      let frontier = open.map((child) => ({ child, tip: child }));
+      // Every candidate keeps its deepest tip, also one whose rollout finished before k steps.
+      const frontier = open.map((child) => ({ child, tip: child }));
       for (let step = 0; step < lookahead; step++) {
         const going = frontier.filter((f) => !f.tip.terminal && f.tip.depth < context.maxSteps);
         if (going.length === 0) break;
@@ -145,7 +146,6 @@ async function beamSearch(
           const tip = next[i]?.[0];
           if (tip !== undefined) f.tip = tip;
         });
-        frontier = going;
       }
       for (const child of open) rankBy.set(child, child);
       for (const f of frontier) rankBy.set(f.child, f.tip);
