@@ -21,9 +21,8 @@ export type {
   QValueOrderingResult,
 } from "./q-value-ordering.js";
 export { checkQValueOrdering } from "./q-value-ordering.js";
-export type { RandomSource } from "./random/mulberry32.js";
-export { mulberry32 } from "./random/mulberry32.js";
-export { deriveSeed, SeededRandom } from "./random/splitmix32.js";
+export type { RandomSource } from "./random/seeded-random.js";
+export { deriveSeed, mulberry32, SeededRandom } from "./random/seeded-random.js";
 export { auroc, midranks } from "./ranking-metrics.js";
 export type {
   AnswerChecker,

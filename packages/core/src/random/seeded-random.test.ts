@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { mulberry32 } from "./mulberry32.js";
-import { deriveSeed, SeededRandom } from "./splitmix32.js";
+import { deriveSeed, mulberry32, SeededRandom } from "./seeded-random.js";
 
-// The pinned values below were produced by the generators as they stood in @pqm/data, @pqm/model and
-// @pqm/eval before they moved here: a change to any of them changes every seeded result of the toolkit.
+// The pinned values below fix the streams: a change to any of them changes every seeded result of the
+// toolkit (the mulberry32 pins are the algorithm's published first outputs for those seeds as computed
+// here before SeededRandom took it over; SeededRandom's and deriveSeed's were recorded when it did).
 
 describe("mulberry32", () => {
   it("keeps its stream: the pinned first draws for seed 42 and a negative fractional seed", () => {
@@ -46,9 +46,15 @@ describe("SeededRandom (splitmix32)", () => {
   it("keeps its stream: the pinned first draws and state for seed 42", () => {
     const random = new SeededRandom(42);
     expect([random.nextUint32(), random.nextUint32(), random.nextUint32()]).toEqual([
-      939911724, 3948730756, 321366731,
+      2581720956, 1925393290, 3661312704,
     ]);
-    expect(random.state).toBe(3668340053);
+    expect(random.state).toBe(1199730185);
+  });
+
+  it("is the mulberry32 stream: the same floats as mulberry32(seed)", () => {
+    const random = new SeededRandom(123);
+    const floats = mulberry32(123);
+    for (let i = 0; i < 100; i++) expect(random.next()).toBe(floats());
   });
 
   it("repeats a stream for a seed and differs across seeds", () => {
@@ -85,14 +91,15 @@ describe("SeededRandom (splitmix32)", () => {
 
 describe("deriveSeed", () => {
   it("keeps its hash: pinned values", () => {
-    expect(deriveSeed(1, "train", 3)).toBe(2580822616);
-    expect(deriveSeed(0, "arith-problem", "test", 5, 0)).toBe(1914100960);
+    expect(deriveSeed(1, "train", 3)).toBe(728213191);
+    expect(deriveSeed(0, "arith-problem", "test", 5, 0)).toBe(2437528300);
   });
 
   it("derives distinct seeds from distinct parts, telling strings from numbers", () => {
     expect(deriveSeed(1, "train", 3)).toBe(deriveSeed(1, "train", 3));
     expect(deriveSeed(1, "train", 3)).not.toBe(deriveSeed(1, "test", 3));
     expect(deriveSeed(1, "3")).not.toBe(deriveSeed(1, 3));
+    expect(deriveSeed(0, 1)).not.toBe(deriveSeed(0, 1.5));
     expect(deriveSeed(1, 2, 3)).not.toBe(deriveSeed(1, 3, 2));
   });
 });

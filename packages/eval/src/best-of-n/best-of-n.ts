@@ -1,6 +1,12 @@
-import { type AggregationName, aggregationNames, getAggregation, sigmoid } from "@pqm/core/reference";
+import {
+  type AggregationName,
+  aggregationNames,
+  deriveSeed,
+  getAggregation,
+  sigmoid,
+} from "@pqm/core/reference";
 import { bootstrapMean, createResamplePlan, type Interval } from "../statistics/bootstrap.js";
-import { createRandom, deriveSeed, sampleWithoutReplacement } from "../statistics/random.js";
+import { createRandom, sampleWithoutReplacement } from "../statistics/random.js";
 import {
   createVoteScratch,
   NO_ANSWER_GROUP,

@@ -1,21 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { createRandom, deriveSeed, sampleWithoutReplacement } from "./random.js";
+import { createRandom, sampleWithoutReplacement } from "./random.js";
 
 // Pinned values: every subset draw and bootstrap resample of an evaluation depends on these streams,
 // so a result file that names its seed reproduces only while they hold.
-describe("createRandom and deriveSeed", () => {
-  it("keep their streams", () => {
+describe("createRandom", () => {
+  it("keeps its stream", () => {
     const random = createRandom(42);
     expect([random(), random(), random()]).toEqual([
-      0.18946275836788118, 0.6580629078671336, 0.31931386212818325,
+      0.2356084908824414, 0.7136535153258592, 0.6865613171830773,
     ]);
     const fractional = createRandom(1.5);
-    expect([fractional(), fractional()]).toEqual([0.5468338991049677, 0.9365334645844996]);
-    expect(deriveSeed(0, 0xb007)).toBe(2489017406);
-    expect(deriveSeed(5, 8, 2)).toBe(3270101813);
+    expect([fractional(), fractional()]).toEqual([0.1715073068626225, 0.5462346815038472]);
   });
 
-  it("tell fractional seeds apart", () => {
+  it("tells fractional seeds apart", () => {
     expect(createRandom(1)()).not.toBe(createRandom(1.5)());
   });
 });

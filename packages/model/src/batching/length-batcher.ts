@@ -1,8 +1,8 @@
-import { mulberry32 } from "@pqm/core/reference";
+import { deriveSeed, mulberry32 } from "@pqm/core/reference";
 import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
 import type { PadSide, PrmBatch } from "./collate-rows.js";
 import { collateRows } from "./collate-rows.js";
-import { deriveSeed, shuffled } from "./seeded-shuffle.js";
+import { shuffled } from "./seeded-shuffle.js";
 
 /** Rows up to `maxLength` tokens (and longer than the previous bucket's) go in batches of `batchSize`. */
 export interface LengthBucket {

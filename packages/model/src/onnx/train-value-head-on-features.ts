@@ -1,7 +1,7 @@
 import { getLoss, LABEL_PAD, registerGradients } from "@pqm/core";
-import { mulberry32 } from "@pqm/core/reference";
+import { deriveSeed, mulberry32 } from "@pqm/core/reference";
 import * as tf from "@tensorflow/tfjs-core";
-import { deriveSeed, shuffled } from "../batching/seeded-shuffle.js";
+import { shuffled } from "../batching/seeded-shuffle.js";
 import type { ValueHeadWeights } from "./decoder-onnx-graph.js";
 import type { TagFeatureRow } from "./tag-hidden-states.js";
 

@@ -3,13 +3,13 @@ import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises
 import { dirname, join } from "node:path";
 import type { JsonValue, LabeledTrajectory, TensorLoss } from "@pqm/core";
 import { auroc, getLoss, isLossName, lossLabelKinds } from "@pqm/core";
+import { deriveSeed } from "@pqm/core/reference";
 import * as tf from "@tensorflow/tfjs-core";
 import type { PrmBatchTensors } from "../batching/batch-tensors.js";
 import { batchToTensors } from "../batching/batch-tensors.js";
 import type { PrmBatch } from "../batching/collate-rows.js";
 import type { BatchStep, LengthBucket } from "../batching/length-batcher.js";
 import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../batching/length-batcher.js";
-import { deriveSeed } from "../batching/seeded-shuffle.js";
 import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
 import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";

@@ -1,6 +1,6 @@
 import type { LabeledTrajectory } from "@pqm/core";
-import { mulberry32 } from "@pqm/core/reference";
-import { deriveSeed, shuffled } from "../batching/seeded-shuffle.js";
+import { deriveSeed, mulberry32 } from "@pqm/core/reference";
+import { shuffled } from "../batching/seeded-shuffle.js";
 
 /**
  * Splits trajectories into training and validation sets by question (all solutions of a question go to
