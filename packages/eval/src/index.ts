@@ -54,6 +54,7 @@ export type {
   DemoReportFiles,
   DemoReportInput,
   DemoReportRun,
+  DemoSearchSummary,
   DemoSummary,
   PositionScores,
   SummaryReportOptions,

@@ -11,6 +11,7 @@ import {
   type QValueFidelity,
   type StepLabelMetrics,
 } from "@pqm/eval";
+import type { SearchMethod } from "@pqm/search";
 import type { DemoRecipe } from "./recipe.js";
 import type { TrainJobResult } from "./train-and-score.js";
 
@@ -33,6 +34,8 @@ export interface DemoModelResult {
   validationAuroc: number | null;
   /** Best-of-n accuracy (min aggregation) at each n, with its 95% bootstrap interval. */
   bestOfN: CurvePoint[];
+  /** Weighted-vote accuracy at each n: the final answer whose candidates' summed sigmoid(min score) is largest. */
+  weightedVote: CurvePoint[];
   /** Step-level AUROC and accuracy against the exact process labels of the test candidates. */
   stepLabels: StepLabelMetrics;
   /** Spearman with the exact Q-values and the share of candidates whose scores follow Theorem 3.5. */
@@ -68,6 +71,31 @@ export interface DemoSeedResult {
   models: { pqm: DemoModelResult; bce: DemoModelResult };
   /** PRM-free baselines on the same candidates. */
   baselines: { majority: CurvePoint[]; random: CurvePoint[]; pass: CurvePoint[] };
+  /** Beam search against best-of-N at equal budgets, per verifier (absent when the recipe has no `searchNs`). */
+  search?: DemoSeedSearch;
+}
+
+/** One search of one seed: a verifier, a method and a budget N. */
+export interface DemoSearchPoint {
+  /** `pqm`, `bce` or `oracle` (the exact Q-values: a perfect verifier). */
+  scorer: string;
+  method: SearchMethod;
+  n: number;
+  /** Share of the searched questions answered correctly. */
+  accuracy: number;
+  /** Tokens (words) the policy generated per question, pruned paths included. */
+  meanGeneratedTokens: number;
+  /** Share of questions whose chosen solution has an exact mistake. */
+  chosenWithMistake: number;
+}
+
+/** The searches of one seed. */
+export interface DemoSeedSearch {
+  questions: number;
+  beamWidth: number;
+  points: DemoSearchPoint[];
+  /** Seconds each trained model spent on its searches. */
+  seconds: Record<string, number>;
 }
 
 function scoreByPosition(
@@ -191,6 +219,7 @@ export function evaluateModel(
       scoreSeconds: trained.scoreSeconds,
       validationAuroc: trained.validationAuroc,
       bestOfN: bestOfN.methods.bon,
+      weightedVote: bestOfN.methods["weighted-vote"],
       stepLabels: evaluateStepLabels(scored),
       qValues: evaluateQValueFidelity(scored),
       scoreByPosition: scoreByPosition(scored),

@@ -1,7 +1,8 @@
-import type { CurvePoint, DemoSummary, SummaryValue } from "@pqm/eval";
+import type { CurvePoint, DemoSearchSummary, DemoSummary, SummaryValue } from "@pqm/eval";
 import type { DemoSeedResult } from "./demo-evaluation.js";
 
 const share: [number, number] = [0, 1];
+// Times and token counts cannot be negative.
 const seconds: [number, number] = [0, Number.POSITIVE_INFINITY];
 
 // Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom; 1.96 beyond.
@@ -72,6 +73,14 @@ export function summarizeDemo(runs: readonly DemoSeedResult[], ns: readonly numb
     bestOfN: {
       pqm: curve(pqmCurves, ns),
       bce: curve(bceCurves, ns),
+      pqmWeighted: curve(
+        runs.map((run) => run.models.pqm.weightedVote),
+        ns,
+      ),
+      bceWeighted: curve(
+        runs.map((run) => run.models.bce.weightedVote),
+        ns,
+      ),
       majority: curve(
         runs.map((run) => run.baselines.majority),
         ns,
@@ -132,8 +141,61 @@ export function summarizeDemo(runs: readonly DemoSeedResult[], ns: readonly numb
       undefined,
       seconds,
     ),
+    ...searchSummary(runs),
   };
 }
+
+/** Search against best-of-N over the seeds that searched; nothing when none did. */
+function searchSummary(runs: readonly DemoSeedResult[]): { search?: DemoSearchSummary } {
+  const searched = runs.flatMap((run) => (run.search ? [run.search] : []));
+  const first = searched[0];
+  if (first === undefined) return {};
+  const ns = [...new Set(first.points.map((point) => point.n))].sort((a, b) => a - b);
+  const scorers = [...new Set(first.points.map((point) => point.scorer))];
+  const methods = [...new Set(first.points.map((point) => point.method))];
+  const value = (scorer: string, method: string, n: number, pick: (point: DemoSearchPointLike) => number) =>
+    searched.map((search) => {
+      const point = search.points.find((p) => p.scorer === scorer && p.method === method && p.n === n);
+      return point === undefined ? Number.NaN : pick(point);
+    });
+  return {
+    search: {
+      questions: first.questions,
+      beamWidth: first.beamWidth,
+      ns,
+      rows: scorers.flatMap((scorer) =>
+        methods.map((method) => ({
+          scorer,
+          method,
+          accuracy: ns.map((n) =>
+            overSeeds(
+              value(scorer, method, n, (p) => p.accuracy),
+              undefined,
+              share,
+            ),
+          ),
+          generatedTokens: ns.map((n) =>
+            overSeeds(
+              value(scorer, method, n, (p) => p.meanGeneratedTokens),
+              undefined,
+              seconds,
+            ),
+          ),
+        })),
+      ),
+      beamMinusBon: scorers.map((scorer) => ({
+        scorer,
+        difference: ns.map((n) => {
+          const beam = value(scorer, "beam", n, (p) => p.accuracy);
+          const bon = value(scorer, "bon", n, (p) => p.accuracy);
+          return overSeeds(beam.map((b, index) => b - (bon[index] ?? Number.NaN)));
+        }),
+      })),
+    },
+  };
+}
+
+type DemoSearchPointLike = { accuracy: number; meanGeneratedTokens: number };
 
 /** One sentence: did PQM beat BCE at the largest n, by how much, with what interval. */
 export function demoVerdict(summary: DemoSummary): string {

@@ -3,6 +3,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { ArithEnvironment, arithMonteCarloCorpus } from "@pqm/data";
 import { type BestOfNResult, type DemoReportFiles, type DemoSummary, writeDemoReport } from "@pqm/eval";
+import { evaluateArithSearch, oracleScorer, type SearchSpec } from "@pqm/search";
 import {
   type DemoSeedResult,
   evaluateModel,
@@ -17,7 +18,7 @@ import { type ModelReportLink, writeModelReports } from "./model-reports.js";
 import type { PipelineEvent, RunOptions } from "./progress.js";
 import { type DemoRecipe, resolveDemoRecipe } from "./recipe.js";
 import { openRunFolder, RunLedger } from "./run-state.js";
-import type { TrainJob } from "./train-and-score.js";
+import type { SearchJob, TrainJob } from "./train-and-score.js";
 import { runTrainJobs } from "./train-jobs.js";
 
 /** The machine a run was made on. */
@@ -70,6 +71,24 @@ interface DemoSeedRun {
   bestOfN: { pqm: BestOfNResult; bce: BestOfNResult };
 }
 
+/**
+ * The demo's searches: for each budget N, best-of-N sampled afresh and step-level beam search with N
+ * paths, both ranking by the minimum step score as the demo's best-of-n does; null when
+ * `recipe.searchNs` is empty. On arith both cost the same generated tokens at one N.
+ */
+export function demoSearchJob(recipe: DemoRecipe): SearchJob | null {
+  if (recipe.searchNs.length === 0) return null;
+  const specs: SearchSpec[] = recipe.searchNs.flatMap((n) => [
+    { method: "bon" as const, n, aggregation: "min" as const },
+    { method: "beam" as const, n, beamWidth: recipe.beamWidth, aggregation: "min" as const },
+  ]);
+  return {
+    environment: { problems: recipe.problems, policy: recipe.policy },
+    questions: Math.min(recipe.searchQuestions, recipe.testQuestions),
+    specs,
+  };
+}
+
 /** The machine a run ran on, recorded in its results. */
 export function machineInfo(): MachineInfo {
   return {
@@ -81,8 +100,9 @@ export function machineInfo(): MachineInfo {
 }
 
 /** The stage name of the demo's training stage, as it appears in events and the time table. */
-export function demoTrainingStage(recipe: Pick<DemoRecipe, "parallel">): string {
-  return recipe.parallel ? "train and score both models (one thread each)" : "train and score both models";
+export function demoTrainingStage(recipe: Pick<DemoRecipe, "parallel" | "searchNs">): string {
+  const what = `train and score both models${recipe.searchNs.length > 0 ? " and search with each" : ""}`;
+  return recipe.parallel ? `${what} (one thread each)` : what;
 }
 
 /**
@@ -141,6 +161,7 @@ async function runDemoSeed(
   const candidates = test.solutions
     .flat()
     .map((solution) => ({ question: solution.question, steps: solution.steps }));
+  const search = demoSearchJob(recipe);
   const jobs: TrainJob[] = (["pqm", "bce"] as const).map((loss) => ({
     loss,
     corpus,
@@ -150,6 +171,7 @@ async function runDemoSeed(
     seed,
     ...(outDir !== undefined ? { outDir } : {}),
     ...(options.backend ? { backend: options.backend } : {}),
+    ...(search === null ? {} : { search }),
   }));
   const trained = await timed(
     demoTrainingStage(recipe),
@@ -169,6 +191,19 @@ async function runDemoSeed(
     trained.map((result) => evaluateModel(result, test, recipe, seed)),
   );
   const [pqm, bce] = evaluation as [ReturnType<typeof evaluateModel>, ReturnType<typeof evaluateModel>];
+  const oracle =
+    search === null
+      ? null
+      : await timed("search with the exact-Q oracle", () =>
+          evaluateArithSearch({
+            environment: search.environment,
+            questions: search.questions,
+            seeds: [seed],
+            searches: search.specs,
+            scorers: [oracleScorer],
+            ...(signal ? { signal } : {}),
+          }),
+        );
   const steps = corpus.reduce((sum, trajectory) => sum + trajectory.steps.length, 0);
   const allCorrect = test.correct.flat();
   return {
@@ -189,6 +224,25 @@ async function runDemoSeed(
         random: pqm.bestOfN.methods.random,
         pass: pqm.bestOfN.methods.pass,
       },
+      ...(search === null || oracle === null
+        ? {}
+        : {
+            search: {
+              questions: search.questions,
+              beamWidth: recipe.beamWidth,
+              points: [...trained.flatMap((result) => result.search ?? []), ...oracle.points].map(
+                (point) => ({
+                  scorer: point.scorer,
+                  method: point.method,
+                  n: point.n,
+                  accuracy: point.accuracy.mean,
+                  meanGeneratedTokens: point.meanGeneratedTokens.mean,
+                  chosenWithMistake: point.runs[0]?.chosenWithMistake ?? Number.NaN,
+                }),
+              ),
+              seconds: Object.fromEntries(trained.map((result) => [result.name, result.searchSeconds ?? 0])),
+            },
+          }),
     },
     test,
     scores: { pqm: pqm.scores, bce: bce.scores },

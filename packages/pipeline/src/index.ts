@@ -9,7 +9,13 @@
 
 export type { DemoOptions, DemoResults, DemoRun, MachineInfo } from "./demo.js";
 export { runDemo } from "./demo.js";
-export type { DemoModelResult, DemoSeedResult, StageTime } from "./demo-evaluation.js";
+export type {
+  DemoModelResult,
+  DemoSearchPoint,
+  DemoSeedResult,
+  DemoSeedSearch,
+  StageTime,
+} from "./demo-evaluation.js";
 export { demoVerdict, overSeeds, summarizeDemo } from "./demo-summary.js";
 export type {
   ExperimentName,

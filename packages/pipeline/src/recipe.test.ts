@@ -23,5 +23,10 @@ describe("resolveDemoRecipe", () => {
     expect(() => resolveDemoRecipe({ ns: [128] })).toThrow(
       "recipe.ns[0] = 128 is larger than recipe.candidates (64)",
     );
+    expect(() => resolveDemoRecipe({ searchNs: [4, 6] })).toThrow(
+      "recipe.searchNs[1] must be a positive multiple of recipe.beamWidth (4), got 6",
+    );
+    expect(() => resolveDemoRecipe({ beamWidth: 0 })).toThrow("recipe.beamWidth must be a positive integer");
+    expect(resolveDemoRecipe({ searchNs: [] }).searchNs).toEqual([]);
   });
 });

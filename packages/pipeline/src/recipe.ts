@@ -51,6 +51,16 @@ export interface DemoRecipe {
   subsets: number;
   /** Bootstrap resamples of the best-of-n intervals. */
   bootstrapResamples: number;
+  /**
+   * Budgets N of the searches (each a multiple of `beamWidth`): step-level beam search with N paths
+   * against best-of-N sampled afresh, at the same generated tokens, each guided by the trained PQM and
+   * BCE models and by the exact-Q oracle. Empty: no search.
+   */
+  searchNs: number[];
+  /** Beam width m of the beam search (N/m paths kept, m children each). */
+  beamWidth: number;
+  /** Test questions searched (the first of the held-out questions). */
+  searchQuestions: number;
 }
 
 /** The default demo: about three minutes on 2 cores. */
@@ -79,6 +89,9 @@ export const defaultDemoRecipe: Readonly<DemoRecipe> = Object.freeze({
   intermediateSize: 176,
   subsets: 100,
   bootstrapResamples: 1000,
+  searchNs: [4, 16, 64],
+  beamWidth: 4,
+  searchQuestions: 100,
 });
 
 /** A scaled-down demo for tests and smoke runs: seconds, not minutes (the numbers are not meaningful). */
@@ -99,6 +112,8 @@ export const quickDemoRecipe: Readonly<DemoRecipe> = Object.freeze({
   intermediateSize: 64,
   subsets: 20,
   bootstrapResamples: 100,
+  searchNs: [4],
+  searchQuestions: 4,
 });
 
 const positiveIntegers = [
@@ -117,6 +132,8 @@ const positiveIntegers = [
   "intermediateSize",
   "subsets",
   "bootstrapResamples",
+  "beamWidth",
+  "searchQuestions",
 ] as const satisfies readonly (keyof DemoRecipe)[];
 
 /**
@@ -151,6 +168,13 @@ export function resolveDemoRecipe(recipe: Partial<DemoRecipe> = {}): DemoRecipe 
     if (n > resolved.candidates) {
       throw new RangeError(
         `recipe.ns[${index}] = ${n} is larger than recipe.candidates (${resolved.candidates})`,
+      );
+    }
+  }
+  for (const [index, n] of resolved.searchNs.entries()) {
+    if (!Number.isInteger(n) || n < 1 || n % resolved.beamWidth !== 0) {
+      throw new RangeError(
+        `recipe.searchNs[${index}] must be a positive multiple of recipe.beamWidth (${resolved.beamWidth}), got ${n}`,
       );
     }
   }

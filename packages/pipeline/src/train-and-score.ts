@@ -1,6 +1,8 @@
 import { join } from "node:path";
-import type { LabeledTrajectory, Trajectory } from "@pqm/core";
+import type { LabeledTrajectory, Scorer, Trajectory } from "@pqm/core";
+import type { ArithEnvironmentOptions } from "@pqm/data";
 import { buildWordTokenizer, ProcessRewardModel, selectBackend, trainPrm } from "@pqm/model";
+import { type ArithEvaluationPoint, evaluateArithSearch, type SearchSpec } from "@pqm/search";
 import type { RunOptions } from "./progress.js";
 import type { DemoRecipe } from "./recipe.js";
 
@@ -23,6 +25,16 @@ export interface TrainJob {
   /** Folder of the metrics log (`metrics-<name>.jsonl`) and of the result once trained (`model-<name>.result.json`); neither is written without it. */
   outDir?: string;
   backend?: RunOptions["backend"];
+  /** Searches guided by the trained model on the arith test questions of `seed`, after scoring. */
+  search?: SearchJob;
+}
+
+/** The searches a trained model guides: each spec on `questions` test questions of the job's seed. */
+export interface SearchJob {
+  /** The arith environment's problem and policy knobs (its seed is the job's). */
+  environment: Omit<ArithEnvironmentOptions, "seed">;
+  questions: number;
+  specs: SearchSpec[];
 }
 
 /** What training and scoring one model gave. */
@@ -37,6 +49,10 @@ export interface TrainJobResult {
   scoreSeconds: number;
   /** Step scores of `candidates`, in order. */
   scores: number[][];
+  /** The job's searches with this model as the verifier, in `search.specs` order (absent without `search`). */
+  search?: ArithEvaluationPoint[];
+  /** Seconds the searches took. */
+  searchSeconds?: number;
 }
 
 /** What a model's training reports while it runs. */
@@ -118,6 +134,9 @@ export async function trainAndScore(job: TrainJob, hooks: TrainHooks = {}): Prom
     stopIfAsked();
     const started = performance.now();
     const scores = await model.scoreSteps(job.candidates);
+    const scoreSeconds = (performance.now() - started) / 1000;
+    const searched =
+      job.search === undefined ? undefined : await searchWith(model, job, job.search, stopIfAsked);
     return {
       loss: job.loss,
       name,
@@ -127,10 +146,37 @@ export async function trainAndScore(job: TrainJob, hooks: TrainHooks = {}): Prom
       trainTokensPerSecond: train.tokensPerSecond,
       validationAuroc:
         train.validation && Number.isFinite(train.validation.auroc) ? train.validation.auroc : null,
-      scoreSeconds: (performance.now() - started) / 1000,
+      scoreSeconds,
       scores,
+      ...(searched === undefined ? {} : searched),
     };
   } finally {
     model.dispose();
   }
+}
+
+/** The job's searches with `model` as the verifier; asks `stopIfAsked` before every scoring call. */
+async function searchWith(
+  model: ProcessRewardModel,
+  job: TrainJob,
+  search: SearchJob,
+  stopIfAsked: () => void,
+): Promise<{ search: ArithEvaluationPoint[]; searchSeconds: number }> {
+  const started = performance.now();
+  // The model itself is the scorer; this wrapper only lets a stop request end a long search.
+  const scorer: Scorer = {
+    name: model.name,
+    scoreSteps: (trajectories) => {
+      stopIfAsked();
+      return model.scoreSteps(trajectories);
+    },
+  };
+  const evaluation = await evaluateArithSearch({
+    environment: search.environment,
+    questions: search.questions,
+    seeds: [job.seed],
+    searches: search.specs,
+    scorers: [{ name: job.name ?? job.loss, make: () => scorer }],
+  });
+  return { search: evaluation.points, searchSeconds: (performance.now() - started) / 1000 };
 }

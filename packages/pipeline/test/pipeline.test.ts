@@ -28,6 +28,7 @@ function numbers(run: Pipeline.DemoSeedResult) {
     baselines: run.baselines,
     pqm: model(run.models.pqm),
     bce: model(run.models.bce),
+    search: run.search?.points,
   };
 }
 
@@ -76,10 +77,32 @@ describe("runDemo (the quick recipe, from code)", () => {
     // Stages in order, each started and ended; every step of both models; one thread per model, all ended.
     const stages = events.filter((event) => event.type === "stage-start" || event.type === "stage-end");
     expect(stages.map((event) => `${event.type} ${event.stage}`)).toEqual(
-      ["annotate", "sample candidates", "train and score both models (one thread each)", "evaluate"].flatMap(
-        (stage) => [`stage-start ${stage}`, `stage-end ${stage}`],
-      ),
+      [
+        "annotate",
+        "sample candidates",
+        "train and score both models and search with each (one thread each)",
+        "evaluate",
+        "search with the exact-Q oracle",
+      ].flatMap((stage) => [`stage-start ${stage}`, `stage-end ${stage}`]),
     );
+    // Beam search and best-of-N with each verifier at N = 4; on arith both generate the same tokens.
+    const search = results.summary.search;
+    expect(search?.ns).toEqual([4]);
+    expect(search?.rows.map((row) => `${row.scorer} ${row.method}`)).toEqual([
+      "pqm bon",
+      "pqm beam",
+      "bce bon",
+      "bce beam",
+      "oracle bon",
+      "oracle beam",
+    ]);
+    for (const scorer of ["pqm", "bce", "oracle"]) {
+      const [bon, beam] = search!.rows.filter((row) => row.scorer === scorer);
+      expect(bon!.generatedTokens[0]!.mean).toBeGreaterThan(0);
+      expect(beam!.generatedTokens[0]!.mean).toBeCloseTo(bon!.generatedTokens[0]!.mean, 9);
+    }
+    // The weighted votes are reported beside the picks, at every n.
+    expect(results.summary.bestOfN.pqmWeighted).toHaveLength(3);
     for (const model of ["pqm", "bce"]) {
       const steps = events.filter((event) => event.type === "training-step" && event.model === model);
       expect(steps.map((event) => (event.type === "training-step" ? event.step : 0))).toEqual([
@@ -118,7 +141,10 @@ describe("runDemo (the quick recipe, from code)", () => {
     expect(results.modelReports).toEqual([]);
     expect(workerCounts(events)).toEqual({ started: 0, exited: 0 });
     expect(
-      events.some((event) => event.type === "stage-start" && event.stage === "train and score both models"),
+      events.some(
+        (event) =>
+          event.type === "stage-start" && event.stage === "train and score both models and search with each",
+      ),
     ).toBe(true);
     expect(parallelRun).toBeDefined();
     expect(numbers(results.runs[0]!)).toEqual(numbers(parallelRun!.results.runs[0]!));

@@ -16,6 +16,10 @@ export interface DemoRecipeFlags {
   candidates?: number;
   n?: number[];
   zeta?: number;
+  /** `pqm demo` only: the search budgets N. */
+  searchN?: number[];
+  /** `pqm demo` only: false (`--no-search`) runs no searches. */
+  search?: boolean;
 }
 
 /**
@@ -32,6 +36,7 @@ export function demoRecipeFromFlags(flags: DemoRecipeFlags): DemoRecipe {
     candidates: flags.candidates,
     ns: flags.n,
     zeta: flags.zeta,
+    searchNs: flags.search === false ? [] : flags.searchN,
   };
   const config: DemoRecipe = { ...(flags.quick ? quickDemoRecipe : defaultDemoRecipe) };
   for (const [key, value] of Object.entries(overrides)) {
@@ -40,6 +45,10 @@ export function demoRecipeFromFlags(flags: DemoRecipeFlags): DemoRecipe {
   const largest = Math.max(...config.ns);
   if (largest > config.candidates) {
     throw new CliError(`--n ${largest} is larger than --candidates ${config.candidates}`, 2);
+  }
+  const badSearch = config.searchNs.find((n) => n % config.beamWidth !== 0);
+  if (badSearch !== undefined) {
+    throw new CliError(`--search-n ${badSearch} is not a multiple of the beam width ${config.beamWidth}`, 2);
   }
   return config;
 }

@@ -22,8 +22,24 @@ export interface SummaryValue {
   interval: "bootstrap over questions" | "t over seeds" | "none";
 }
 
-/** The methods the demo compares at each n: its two PRMs and the PRM-free baselines. */
-export type DemoMethod = "pqm" | "bce" | "majority" | "random" | "pass";
+/**
+ * The methods the demo compares at each n: its two PRMs picking the best candidate (`pqm`, `bce`) and
+ * weighting a vote (`pqmWeighted`, `bceWeighted`), and the PRM-free baselines.
+ */
+export type DemoMethod = "pqm" | "bce" | "pqmWeighted" | "bceWeighted" | "majority" | "random" | "pass";
+
+/** Step-level search against best-of-N at equal budgets, over seeds. */
+export interface DemoSearchSummary {
+  /** Questions searched per seed. */
+  questions: number;
+  beamWidth: number;
+  /** The budgets N. */
+  ns: number[];
+  /** One row per verifier and method: accuracy and tokens generated per question at each N. */
+  rows: { scorer: string; method: string; accuracy: SummaryValue[]; generatedTokens: SummaryValue[] }[];
+  /** Beam search minus best-of-N accuracy per verifier at each N (paired over seeds). */
+  beamMinusBon: { scorer: string; difference: SummaryValue[] }[];
+}
 
 /** The demo's numbers over seeds: what its tables, plot and verdict show. */
 export interface DemoSummary {
@@ -41,6 +57,8 @@ export interface DemoSummary {
   policyAccuracy: SummaryValue;
   stageSeconds: Record<string, SummaryValue>;
   totalSeconds: SummaryValue;
+  /** Search against best-of-N (absent when the run made no searches). */
+  search?: DemoSearchSummary;
 }
 
 /** Mean step score at one step position, for steps whose exact label is correct and wrong (null: none). */
@@ -120,10 +138,17 @@ export function formatSummaryValue(value: SummaryValue, format: (value: number) 
 const methodLabels: [DemoMethod, string][] = [
   ["pqm", "PQM (ranking loss, zeta 4)"],
   ["bce", "BCE"],
+  ["pqmWeighted", "PQM-weighted vote"],
+  ["bceWeighted", "BCE-weighted vote"],
   ["majority", "Majority vote"],
   ["random", "Random choice"],
   ["pass", "pass@n (oracle)"],
 ];
+
+/** The methods a summary has curves for (results written before the weighted votes lack them). */
+function presentMethods(summary: DemoSummary): [DemoMethod, string][] {
+  return methodLabels.filter(([key]) => Array.isArray(summary.bestOfN[key]));
+}
 
 /**
  * The demo's tables as rows of cells: best-of-n with intervals, the step-level metrics, the data's
@@ -138,7 +163,7 @@ export function demoTables(summary: DemoSummary, firstRun?: DemoReportRun): Titl
       title: "Best-of-n accuracy (solution score = min of step scores; 95% interval)",
       header: ["method", ...summary.ns.map((n) => `n=${n}`)],
       rows: [
-        ...methodLabels.map(([key, label]) => [
+        ...presentMethods(summary).map(([key, label]) => [
           label,
           ...summary.bestOfN[key].map((value) => formatSummaryValue(value)),
         ]),
@@ -152,6 +177,7 @@ export function demoTables(summary: DemoSummary, firstRun?: DemoReportRun): Titl
         ],
       ],
     },
+    ...(summary.search ? [searchTable(summary.search, signed)] : []),
     {
       title: "Step level, on the held-out candidates against the exact truths",
       header: ["metric", "PQM", "BCE"],
@@ -217,9 +243,37 @@ export function demoTables(summary: DemoSummary, firstRun?: DemoReportRun): Titl
   ];
 }
 
+const scorerLabels: Record<string, string> = { pqm: "PQM", bce: "BCE", oracle: "exact-Q oracle" };
+
+function searchTable(search: DemoSearchSummary, signed: (value: number) => string): TitledTable {
+  const interval = (value: SummaryValue) =>
+    value.interval === "none" || !Number.isFinite(value.low)
+      ? signed(value.mean)
+      : `${signed(value.mean)} [${signed(value.low)}, ${signed(value.high)}]`;
+  return {
+    title: `Search against best-of-N at equal generated tokens (${search.questions} questions a seed; beam width ${search.beamWidth}; paths ranked by the min of step scores; 95% interval; tokens generated per question in parentheses)`,
+    header: ["verifier", "method", ...search.ns.map((n) => `N=${n}`)],
+    rows: [
+      ...search.rows.map((row) => [
+        scorerLabels[row.scorer] ?? row.scorer,
+        row.method === "bon" ? "best-of-N" : `beam (m=${search.beamWidth})`,
+        ...row.accuracy.map(
+          (value, index) =>
+            `${formatSummaryValue(value)} (${Math.round(row.generatedTokens[index]?.mean ?? Number.NaN)})`,
+        ),
+      ]),
+      ...search.beamMinusBon.map((row) => [
+        scorerLabels[row.scorer] ?? row.scorer,
+        "beam - best-of-N (points)",
+        ...row.difference.map(interval),
+      ]),
+    ],
+  };
+}
+
 /** The Vega-Lite spec of best-of-n accuracy against n (log scale), one line and interval band per method. */
 export function demoAccuracySpec(summary: DemoSummary) {
-  const values = methodLabels.flatMap(([key, label]) =>
+  const values = presentMethods(summary).flatMap(([key, label]) =>
     summary.bestOfN[key].map((value, index) => ({
       method: label,
       n: summary.ns[index],
@@ -239,7 +293,7 @@ export function demoAccuracySpec(summary: DemoSummary) {
     color: {
       field: "method",
       type: "nominal" as const,
-      scale: seriesColorScale(methodLabels.map(([, label]) => label)),
+      scale: seriesColorScale(presentMethods(summary).map(([, label]) => label)),
       legend: curveLegend,
     },
   };

@@ -16,6 +16,9 @@ const methodColors: Record<string, string> = {
   "Best outcome score": "#4c78a8",
   "PQM (ranking loss, zeta 4)": "#4c78a8",
   BCE: "#f58518",
+  // The demo's weighted votes: each model's colour, lighter.
+  "PQM-weighted vote": "#9ecae9",
+  "BCE-weighted vote": "#ffbf79",
   "ORM-style (last step)": "#72b7b2",
   "PRM-weighted vote": "#b279a2",
   "Outcome-score-weighted vote": "#b279a2",

@@ -42,6 +42,8 @@ function summary(): DemoSummary {
     bestOfN: {
       pqm: curve([0.4, 0.45]),
       bce: curve([0.4, 0.474]),
+      pqmWeighted: curve([0.4, 0.52]),
+      bceWeighted: curve([0.4, 0.53]),
       majority: curve([0.4, 0.55]),
       random: curve([0.4, 0.4]),
       pass: curve([0.4, 0.86]),
@@ -57,6 +59,16 @@ function summary(): DemoSummary {
     policyAccuracy: value(0.4),
     stageSeconds: { annotate: value(1.25), evaluate: value(0.04) },
     totalSeconds: value(1.29),
+    search: {
+      questions: 100,
+      beamWidth: 4,
+      ns: [4],
+      rows: [
+        { scorer: "pqm", method: "bon", accuracy: [value(0.47)], generatedTokens: [value(96)] },
+        { scorer: "pqm", method: "beam", accuracy: [value(0.61)], generatedTokens: [value(96)] },
+      ],
+      beamMinusBon: [{ scorer: "pqm", difference: [value(0.14, 0.05, 0.23, "t over seeds")] }],
+    },
   };
 }
 
@@ -91,11 +103,25 @@ describe("the demo report", () => {
 
   it("builds the tables: best-of-n with the difference in points, step metrics, data, positions, time", () => {
     const tables = demoTables(summary(), demoInput().runs[0]);
-    expect(tables.map((table) => table.header[0])).toEqual(["method", "metric", "what", "position", "stage"]);
-    const [bestOfN, step, , positions, time] = tables;
+    expect(tables.map((table) => table.header[0])).toEqual([
+      "method",
+      "verifier",
+      "metric",
+      "what",
+      "position",
+      "stage",
+    ]);
+    const [bestOfN, search, step, , positions, time] = tables;
     expect(bestOfN?.header).toEqual(["method", "n=1", "n=4"]);
     expect(bestOfN?.rows[1]).toEqual(["BCE", "40.0% [35.0, 45.0]", "47.4% [42.4, 52.4]"]);
     expect(bestOfN?.rows.at(-1)).toEqual(["PQM - BCE (points)", "+0.0", "-2.4 [-6.7, +2.0]"]);
+    expect(bestOfN?.rows.map((row) => row[0])).toContain("PQM-weighted vote");
+    expect(search?.header).toEqual(["verifier", "method", "N=4"]);
+    expect(search?.rows).toEqual([
+      ["PQM", "best-of-N", "47.0% (96)"],
+      ["PQM", "beam (m=4)", "61.0% (96)"],
+      ["PQM", "beam - best-of-N (points)", "+14.0 [+5.0, +23.0]"],
+    ]);
     expect(step?.rows[0]).toEqual(["step AUROC vs exact process labels", "0.751 [0.740, 0.763]", "0.762"]);
     expect(step?.rows[2]).toEqual(["share following the Theorem 3.5 ordering", "14.6%", "2.6%"]);
     expect(step?.rows[3]).toEqual(["validation AUROC vs Monte-Carlo labels", "-", "0.800"]);

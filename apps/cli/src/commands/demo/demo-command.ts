@@ -33,6 +33,12 @@ export function registerDemo(program: Command): void {
     .option("--candidates <number>", "candidates sampled per test question", parsePositiveInteger)
     .option("--n <list>", "best-of-n sizes, comma-separated", parseIntegerList)
     .option("--zeta <number>", "the PQM margin", parseNumber)
+    .option(
+      "--search-n <list>",
+      "search budgets N, comma-separated: beam search (width 4) against best-of-N at each, guided by each model and the exact-Q oracle",
+      parseIntegerList,
+    )
+    .option("--no-search", "run no searches (best-of-n only)")
     .option("--json", "print the results object (as results.json) instead of the tables")
     .action(async (flags: DemoFlags) => {
       const { runDemoCommand } = await import("./run-demo-command.js");

@@ -38,6 +38,23 @@ describe("pqm demo (scaled down, through the built binary)", () => {
     for (const value of printed.summary.bestOfN.random) {
       expect(value.mean).toBeCloseTo(printed.summary.policyAccuracy.mean, 10);
     }
+    // One level down: each model's step AUROC, and every method's accuracy at each n.
+    expect(Object.keys(printed.summary.bestOfN).sort()).toEqual(
+      ["bce", "bceWeighted", "majority", "pass", "pqm", "pqmWeighted", "random"].sort(),
+    );
+    for (const model of ["pqm", "bce"] as const) {
+      expect(printed.summary.step.stepAuroc[model].mean).toBeGreaterThanOrEqual(0);
+    }
+    for (const curve of Object.values(printed.summary.bestOfN)) expect(curve).toHaveLength(3);
+    // The searches ran with both models and the oracle at the quick recipe's N = 4.
+    expect(printed.summary.search?.rows.map((row) => `${row.scorer} ${row.method}`)).toEqual([
+      "pqm bon",
+      "pqm beam",
+      "bce bon",
+      "bce beam",
+      "oracle bon",
+      "oracle beam",
+    ]);
     // Every accuracy is a share.
     for (const curve of Object.values(printed.summary.bestOfN)) {
       for (const value of curve) {
@@ -66,6 +83,19 @@ describe("pqm demo (scaled down, through the built binary)", () => {
     expect(run.stdout).toMatch(/Best-of-n accuracy/);
     expect(run.stdout).toMatch(/PQM \(ranking loss, zeta 4\)/);
     expect(run.stdout).toMatch(/Report: .*index\.html/);
+    expect(run.stdout).toMatch(/Search against best-of-N at equal generated tokens/);
+  });
+
+  it("runs no searches with --no-search, and refuses a budget that is not a multiple of the beam width", async () => {
+    const out = join(folder, "no-search");
+    const run = await runCli(["demo", "--quick", "--no-search", "--out", out, "--json"], { timeoutMs: 240_000 });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const printed = JSON.parse(run.stdout) as DemoResults;
+    expect(printed.config.searchNs).toEqual([]);
+    expect(printed.summary.search).toBeUndefined();
+    const bad = await runCli(["demo", "--quick", "--search-n", "4,6", "--out", join(folder, "bad-search")]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.trim()).toBe("pqm: --search-n 6 is not a multiple of the beam width 4");
   });
 
   it("refuses an n larger than the candidates with a usage exit code", async () => {
