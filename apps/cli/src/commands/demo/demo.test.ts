@@ -88,7 +88,9 @@ describe("pqm demo (scaled down, through the built binary)", () => {
 
   it("runs no searches with --no-search, and refuses a budget that is not a multiple of the beam width", async () => {
     const out = join(folder, "no-search");
-    const run = await runCli(["demo", "--quick", "--no-search", "--out", out, "--json"], { timeoutMs: 240_000 });
+    const run = await runCli(["demo", "--quick", "--no-search", "--out", out, "--json"], {
+      timeoutMs: 240_000,
+    });
     expect(run.exitCode, run.stderr).toBe(0);
     const printed = JSON.parse(run.stdout) as DemoResults;
     expect(printed.config.searchNs).toEqual([]);
