@@ -2,6 +2,7 @@
 // and the annotator's throughput with the built-in completer.
 // Run: cd packages/data && npx tsx bench/annotation-quality.ts [questions] [samplesPerQuestion]
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { annotate } from "../src/annotation/index.js";
 import { ArithEnvironment } from "../src/arith/index.js";
 
@@ -68,6 +69,8 @@ const throughputRun = await annotate(trajectories, {
 });
 const result = {
   command: `npx tsx bench/annotation-quality.ts ${questionCount} ${samplesPerQuestion}`,
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version },
   seed: 0,
   trajectories: trajectories.length,
   steps: truths.reduce((sum, t) => sum + t.labels.length, 0),

@@ -2,6 +2,7 @@
 // process label and the exact Q disagree, V(x) spread and the cost of exact enumeration.
 // Run: cd packages/data && npx tsx bench/arith-stats.ts [questions] [samplesPerQuestion]
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { ArithEnvironment } from "../src/arith/index.js";
 
 const questionCount = Number(process.argv[2] ?? 500);
@@ -44,6 +45,8 @@ const mean = values.reduce((a, b) => a + b, 0) / values.length;
 const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
 const result = {
   command: `npx tsx bench/arith-stats.ts ${questionCount} ${samplesPerQuestion}`,
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, node: process.version },
   seed: 0,
   questions: questionCount,
   samplesPerQuestion,

@@ -10,8 +10,8 @@ PQM="node apps/cli/dist/bin.js"
 mkdir -p "$OUT"
 node --import tsx packages/search/bench/arith-corpus.ts "$OUT/train.jsonl" 800 4 8
 for loss in pqm bce; do
-  $PQM train --train "$OUT/train.jsonl" --backbone preset:tiny --loss $loss --zeta 4 --steps 200 \
+  $PQM train --train "$OUT/train.jsonl" --backbone preset:tiny --loss $loss --zeta 4 --steps 400 \
     --batch-size 32 --lr 0.002 --seed 0 --out "$OUT/$loss" --no-progress --json > "$OUT/$loss.json"
 done
 $PQM search-eval --questions 100 --seeds 3 --seed 0 \
-  --prm "oracle,pqm=$OUT/pqm/checkpoint-000200,bce=$OUT/bce/checkpoint-000200" --out "$OUT/eval"
+  --prm "oracle,pqm=$OUT/pqm/checkpoint-000400,bce=$OUT/bce/checkpoint-000400" --out "$OUT/eval"

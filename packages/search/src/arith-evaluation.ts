@@ -20,12 +20,13 @@ export interface EvaluationScorer {
 
 /**
  * The arith recipe the search evaluation runs on by default: the one `pqm demo` trains its PRMs on
- * (3 to 5 steps, numbers 2 to 20, error rate 0.2, mostly copied-operand mistakes, no skipped
- * steps), so a demo-style checkpoint guides the search on questions like those it learnt from.
+ * (3 to 5 steps, numbers 2 to 10, results up to 100, error rate 0.2, every mistake a copied wrong
+ * operand, no skipped steps), so a demo-style checkpoint guides the search on questions like those it
+ * learnt from.
  */
 export const arithSearchRecipe: Readonly<Omit<ArithEnvironmentOptions, "seed">> = Object.freeze({
-  problems: Object.freeze({ minSteps: 3, maxSteps: 5, minNumber: 2, maxNumber: 20, maxResult: 200 }),
-  policy: Object.freeze({ errorRate: 0.2, slipShare: 0.3, wrongOperandShare: 0.7, skipShare: 0 }),
+  problems: Object.freeze({ minSteps: 3, maxSteps: 5, minNumber: 2, maxNumber: 10, maxResult: 100 }),
+  policy: Object.freeze({ errorRate: 0.2, slipShare: 0, wrongOperandShare: 1, skipShare: 0 }),
 });
 
 /** The exact-Q oracle as an evaluation scorer. */
