@@ -8,7 +8,9 @@ set -e
 OUT=${1:-pqm-results/search-exact}
 PQM="node apps/cli/dist/bin.js"
 mkdir -p "$OUT"
-node --import tsx packages/search/bench/arith-corpus.ts "$OUT/train.jsonl" 800 4 8
+OUT=$(cd "$OUT" && pwd)
+# tsx is a dev dependency of @pqm/search, so the corpus script runs from the package's folder.
+(cd packages/search && node --import tsx bench/arith-corpus.ts "$OUT/train.jsonl" 800 4 8)
 for loss in pqm bce; do
   $PQM train --train "$OUT/train.jsonl" --backbone preset:tiny --loss $loss --zeta 4 --steps 400 \
     --batch-size 32 --lr 0.002 --seed 0 --out "$OUT/$loss" --no-progress --json > "$OUT/$loss.json"
