@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { mulberry32 } from "../src/random/mulberry32.js";
+import { mulberry32 } from "../src/random/seeded-random.js";
 
 const BATCH = 64;
 const STEPS = 32;
