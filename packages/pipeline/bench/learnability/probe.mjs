@@ -13,7 +13,14 @@ const overrides = JSON.parse(process.argv[2] ?? "{}");
 const label = process.argv[3] ?? JSON.stringify(overrides);
 const started = performance.now();
 const { results } = await runDemo({
-  recipe: { candidates: 16, ns: [1, 4, 16], subsets: 20, bootstrapResamples: 100, searchNs: [], ...overrides },
+  recipe: {
+    candidates: 16,
+    ns: [1, 4, 16],
+    subsets: 20,
+    bootstrapResamples: 100,
+    searchNs: [],
+    ...overrides,
+  },
 });
 const seconds = (performance.now() - started) / 1000;
 const run = results.runs[0];
@@ -23,7 +30,10 @@ const row = {
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
   node: process.version,
-  overrides, seconds: Math.round(seconds), stages: run.stages.map((s) => [s.stage, Math.round(s.seconds)]) };
+  overrides,
+  seconds: Math.round(seconds),
+  stages: run.stages.map((s) => [s.stage, Math.round(s.seconds)]),
+};
 for (const name of ["pqm", "bce"]) {
   const m = run.models[name];
   row[name] = {
