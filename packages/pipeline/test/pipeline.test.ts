@@ -122,6 +122,7 @@ describe("runDemo (the quick recipe, from code)", () => {
       "index.html",
       "report.md",
       "accuracy-vs-n.svg",
+      "search-vs-tokens.svg",
       "report-pqm/index.html",
       "seed-0/annotations.jsonl",
     ]) {

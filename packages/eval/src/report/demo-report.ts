@@ -113,6 +113,10 @@ export interface DemoReportFiles {
   plotPng: string | null;
   /** Why no PNG was written with `png: "if-available"` (the renderer is not installed); else null. */
   pngSkipped: string | null;
+  /** The search plot (accuracy against generated tokens), when the run searched; else null. */
+  searchSvg: string | null;
+  /** Its PNG copy, when a PNG is written and the run searched; else null. */
+  searchPng: string | null;
 }
 
 /** Options of {@link writeDemoReport} and `writeExperimentReport`. */
@@ -326,6 +330,75 @@ export function demoAccuracySpec(summary: DemoSummary) {
   };
 }
 
+/**
+ * The Vega-Lite spec of the demo's searches: accuracy against tokens generated per question (log
+ * scale), one colour per verifier, a solid line for beam search and a dashed one for best-of-N.
+ */
+export function demoSearchSpec(search: DemoSearchSummary) {
+  const values = search.rows.flatMap((row) =>
+    row.accuracy.map((value, index) => ({
+      verifier: scorerLabels[row.scorer] ?? row.scorer,
+      method: row.method === "bon" ? "best-of-N" : `beam (m=${search.beamWidth})`,
+      n: search.ns[index],
+      tokens: row.generatedTokens[index]?.mean ?? Number.NaN,
+      accuracy: value.mean,
+      low: Number.isFinite(value.low) ? value.low : value.mean,
+      high: Number.isFinite(value.high) ? value.high : value.mean,
+    })),
+  );
+  const encoding = {
+    x: {
+      field: "tokens",
+      type: "quantitative" as const,
+      scale: { type: "log" as const, base: 2 },
+      title: "tokens generated per question",
+    },
+    color: {
+      field: "verifier",
+      type: "nominal" as const,
+      scale: seriesColorScale([...new Set(search.rows.map((row) => scorerLabels[row.scorer] ?? row.scorer))]),
+      legend: curveLegend,
+    },
+    strokeDash: {
+      field: "method",
+      type: "nominal" as const,
+      title: "method",
+      // The renderer draws no symbol for a dash legend here, so the subtitle says which is which.
+      legend: null,
+    },
+  };
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: "Beam search against best-of-N at equal generated tokens",
+      subtitle: `solid: beam search (width ${search.beamWidth}); dashed: best-of-N; bars: 95% intervals`,
+    },
+    width: 480,
+    height: 300,
+    data: { values },
+    // Separate legends per layer, of which only the line layer's is drawn (not the interval rules').
+    resolve: { legend: { color: "independent" as const } },
+    layer: [
+      {
+        mark: { type: "rule" as const, opacity: 0.4 },
+        encoding: {
+          x: encoding.x,
+          color: { ...encoding.color, legend: null },
+          y: { field: "low", type: "quantitative" as const },
+          y2: { field: "high" },
+        },
+      },
+      {
+        mark: { type: "line" as const, point: true },
+        encoding: {
+          ...encoding,
+          y: { field: "accuracy", type: "quantitative" as const, title: "accuracy", axis: { format: "%" } },
+        },
+      },
+    ],
+  };
+}
+
 function demoHtml(input: DemoReportInput, svg: string): string {
   const tables = demoTables(input.summary, input.runs[0])
     .map((table) => `<h2>${escapeHtml(table.title)}</h2>${htmlTable(table)}`)
@@ -381,8 +454,11 @@ export async function writeDemoReport(
     plotSvg: join(folder, "accuracy-vs-n.svg"),
     plotPng: png.write ? join(folder, "accuracy-vs-n.png") : null,
     pngSkipped: png.skipped,
+    searchSvg: input.summary.search ? join(folder, "search-vs-tokens.svg") : null,
+    searchPng: input.summary.search && png.write ? join(folder, "search-vs-tokens.png") : null,
   };
   const svg = await renderSpecToSvg(demoAccuracySpec(input.summary));
+  const searchSvg = input.summary.search ? await renderSpecToSvg(demoSearchSpec(input.summary.search)) : null;
   const markdown = [
     "# pqm demo: PQM against BCE on the built-in arith environment",
     "",
@@ -392,6 +468,12 @@ export async function writeDemoReport(
     "",
     `![accuracy against n](${png.write ? "accuracy-vs-n.png" : "accuracy-vs-n.svg"})`,
     "",
+    ...(searchSvg === null
+      ? []
+      : [
+          `![search against best-of-N: accuracy against generated tokens](${png.write ? "search-vs-tokens.png" : "search-vs-tokens.svg"})`,
+          "",
+        ]),
     ...demoTables(input.summary, input.runs[0]).flatMap((table) => [
       `## ${table.title}`,
       "",
@@ -403,6 +485,8 @@ export async function writeDemoReport(
   await writeFileAtomic(files.markdown, markdown);
   await writeFileAtomic(files.plotSvg, svg);
   if (files.plotPng) await writeFileAtomic(files.plotPng, svgToPng(svg));
-  await writeFileAtomic(files.html, demoHtml(input, svg));
+  if (searchSvg !== null && files.searchSvg) await writeFileAtomic(files.searchSvg, searchSvg);
+  if (searchSvg !== null && files.searchPng) await writeFileAtomic(files.searchPng, svgToPng(searchSvg));
+  await writeFileAtomic(files.html, demoHtml(input, svg + (searchSvg ?? "")));
   return files;
 }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-export { demoAccuracySpec, formatSummaryValue } from "./demo-report.js";
+export { demoAccuracySpec, demoSearchSpec, formatSummaryValue } from "./demo-report.js";
 export { experimentSpec } from "./experiment-report.js";
 export type { HtmlPlot } from "./html.js";
 export { renderHtmlReport, stepColor } from "./html.js";

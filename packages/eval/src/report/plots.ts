@@ -16,6 +16,9 @@ const methodColors: Record<string, string> = {
   "Best outcome score": "#4c78a8",
   "PQM (ranking loss, zeta 4)": "#4c78a8",
   BCE: "#f58518",
+  // The demo's search plot names its verifiers alone; the oracle in the pass@n colour.
+  PQM: "#4c78a8",
+  "exact-Q oracle": "#e45756",
   // The demo's weighted votes: each model's colour, lighter.
   "PQM-weighted vote": "#9ecae9",
   "BCE-weighted vote": "#ffbf79",

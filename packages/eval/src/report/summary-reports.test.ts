@@ -150,10 +150,30 @@ describe("the demo report", () => {
     expect(markdown).toContain("![accuracy against n](accuracy-vs-n.svg)");
     expect(markdown).toContain("| BCE | 40.0% [35.0, 45.0] | 47.4% [42.4, 52.4] |");
     expect(await readFile(files.plotSvg, "utf8")).toMatch(/^<svg/);
+    // The search plot: written because the summary has searches, linked from report.md, in the page.
+    expect(files.searchPng).toBeNull();
+    const searchSvg = await readFile(files.searchSvg!, "utf8");
+    expect(searchSvg).toMatch(/^<svg/);
+    expect(searchSvg).toContain("tokens generated per question");
+    expect(markdown).toContain("(search-vs-tokens.svg)");
     const html = await readFile(files.html, "utf8");
+    expect(html).toContain("Beam search against best-of-N at equal generated tokens");
     expect(html).toContain('<a href="report-pqm/index.html">PQM &lt;model&gt;</a>');
     expect(html).toContain("<td>47.4% [42.4, 52.4]</td>");
     expect(existsSync(`${files.html}.tmp`)).toBe(false);
+
+    // A run without searches writes no search plot.
+    const { search: _search, ...withoutSearch } = input.summary;
+    const bare = await writeDemoReport(
+      join(folder, "demo-no-search"),
+      { ...input, summary: withoutSearch },
+      {
+        png: false,
+      },
+    );
+    expect(bare.searchSvg).toBeNull();
+    expect(existsSync(join(folder, "demo-no-search", "search-vs-tokens.svg"))).toBe(false);
+    expect(await readFile(bare.markdown, "utf8")).not.toContain("search-vs-tokens");
   });
 });
 
