@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { tryInstallOnnxMatMul, uninstallOnnxMatMul } from "../onnx/runtime-matmul.js";
 import { isModuleNotFound, MissingPeerDependencyError } from "../optional-peers.js";
 import { installFastWasmMatMul } from "./fast-wasm-matmul.js";
+import { installWasmHostKernels } from "./wasm-host-kernels.js";
 import { installSharedWasmIdentity } from "./wasm-identity.js";
 import { initializeWasmBackend, prepareWasmThreads } from "./wasm-threads.js";
 import type { WebGpuAdapterInfo } from "./webgpu-backend.js";
@@ -227,6 +228,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       let actual = await initializeWasmBackend();
       installFastWasmMatMul();
       installSharedWasmIdentity();
+      installWasmHostKernels();
       let matmul: "onnxruntime" | "backend" = "backend";
       if (matmulChoice === "wasm") uninstallOnnxMatMul();
       else {

@@ -1,0 +1,130 @@
+import { registerGradients } from "@pqm/core";
+import { useBackend } from "@pqm/testing";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decoderLossAndGradients } from "./decoder-gradients.test-helper.js";
+import { installWasmHostKernels, uninstallWasmHostKernels } from "./wasm-host-kernels.js";
+
+/** Deterministic values with a wide spread of magnitudes. */
+function values(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed >>> 0;
+  for (let index = 0; index < count; index++) {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
+  }
+  return out;
+}
+
+/** Runs `compute` with the stock kernels and with the host kernels; returns both results. */
+function bothWays(compute: () => tf.Tensor): { stock: tf.Tensor; host: tf.Tensor } {
+  uninstallWasmHostKernels();
+  const stock = compute();
+  expect(installWasmHostKernels()).toBe(true);
+  const host = compute();
+  return { stock, host };
+}
+
+describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
+  beforeAll(async () => {
+    registerGradients();
+    await useBackend("wasm");
+  });
+  afterAll(() => {
+    uninstallWasmHostKernels();
+  });
+
+  it("sums over leading axes as the stock kernel does, with and without keepDims", () => {
+    const x = tf.tensor3d(values(7 * 33 * 65, 1), [7, 33, 65]);
+    for (const [axis, keepDims] of [
+      [0, false],
+      [[0, 1], false],
+      [[1, 0], true],
+      [0, true],
+    ] as const) {
+      const { stock, host } = bothWays(() => tf.sum(x, axis as number | number[], keepDims));
+      expect(host.shape).toEqual(stock.shape);
+      const expected = stock.dataSync();
+      const actual = host.dataSync();
+      for (let index = 0; index < expected.length; index++) {
+        expect(Math.abs(actual[index]! - expected[index]!)).toBeLessThanOrEqual(
+          1e-5 * (1 + Math.abs(expected[index]!)),
+        );
+      }
+      tf.dispose([stock, host]);
+    }
+    // Not leading axes, ints, a full reduction: the stock kernel, bit for bit.
+    for (const compute of [
+      () => tf.sum(x, -1),
+      () => tf.sum(x, [0, 2]),
+      () => tf.sum(x),
+      () => tf.sum(tf.tensor2d([1, 2, 3, 4], [2, 2], "int32"), 0),
+    ]) {
+      const { stock, host } = bothWays(compute);
+      expect(Array.from(host.dataSync())).toEqual(Array.from(stock.dataSync()));
+      tf.dispose([stock, host]);
+    }
+    x.dispose();
+  });
+
+  it("gathers rows, repeated and in any order, bit for bit; other gathers go to the stock kernel", () => {
+    const table = tf.tensor3d(values(50 * 4 * 6, 2), [50, 4, 6]);
+    const ids = tf.tensor2d([49, 0, 3, 3, 17, 0], [2, 3], "int32");
+    for (const compute of [
+      () => tf.gather(table, ids),
+      () => tf.gather(table, tf.tensor1d([5], "int32")),
+      () => tf.gather(table, tf.tensor1d([1, 2], "int32"), 1),
+    ]) {
+      const { stock, host } = bothWays(compute);
+      expect(host.shape).toEqual(stock.shape);
+      expect(Array.from(host.dataSync())).toEqual(Array.from(stock.dataSync()));
+      tf.dispose([stock, host]);
+    }
+    tf.dispose([table, ids]);
+  });
+
+  it("casts to the same dtype by sharing the data, and converts as before otherwise", () => {
+    installWasmHostKernels();
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const same = tf.cast(x, "float32");
+    expect(same.dataId).toBe(x.dataId);
+    x.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3]);
+    const ints = tf.cast(same, "int32");
+    expect(ints.dataId).not.toBe(same.dataId);
+    expect(Array.from(ints.dataSync())).toEqual([1, -2, 3]);
+    tf.dispose([same, ints]);
+  });
+
+  it("leaves a decoder's loss and gradients as the stock kernels give them", () => {
+    uninstallWasmHostKernels();
+    const expected = decoderLossAndGradients();
+    installWasmHostKernels();
+    const before = tf.memory().numTensors;
+    const actual = decoderLossAndGradients();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.abs(actual.loss - expected.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(expected.loss));
+    expect(actual.grads.length).toBe(expected.grads.length);
+    for (let index = 0; index < expected.grads.length; index++) {
+      const a = actual.grads[index]!;
+      const e = expected.grads[index]!;
+      let scale = 0;
+      let worst = 0;
+      for (let i = 0; i < e.length; i++) {
+        scale = Math.max(scale, Math.abs(e[i]!));
+        worst = Math.max(worst, Math.abs(a[i]! - e[i]!));
+      }
+      expect(worst).toBeLessThanOrEqual(1e-5 * scale + 1e-12);
+    }
+  });
+
+  it("uninstalls", () => {
+    installWasmHostKernels();
+    expect(uninstallWasmHostKernels()).toBe(true);
+    expect(uninstallWasmHostKernels()).toBe(false);
+    const x = tf.tensor1d([7, 8]);
+    const same = tf.cast(x, "float32");
+    expect(same.dataId).not.toBe(x.dataId); // the stock kernel copies
+    tf.dispose([x, same]);
+  });
+});
