@@ -2,8 +2,19 @@ import { registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  applyRotaryEmbedding,
+  ropeCosSin,
+  ropeInverseFrequencies,
+} from "../backbone/layers/rotary-embedding.js";
+import { AdamW } from "../training/adamw.js";
 import { decoderLossAndGradients } from "./decoder-gradients.test-helper.js";
-import { installWasmHostKernels, uninstallWasmHostKernels } from "./wasm-host-kernels.js";
+import {
+  HostKernel,
+  hasHostKernel,
+  installWasmHostKernels,
+  uninstallWasmHostKernels,
+} from "./wasm-host-kernels.js";
 
 /** Deterministic values with a wide spread of magnitudes. */
 function values(count: number, seed: number): Float32Array {
@@ -118,10 +129,63 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
     }
   });
 
+  it("AdamW in one kernel gives the composed update's bits, with and without weight decay", () => {
+    const run = () => {
+      const parameters = new Map<string, tf.Variable>([
+        ["w", tf.variable(tf.tensor2d(values(37 * 11, 3), [37, 11]))],
+        ["w.bias", tf.variable(tf.tensor1d(values(11, 4)))],
+      ]);
+      const optimizer = new AdamW({ weightDecay: 0.01 });
+      for (let step = 0; step < 4; step++) {
+        const gradients = new Map<string, tf.Tensor>([
+          ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
+          ["w.bias", tf.tensor1d(values(11, 20 + step))],
+        ]);
+        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1));
+        tf.dispose([...gradients.values()]);
+      }
+      const out = [...parameters.values()].map((variable) => Array.from(variable.dataSync()));
+      tf.dispose([...parameters.values()]);
+      optimizer.dispose();
+      return out;
+    };
+    uninstallWasmHostKernels();
+    expect(hasHostKernel(HostKernel.adamW)).toBe(false);
+    const expected = run();
+    installWasmHostKernels();
+    expect(hasHostKernel(HostKernel.adamW)).toBe(true);
+    const before = tf.memory().numTensors;
+    const actual = run();
+    expect(tf.memory().numTensors).toBe(before + 2); // the two variables' source tensors, as in the first run
+    expect(actual).toEqual(expected);
+  });
+
+  it("the rotary embedding and its gradient in one kernel each give the composed bits", () => {
+    const x = tf.tensor4d(values(2 * 3 * 5 * 8, 5), [2, 3, 5, 8]);
+    const upstream = tf.tensor4d(values(2 * 3 * 5 * 8, 6), [2, 3, 5, 8]);
+    const positions = tf.tensor2d([0, 1, 2, 3, 4, 7, 8, 9, 10, 11], [2, 5], "int32");
+    const { cos, sin } = ropeCosSin(positions, ropeInverseFrequencies(8, 10_000));
+    const run = () => {
+      const value = applyRotaryEmbedding(x, cos, sin);
+      const gradient = tf.grad((input: tf.Tensor) =>
+        tf.sum(tf.mul(applyRotaryEmbedding(input, cos, sin), upstream)),
+      )(x);
+      const out = [Array.from(value.dataSync()), Array.from(gradient.dataSync())];
+      tf.dispose([value, gradient]);
+      return out;
+    };
+    uninstallWasmHostKernels();
+    const expected = run();
+    installWasmHostKernels();
+    expect(run()).toEqual(expected);
+    tf.dispose([x, upstream, positions, cos, sin]);
+  });
+
   it("uninstalls", () => {
     installWasmHostKernels();
     expect(uninstallWasmHostKernels()).toBe(true);
     expect(uninstallWasmHostKernels()).toBe(false);
+    expect(hasHostKernel(HostKernel.rotary)).toBe(false);
     const x = tf.tensor1d([7, 8]);
     const same = tf.cast(x, "float32");
     expect(same.dataId).not.toBe(x.dataId); // the stock kernel copies

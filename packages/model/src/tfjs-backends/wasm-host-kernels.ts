@@ -69,7 +69,8 @@ function hostSum(args: KernelArguments): tf.TensorInfo {
   const target = new Float32Array(buffer, offsetOf(backend, out), columns);
   const total = new Float64Array(columns);
   for (let row = 0, base = 0; row < rows; row++, base += columns) {
-    for (let column = 0; column < columns; column++) total[column] += source[base + column] as number;
+    for (let column = 0; column < columns; column++)
+      total[column] = (total[column] as number) + (source[base + column] as number);
   }
   target.set(total);
   return out;
@@ -80,7 +81,13 @@ function hostGather(args: KernelArguments): tf.TensorInfo {
   const indices = args.inputs.indices as tf.TensorInfo;
   const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0];
   const batchDims = (args.attrs?.batchDims as number | undefined) ?? 0;
-  if (x.dtype !== "float32" || indices.dtype !== "int32" || axis !== 0 || batchDims !== 0 || x.shape.length < 2)
+  if (
+    x.dtype !== "float32" ||
+    indices.dtype !== "int32" ||
+    axis !== 0 ||
+    batchDims !== 0 ||
+    x.shape.length < 2
+  )
     return callStock(tf.GatherV2, args);
   const count = product(indices.shape);
   const rows = x.shape[0] as number;
@@ -110,6 +117,163 @@ function hostCast(args: KernelArguments): tf.TensorInfo {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
+// Fused kernels under the package's own names, registered on wasm only; callers look them up with
+// `hasHostKernel` and otherwise compose the same arithmetic from TF.js operations. Each rounds to float32
+// after every operation, in the order the composed version runs, so both give the same bits (the
+// softmax gradient's row sum is the exception: it adds in float64).
+
+/** Kernel names of the fused host kernels. */
+export const HostKernel = {
+  /** AdamW on one parameter: inputs parameter, gradient, firstMoment, secondMoment; three outputs. */
+  adamW: "PqmAdamW",
+  /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
+  rotary: "PqmRotaryEmbedding",
+  /** Softmax's gradient over the last axis: inputs y (the softmax), dy. */
+  softmaxGrad: "PqmSoftmaxGrad",
+} as const;
+
+/** Whether the active backend has the fused host kernel `name` (see {@link HostKernel}). */
+export function hasHostKernel(name: (typeof HostKernel)[keyof typeof HostKernel]): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+const f32 = Math.fround;
+
+function hostAdamW(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const parameter = args.inputs.parameter as tf.TensorInfo;
+  const gradient = args.inputs.gradient as tf.TensorInfo;
+  const first = args.inputs.firstMoment as tf.TensorInfo;
+  const second = args.inputs.secondMoment as tf.TensorInfo;
+  const attrs = args.attrs as Record<string, number>;
+  const count = product(parameter.shape);
+  for (const [field, info] of [
+    ["gradient", gradient],
+    ["firstMoment", first],
+    ["secondMoment", second],
+  ] as const) {
+    if (info.dtype !== "float32" || product(info.shape) !== count)
+      throw new Error(`${HostKernel.adamW}: ${field} must be float32 with ${count} values`);
+  }
+  const nextParameter = backend.makeOutput([...parameter.shape], "float32");
+  const nextFirst = backend.makeOutput([...parameter.shape], "float32");
+  const nextSecond = backend.makeOutput([...parameter.shape], "float32");
+  const buffer = heap(backend);
+  const view = (info: tf.TensorInfo) => new Float32Array(buffer, offsetOf(backend, info), count);
+  const p = view(parameter);
+  const g = view(gradient);
+  const m = view(first);
+  const v = view(second);
+  const outP = view(nextParameter);
+  const outM = view(nextFirst);
+  const outV = view(nextSecond);
+  const beta1 = f32(attrs.beta1 as number);
+  const keep1 = f32(1 - (attrs.beta1 as number));
+  const beta2 = f32(attrs.beta2 as number);
+  const keep2 = f32(1 - (attrs.beta2 as number));
+  const correction1 = f32(attrs.correction1 as number);
+  const correction2 = f32(attrs.correction2 as number);
+  const epsilon = f32(attrs.epsilon as number);
+  const learningRate = f32(attrs.learningRate as number);
+  const decay = f32(attrs.decay as number);
+  for (let i = 0; i < count; i++) {
+    const grad = g[i] as number;
+    const mi = f32(f32((m[i] as number) * beta1) + f32(grad * keep1));
+    const vi = f32(f32((v[i] as number) * beta2) + f32(f32(grad * grad) * keep2));
+    const denominator = f32(f32(Math.sqrt(f32(vi / correction2))) + epsilon);
+    const update = f32(f32(mi / correction1) / denominator);
+    const pi = p[i] as number;
+    let next = f32(pi - f32(update * learningRate));
+    if (decay !== 0) next = f32(next - f32(pi * decay));
+    outM[i] = mi;
+    outV[i] = vi;
+    outP[i] = next;
+  }
+  return [nextParameter, nextFirst, nextSecond];
+}
+
+function hostRotary(args: KernelArguments): tf.TensorInfo {
+  const { backend } = args;
+  const x = args.inputs.x as tf.TensorInfo;
+  const cos = args.inputs.cos as tf.TensorInfo;
+  const sin = args.inputs.sin as tf.TensorInfo;
+  const inverse = args.attrs?.inverse === true;
+  const [batch, heads, seq, headDim] = x.shape as [number, number, number, number];
+  if (
+    x.shape.length !== 4 ||
+    headDim % 2 !== 0 ||
+    !tf.util.arraysEqual(cos.shape, [batch, 1, seq, headDim]) ||
+    !tf.util.arraysEqual(sin.shape, cos.shape)
+  ) {
+    throw new Error(
+      `${HostKernel.rotary}: x [batch, heads, seq, headDim] with cos and sin [batch, 1, seq, headDim], got [${x.shape.join(", ")}] and [${cos.shape.join(", ")}]`,
+    );
+  }
+  const out = backend.makeOutput([...x.shape], "float32");
+  const buffer = heap(backend);
+  const total = product(x.shape);
+  const source = new Float32Array(buffer, offsetOf(backend, x), total);
+  const target = new Float32Array(buffer, offsetOf(backend, out), total);
+  const c = new Float32Array(buffer, offsetOf(backend, cos), batch * seq * headDim);
+  const s = new Float32Array(buffer, offsetOf(backend, sin), batch * seq * headDim);
+  const half = headDim / 2;
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < seq; t++) {
+        const row = ((b * heads + h) * seq + t) * headDim;
+        const angle = (b * seq + t) * headDim;
+        for (let j = 0; j < half; j++) {
+          const low = source[row + j] as number;
+          const high = source[row + j + half] as number;
+          const cl = c[angle + j] as number;
+          const ch = c[angle + j + half] as number;
+          const sl = s[angle + j] as number;
+          const sh = s[angle + j + half] as number;
+          if (inverse) {
+            // dx = dy·cos + Rᵀ(dy·sin): the low half gains dy_high·sin_high, the high half loses dy_low·sin_low.
+            target[row + j] = f32(f32(low * cl) + f32(high * sh));
+            target[row + j + half] = f32(f32(high * ch) - f32(low * sl));
+          } else {
+            // x·cos + cat(−x_high, x_low)·sin
+            target[row + j] = f32(f32(low * cl) + f32(-high * sl));
+            target[row + j + half] = f32(f32(high * ch) + f32(low * sh));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function hostSoftmaxGrad(args: KernelArguments): tf.TensorInfo {
+  const { backend } = args;
+  const y = args.inputs.y as tf.TensorInfo;
+  const dy = args.inputs.dy as tf.TensorInfo;
+  if (!tf.util.arraysEqual(y.shape, dy.shape) || y.dtype !== "float32" || dy.dtype !== "float32")
+    throw new Error(`${HostKernel.softmaxGrad}: y and dy must be float32 of one shape`);
+  const out = backend.makeOutput([...y.shape], "float32");
+  const buffer = heap(backend);
+  const total = product(y.shape);
+  const width = y.shape[y.shape.length - 1] as number;
+  const probabilities = new Float32Array(buffer, offsetOf(backend, y), total);
+  const upstream = new Float32Array(buffer, offsetOf(backend, dy), total);
+  const target = new Float32Array(buffer, offsetOf(backend, out), total);
+  for (let start = 0; start < total; start += width) {
+    let dot = 0;
+    for (let j = start; j < start + width; j++) dot += (upstream[j] as number) * (probabilities[j] as number);
+    const rowDot = f32(dot);
+    for (let j = start; j < start + width; j++)
+      target[j] = f32(f32((upstream[j] as number) - rowDot) * (probabilities[j] as number));
+  }
+  return out;
+}
+
+const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  [HostKernel.adamW, hostAdamW],
+  [HostKernel.rotary, hostRotary],
+  [HostKernel.softmaxGrad, hostSoftmaxGrad],
+];
+
 const KERNELS: readonly [string, StockKernel][] = [
   [tf.Sum, hostSum],
   [tf.GatherV2, hostGather],
@@ -132,6 +296,10 @@ export function installWasmHostKernels(): boolean {
     }
     stock.set(name, previous);
   }
+  for (const [kernelName, kernel] of FUSED) {
+    if (tf.getKernel(kernelName, "wasm") === undefined)
+      tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
+  }
   return true;
 }
 
@@ -140,5 +308,8 @@ export function uninstallWasmHostKernels(): boolean {
   if (stock.size === 0) return false;
   for (const previous of stock.values()) restoreWasmKernel(previous);
   stock.clear();
+  for (const [kernelName] of FUSED) {
+    if (tf.getKernel(kernelName, "wasm") !== undefined) tf.unregisterKernel(kernelName, "wasm");
+  }
   return true;
 }

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { HostKernel, hasHostKernel } from "../../tfjs-backends/wasm-host-kernels.js";
 import type { RopeScaling } from "../decoder-config.js";
 
 /**
@@ -70,22 +71,32 @@ export function ropeCosSin(
  * @returns a tensor shaped like `x`.
  */
 export function applyRotaryEmbedding(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  if (hasHostKernel(HostKernel.rotary)) {
+    // One kernel call forward and one backward (the same float32 arithmetic as below).
+    const rotary = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([cos, sin]); // kept for the backward pass (only while a gradient is being taped)
+      return {
+        value: tf
+          .engine()
+          .runKernel(HostKernel.rotary, { x: input, cos, sin }, { inverse: false }) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [savedCos, savedSin] = saved as [tf.Tensor, tf.Tensor];
+          return tf
+            .engine()
+            .runKernel(
+              HostKernel.rotary,
+              { x: dy, cos: savedCos, sin: savedSin },
+              { inverse: true },
+            ) as tf.Tensor;
+        },
+      };
+    });
+    return rotary(x);
+  }
   return tf.tidy(() => {
-    const headDim = x.shape[x.rank - 1] as number;
-    // rotate_half as a product with a signed permutation: one matmul (and one in the gradient) in place
-    // of a split, a negation and a concatenation (and their gradients), which cost the wasm backend
-    // about 10x more; each output is ±1 times one input plus zeros, so the result is exact.
-    const flat = tf.reshape(x, [-1, headDim]); // [batch*heads*seq, headDim]
-    const rotated = tf.reshape(tf.matMul(flat as tf.Tensor2D, rotateHalfMatrix(headDim)), x.shape); // [batch, heads, seq, headDim]
+    const [firstHalf, secondHalf] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor]; // each [batch, heads, seq, headDim/2]
+    const rotated = tf.concat([tf.neg(secondHalf), firstHalf], -1); // [batch, heads, seq, headDim]
     return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
   });
-}
-
-/** `[headDim, headDim]`: `v · R = cat(−v2, v1)` for a row vector `v = cat(v1, v2)`. */
-function rotateHalfMatrix(headDim: number): tf.Tensor2D {
-  const half = headDim / 2;
-  const values = new Float32Array(headDim * headDim);
-  for (let column = 0; column < half; column++) values[(column + half) * headDim + column] = -1;
-  for (let column = half; column < headDim; column++) values[(column - half) * headDim + column] = 1;
-  return tf.tensor2d(values, [headDim, headDim]);
 }
