@@ -7,7 +7,6 @@ import {
   ropeCosSin,
   ropeInverseFrequencies,
 } from "../backbone/layers/rotary-embedding.js";
-import { AdamW } from "../training/adamw.js";
 import { decoderLossAndGradients } from "./decoder-gradients.test-helper.js";
 import {
   HostKernel,
@@ -127,37 +126,6 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
       }
       expect(worst).toBeLessThanOrEqual(1e-5 * scale + 1e-12);
     }
-  });
-
-  it("AdamW in one kernel gives the composed update's bits, with and without weight decay", () => {
-    const run = () => {
-      const parameters = new Map<string, tf.Variable>([
-        ["w", tf.variable(tf.tensor2d(values(37 * 11, 3), [37, 11]))],
-        ["w.bias", tf.variable(tf.tensor1d(values(11, 4)))],
-      ]);
-      const optimizer = new AdamW({ weightDecay: 0.01 });
-      for (let step = 0; step < 4; step++) {
-        const gradients = new Map<string, tf.Tensor>([
-          ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
-          ["w.bias", tf.tensor1d(values(11, 20 + step))],
-        ]);
-        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1));
-        tf.dispose([...gradients.values()]);
-      }
-      const out = [...parameters.values()].map((variable) => Array.from(variable.dataSync()));
-      tf.dispose([...parameters.values()]);
-      optimizer.dispose();
-      return out;
-    };
-    uninstallWasmHostKernels();
-    expect(hasHostKernel(HostKernel.adamW)).toBe(false);
-    const expected = run();
-    installWasmHostKernels();
-    expect(hasHostKernel(HostKernel.adamW)).toBe(true);
-    const before = tf.memory().numTensors;
-    const actual = run();
-    expect(tf.memory().numTensors).toBe(before + 2); // the two variables' source tensors, as in the first run
-    expect(actual).toEqual(expected);
   });
 
   it("the rotary embedding and its gradient in one kernel each give the composed bits", () => {

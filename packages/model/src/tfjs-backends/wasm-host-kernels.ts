@@ -117,19 +117,20 @@ function hostCast(args: KernelArguments): tf.TensorInfo {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 }
 
-// Fused kernels under the package's own names, registered on wasm only; callers look them up with
-// `hasHostKernel` and otherwise compose the same arithmetic from TF.js operations. Each rounds to float32
-// after every operation, in the order the composed version runs, so both give the same bits (the
-// softmax gradient's row sum is the exception: it adds in float64).
+// A fused kernel under the package's own name, registered on wasm only; callers look it up with
+// `hasHostKernel` and otherwise compose the same arithmetic from TF.js operations. It rounds to float32
+// after every operation, in the order the composed version runs, so both give the same bits. The
+// rotary embedding gains because the composed version splits and concatenates along the last axis
+// (slow on wasm): fused forward and backward take 8 ms where the composed ones take 16 (torch-peer M,
+// one layer's queries, fwd+bwd). Dense arithmetic does not gain this way: plain JavaScript loops run
+// one element at a time, and lose to the wasm build's SIMD kernels even against a chain of them
+// (AdamW in one JavaScript pass: 20 ms per million parameters against 7 for its 13 wasm kernels;
+// the softmax gradient: 20 ms against 8), so AdamW and the softmax stay composed.
 
 /** Kernel names of the fused host kernels. */
 export const HostKernel = {
-  /** AdamW on one parameter: inputs parameter, gradient, firstMoment, secondMoment; three outputs. */
-  adamW: "PqmAdamW",
   /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
   rotary: "PqmRotaryEmbedding",
-  /** Softmax's gradient over the last axis: inputs y (the softmax), dy. */
-  softmaxGrad: "PqmSoftmaxGrad",
 } as const;
 
 /** Whether the active backend has the fused host kernel `name` (see {@link HostKernel}). */
@@ -138,59 +139,6 @@ export function hasHostKernel(name: (typeof HostKernel)[keyof typeof HostKernel]
 }
 
 const f32 = Math.fround;
-
-function hostAdamW(args: KernelArguments): tf.TensorInfo[] {
-  const { backend } = args;
-  const parameter = args.inputs.parameter as tf.TensorInfo;
-  const gradient = args.inputs.gradient as tf.TensorInfo;
-  const first = args.inputs.firstMoment as tf.TensorInfo;
-  const second = args.inputs.secondMoment as tf.TensorInfo;
-  const attrs = args.attrs as Record<string, number>;
-  const count = product(parameter.shape);
-  for (const [field, info] of [
-    ["gradient", gradient],
-    ["firstMoment", first],
-    ["secondMoment", second],
-  ] as const) {
-    if (info.dtype !== "float32" || product(info.shape) !== count)
-      throw new Error(`${HostKernel.adamW}: ${field} must be float32 with ${count} values`);
-  }
-  const nextParameter = backend.makeOutput([...parameter.shape], "float32");
-  const nextFirst = backend.makeOutput([...parameter.shape], "float32");
-  const nextSecond = backend.makeOutput([...parameter.shape], "float32");
-  const buffer = heap(backend);
-  const view = (info: tf.TensorInfo) => new Float32Array(buffer, offsetOf(backend, info), count);
-  const p = view(parameter);
-  const g = view(gradient);
-  const m = view(first);
-  const v = view(second);
-  const outP = view(nextParameter);
-  const outM = view(nextFirst);
-  const outV = view(nextSecond);
-  const beta1 = f32(attrs.beta1 as number);
-  const keep1 = f32(1 - (attrs.beta1 as number));
-  const beta2 = f32(attrs.beta2 as number);
-  const keep2 = f32(1 - (attrs.beta2 as number));
-  const correction1 = f32(attrs.correction1 as number);
-  const correction2 = f32(attrs.correction2 as number);
-  const epsilon = f32(attrs.epsilon as number);
-  const learningRate = f32(attrs.learningRate as number);
-  const decay = f32(attrs.decay as number);
-  for (let i = 0; i < count; i++) {
-    const grad = g[i] as number;
-    const mi = f32(f32((m[i] as number) * beta1) + f32(grad * keep1));
-    const vi = f32(f32((v[i] as number) * beta2) + f32(f32(grad * grad) * keep2));
-    const denominator = f32(f32(Math.sqrt(f32(vi / correction2))) + epsilon);
-    const update = f32(f32(mi / correction1) / denominator);
-    const pi = p[i] as number;
-    let next = f32(pi - f32(update * learningRate));
-    if (decay !== 0) next = f32(next - f32(pi * decay));
-    outM[i] = mi;
-    outV[i] = vi;
-    outP[i] = next;
-  }
-  return [nextParameter, nextFirst, nextSecond];
-}
 
 function hostRotary(args: KernelArguments): tf.TensorInfo {
   const { backend } = args;
@@ -245,33 +193,8 @@ function hostRotary(args: KernelArguments): tf.TensorInfo {
   return out;
 }
 
-function hostSoftmaxGrad(args: KernelArguments): tf.TensorInfo {
-  const { backend } = args;
-  const y = args.inputs.y as tf.TensorInfo;
-  const dy = args.inputs.dy as tf.TensorInfo;
-  if (!tf.util.arraysEqual(y.shape, dy.shape) || y.dtype !== "float32" || dy.dtype !== "float32")
-    throw new Error(`${HostKernel.softmaxGrad}: y and dy must be float32 of one shape`);
-  const out = backend.makeOutput([...y.shape], "float32");
-  const buffer = heap(backend);
-  const total = product(y.shape);
-  const width = y.shape[y.shape.length - 1] as number;
-  const probabilities = new Float32Array(buffer, offsetOf(backend, y), total);
-  const upstream = new Float32Array(buffer, offsetOf(backend, dy), total);
-  const target = new Float32Array(buffer, offsetOf(backend, out), total);
-  for (let start = 0; start < total; start += width) {
-    let dot = 0;
-    for (let j = start; j < start + width; j++) dot += (upstream[j] as number) * (probabilities[j] as number);
-    const rowDot = f32(dot);
-    for (let j = start; j < start + width; j++)
-      target[j] = f32(f32((upstream[j] as number) - rowDot) * (probabilities[j] as number));
-  }
-  return out;
-}
-
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
-  [HostKernel.adamW, hostAdamW],
   [HostKernel.rotary, hostRotary],
-  [HostKernel.softmaxGrad, hostSoftmaxGrad],
 ];
 
 const KERNELS: readonly [string, StockKernel][] = [
