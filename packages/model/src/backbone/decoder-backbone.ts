@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { HostKernel, hasHostKernel } from "../tfjs-backends/wasm-host-kernels.js";
 import type { DecoderConfig } from "./decoder-config.js";
 import { layerAttentionMasks } from "./layers/attention-mask.js";
 import { embeddingLookup } from "./layers/embedding-lookup.js";
@@ -94,6 +95,25 @@ interface DecoderLayer {
 }
 
 let modelCount = 0;
+
+/**
+ * `tf.softmax` over the last axis; where the backend has the fused host kernel for its gradient
+ * (wasm SIMD), the backward pass is one kernel call instead of four.
+ */
+function softmaxLastAxis(logits: tf.Tensor): tf.Tensor {
+  if (!hasHostKernel(HostKernel.softmaxGrad)) return tf.softmax(logits);
+  const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const y = tf.softmax(input);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor,
+    };
+  });
+  return softmax(logits);
+}
 
 /** The smallest and largest id of each ids tensor already checked (tensors never change). */
 const checkedIdRanges = new WeakMap<tf.Tensor, readonly [number, number]>();
@@ -363,7 +383,7 @@ export class DecoderBackbone {
         const flatValue = tf.reshape(value, [batch * numKeyValueHeads, seq, headDim]); // [batch*kvHeads, seq, headDim]
         const scores = tf.mul(tf.matMul(groupedQuery, flatKey, false, true), scale); // [batch*kvHeads, group*seq, seq]
         const masked = tf.add(tf.reshape(scores, [batch, numKeyValueHeads, groupSize, seq, seq]), mask); // [batch, kvHeads, group, seq, seq]
-        const probabilities = tf.reshape(tf.softmax(masked), [
+        const probabilities = tf.reshape(softmaxLastAxis(masked), [
           batch * numKeyValueHeads,
           groupSize * seq,
           seq,

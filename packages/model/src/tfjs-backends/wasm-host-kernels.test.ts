@@ -1,12 +1,15 @@
+import { readFileSync } from "node:fs";
 import { registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generatedSource } from "../../scripts/gen-simd-kernels.js";
 import {
   applyRotaryEmbedding,
   ropeCosSin,
   ropeInverseFrequencies,
 } from "../backbone/layers/rotary-embedding.js";
+import { AdamW } from "../training/adamw.js";
 import { decoderLossAndGradients } from "./decoder-gradients.test-helper.js";
 import {
   HostKernel,
@@ -126,6 +129,82 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
       }
       expect(worst).toBeLessThanOrEqual(1e-5 * scale + 1e-12);
     }
+  });
+
+  it("AdamW in one SIMD kernel gives the composed update's bits, with and without weight decay", () => {
+    const run = () => {
+      const parameters = new Map<string, tf.Variable>([
+        ["w", tf.variable(tf.tensor2d(values(37 * 11, 3), [37, 11]))], // 407 values: SIMD lanes and a tail
+        ["w.bias", tf.variable(tf.tensor1d(values(11, 4)))],
+      ]);
+      const optimizer = new AdamW({ weightDecay: 0.01 });
+      for (let step = 0; step < 4; step++) {
+        const gradients = new Map<string, tf.Tensor>([
+          ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
+          ["w.bias", tf.tensor1d(values(11, 20 + step))],
+        ]);
+        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1));
+        tf.dispose([...gradients.values()]);
+      }
+      const out = [...parameters.values()].map((variable) => Array.from(variable.dataSync()));
+      tf.dispose([...parameters.values()]);
+      optimizer.dispose();
+      return out;
+    };
+    uninstallWasmHostKernels();
+    expect(hasHostKernel(HostKernel.adamW)).toBe(false);
+    const expected = run();
+    installWasmHostKernels();
+    expect(hasHostKernel(HostKernel.adamW)).toBe(true);
+    const before = tf.memory().numTensors;
+    const actual = run();
+    expect(tf.memory().numTensors).toBe(before + 2); // the two variables' source tensors, as in the first run
+    expect(actual).toEqual(expected);
+  });
+
+  it("the softmax gradient in one SIMD kernel agrees with the composed one (rows of 4k and 4k+3)", () => {
+    for (const width of [64, 67]) {
+      const logits = tf.tensor3d(values(3 * 5 * width, 7), [3, 5, width]);
+      const upstream = tf.tensor3d(values(3 * 5 * width, 8), [3, 5, width]);
+      const run = () => {
+        const gradient = tf.grad((input: tf.Tensor) => {
+          const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+            const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+            const y = tf.softmax(x);
+            save([y]);
+            return {
+              value: y,
+              gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+                hasHostKernel(HostKernel.softmaxGrad)
+                  ? (tf
+                      .engine()
+                      .runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor)
+                  : tf.mul(
+                      tf.sub(dy, tf.sum(tf.mul(dy, saved[0] as tf.Tensor), -1, true)),
+                      saved[0] as tf.Tensor,
+                    ),
+            };
+          });
+          return tf.sum(tf.mul(softmax(input), upstream));
+        })(logits);
+        const out = Array.from(gradient.dataSync());
+        gradient.dispose();
+        return out;
+      };
+      uninstallWasmHostKernels();
+      const expected = run();
+      installWasmHostKernels();
+      const actual = run();
+      const scale = Math.max(...expected.map(Math.abs));
+      for (let index = 0; index < expected.length; index++)
+        expect(Math.abs(actual[index]! - expected[index]!)).toBeLessThanOrEqual(1e-6 * scale);
+      tf.dispose([logits, upstream]);
+    }
+  });
+
+  it("ships the SIMD module its .wat assembles to", async () => {
+    const committed = readFileSync(new URL("./simd/kernels.generated.ts", import.meta.url), "utf8");
+    expect(await generatedSource()).toBe(committed);
   });
 
   it("the rotary embedding and its gradient in one kernel each give the composed bits", () => {

@@ -1,5 +1,6 @@
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { SIMD_KERNELS_BASE64 } from "./simd/kernels.generated.js";
 import { overrideWasmKernel, restoreWasmKernel } from "./wasm-kernel-override.js";
 
 // Three wasm kernels that a training step calls often and the wasm build does slowly for the shapes a
@@ -129,6 +130,10 @@ function hostCast(args: KernelArguments): tf.TensorInfo {
 
 /** Kernel names of the fused host kernels. */
 export const HostKernel = {
+  /** AdamW on one parameter (SIMD): inputs parameter, gradient, firstMoment, secondMoment; three outputs. */
+  adamW: "PqmAdamW",
+  /** Softmax's gradient over the last axis (SIMD): inputs y (the softmax), dy. */
+  softmaxGrad: "PqmSoftmaxGrad",
   /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
   rotary: "PqmRotaryEmbedding",
 } as const;
@@ -193,8 +198,116 @@ function hostRotary(args: KernelArguments): tf.TensorInfo {
   return out;
 }
 
+interface SimdExports {
+  adamw(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    outP: number,
+    outM: number,
+    outV: number,
+    n: number,
+    beta1: number,
+    keep1: number,
+    beta2: number,
+    keep2: number,
+    correction1: number,
+    correction2: number,
+    epsilon: number,
+    learningRate: number,
+    decay: number,
+  ): void;
+  softmax_grad(y: number, dy: number, out: number, rows: number, width: number): void;
+}
+
+/** The parts of the WebAssembly JavaScript API used here (this package's TypeScript libs omit it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** The SIMD kernels per wasm memory (a re-initialized backend has a new one); null where they cannot run. */
+const simdByMemory = new WeakMap<object, SimdExports | null>();
+
+function simdKernels(backend: BackendWasm): SimdExports | null {
+  const module = backend.wasm as unknown as { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
+  const memory = module.asm?.memory ?? module.wasmMemory;
+  if (memory === undefined) return null;
+  const known = simdByMemory.get(memory);
+  if (known !== undefined) return known;
+  let kernels: SimdExports | null = null;
+  try {
+    // The threaded build's memory is shared; the module imports a private one and would not link.
+    if (!(memory.buffer instanceof SharedArrayBuffer)) {
+      const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmApi };
+      const compiled = new wasm.Module(Buffer.from(SIMD_KERNELS_BASE64, "base64"));
+      kernels = new wasm.Instance(compiled, { env: { memory } }).exports as SimdExports;
+    }
+  } catch {
+    kernels = null; // an engine without WebAssembly SIMD: the composed kernels stay
+  }
+  simdByMemory.set(memory, kernels);
+  return kernels;
+}
+
+function simdAdamW(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const kernels = simdKernels(backend) as SimdExports;
+  const parameter = args.inputs.parameter as tf.TensorInfo;
+  const count = product(parameter.shape);
+  for (const field of ["gradient", "firstMoment", "secondMoment"] as const) {
+    const info = args.inputs[field] as tf.TensorInfo;
+    if (info.dtype !== "float32" || product(info.shape) !== count)
+      throw new Error(`${HostKernel.adamW}: ${field} must be float32 with ${count} values`);
+  }
+  const attrs = args.attrs as Record<string, number>;
+  const outputs = [0, 1, 2].map(() => backend.makeOutput([...parameter.shape], "float32"));
+  const [nextParameter, nextFirst, nextSecond] = outputs as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+  const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+  kernels.adamw(
+    at(parameter),
+    at(args.inputs.gradient as tf.TensorInfo),
+    at(args.inputs.firstMoment as tf.TensorInfo),
+    at(args.inputs.secondMoment as tf.TensorInfo),
+    at(nextParameter),
+    at(nextFirst),
+    at(nextSecond),
+    count,
+    f32(attrs.beta1 as number),
+    f32(1 - (attrs.beta1 as number)),
+    f32(attrs.beta2 as number),
+    f32(1 - (attrs.beta2 as number)),
+    f32(attrs.correction1 as number),
+    f32(attrs.correction2 as number),
+    f32(attrs.epsilon as number),
+    f32(attrs.learningRate as number),
+    f32(attrs.decay as number),
+  );
+  return outputs;
+}
+
+function simdSoftmaxGrad(args: KernelArguments): tf.TensorInfo {
+  const { backend } = args;
+  const kernels = simdKernels(backend) as SimdExports;
+  const y = args.inputs.y as tf.TensorInfo;
+  const dy = args.inputs.dy as tf.TensorInfo;
+  if (!tf.util.arraysEqual(y.shape, dy.shape) || y.dtype !== "float32" || dy.dtype !== "float32")
+    throw new Error(`${HostKernel.softmaxGrad}: y and dy must be float32 of one shape`);
+  const out = backend.makeOutput([...y.shape], "float32");
+  const width = y.shape[y.shape.length - 1] as number;
+  const rows = product(y.shape) / width;
+  kernels.softmax_grad(offsetOf(backend, y), offsetOf(backend, dy), offsetOf(backend, out), rows, width);
+  return out;
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.rotary, hostRotary],
+  [HostKernel.adamW, simdAdamW],
+  [HostKernel.softmaxGrad, simdSoftmaxGrad],
 ];
 
 const KERNELS: readonly [string, StockKernel][] = [
@@ -219,7 +332,10 @@ export function installWasmHostKernels(): boolean {
     }
     stock.set(name, previous);
   }
+  const backend = tf.findBackend("wasm") as BackendWasm | null;
+  const withSimd = backend !== null && simdKernels(backend) !== null;
   for (const [kernelName, kernel] of FUSED) {
+    if (!withSimd && kernelName !== HostKernel.rotary) continue;
     if (tf.getKernel(kernelName, "wasm") === undefined)
       tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
   }

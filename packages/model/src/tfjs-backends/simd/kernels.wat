@@ -1,0 +1,151 @@
+;; Fused float32 kernels for the TF.js wasm backend, over its own memory (imported), in WebAssembly
+;; SIMD (four lanes). Pointers are byte offsets into that memory; counts are elements. Every lane
+;; operation is an IEEE float32 operation, so a kernel gives the bits of the same operations done
+;; one by one in the same order (the softmax gradient's row sum is the exception: it adds four
+;; partial sums). Assembled into simd-kernels.generated.ts by `pnpm gen:simd` (wabt).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; AdamW on n values: m' = m*b1 + g*k1; v' = v*b2 + (g*g)*k2;
+  ;; p' = p - ((m'/c1) / (sqrt(v'/c2) + eps)) * lr, then p' - p*decay when decay != 0.
+  (func (export "adamw")
+    (param $p i32) (param $g i32) (param $m i32) (param $v i32)
+    (param $outP i32) (param $outM i32) (param $outV i32) (param $n i32)
+    (param $b1 f32) (param $k1 f32) (param $b2 f32) (param $k2 f32)
+    (param $c1 f32) (param $c2 f32) (param $eps f32) (param $lr f32) (param $decay f32)
+    (local $i i32) (local $off i32) (local $vec i32)
+    (local $B1 v128) (local $K1 v128) (local $B2 v128) (local $K2 v128)
+    (local $C1 v128) (local $C2 v128) (local $E v128) (local $L v128) (local $D v128)
+    (local $gv v128) (local $mv v128) (local $vv v128) (local $pv v128) (local $nv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32) (local $ps f32) (local $ns f32)
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $K1 (f32x4.splat (local.get $k1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $K2 (f32x4.splat (local.get $k2)))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $E (f32x4.splat (local.get $eps)))
+    (local.set $L (f32x4.splat (local.get $lr)))
+    (local.set $D (f32x4.splat (local.get $decay)))
+    (local.set $vec (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $lanes
+        (br_if $done (i32.ge_u (local.get $i) (local.get $vec)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $off))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $off))) (local.get $B1))
+            (f32x4.mul (local.get $gv) (local.get $K1))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $off))) (local.get $B2))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $K2))))
+        (local.set $pv (v128.load (i32.add (local.get $p) (local.get $off))))
+        (local.set $nv
+          (f32x4.sub (local.get $pv)
+            (f32x4.mul
+              (f32x4.div
+                (f32x4.div (local.get $mv) (local.get $C1))
+                (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (local.get $C2))) (local.get $E)))
+              (local.get $L))))
+        (if (f32.ne (local.get $decay) (f32.const 0))
+          (then
+            (local.set $nv (f32x4.sub (local.get $nv) (f32x4.mul (local.get $pv) (local.get $D))))))
+        (v128.store (i32.add (local.get $outM) (local.get $off)) (local.get $mv))
+        (v128.store (i32.add (local.get $outV) (local.get $off)) (local.get $vv))
+        (v128.store (i32.add (local.get $outP) (local.get $off)) (local.get $nv))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $lanes)))
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $off))))
+        (local.set $ms
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $m) (local.get $off))) (local.get $b1))
+            (f32.mul (local.get $gs) (local.get $k1))))
+        (local.set $vs
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $v) (local.get $off))) (local.get $b2))
+            (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $k2))))
+        (local.set $ps (f32.load (i32.add (local.get $p) (local.get $off))))
+        (local.set $ns
+          (f32.sub (local.get $ps)
+            (f32.mul
+              (f32.div
+                (f32.div (local.get $ms) (local.get $c1))
+                (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps)))
+              (local.get $lr))))
+        (if (f32.ne (local.get $decay) (f32.const 0))
+          (then (local.set $ns (f32.sub (local.get $ns) (f32.mul (local.get $ps) (local.get $decay))))))
+        (f32.store (i32.add (local.get $outM) (local.get $off)) (local.get $ms))
+        (f32.store (i32.add (local.get $outV) (local.get $off)) (local.get $vs))
+        (f32.store (i32.add (local.get $outP) (local.get $off)) (local.get $ns))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; Softmax gradient over rows of `width`: out = (dy - sum(dy*y)) * y, row by row.
+  (func (export "softmax_grad")
+    (param $y i32) (param $dy i32) (param $out i32) (param $rows i32) (param $width i32)
+    (local $row i32) (local $j i32) (local $vec i32) (local $base i32) (local $off i32)
+    (local $acc v128) (local $dot f32) (local $D v128)
+    (local.set $vec (i32.and (local.get $width) (i32.const -4)))
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $base (i32.shl (i32.mul (local.get $row) (local.get $width)) (i32.const 2)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $dotDone
+          (loop $dotLoop
+            (br_if $dotDone (i32.ge_u (local.get $j) (local.get $vec)))
+            (local.set $off (i32.add (local.get $base) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $acc
+              (f32x4.add (local.get $acc)
+                (f32x4.mul
+                  (v128.load (i32.add (local.get $dy) (local.get $off)))
+                  (v128.load (i32.add (local.get $y) (local.get $off))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $dotLoop)))
+        (local.set $dot
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (block $dotTailDone
+          (loop $dotTail
+            (br_if $dotTailDone (i32.ge_u (local.get $j) (local.get $width)))
+            (local.set $off (i32.add (local.get $base) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $dot
+              (f32.add (local.get $dot)
+                (f32.mul
+                  (f32.load (i32.add (local.get $dy) (local.get $off)))
+                  (f32.load (i32.add (local.get $y) (local.get $off))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $dotTail)))
+        (local.set $D (f32x4.splat (local.get $dot)))
+        (local.set $j (i32.const 0))
+        (block $outDone
+          (loop $outLoop
+            (br_if $outDone (i32.ge_u (local.get $j) (local.get $vec)))
+            (local.set $off (i32.add (local.get $base) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.mul
+                (f32x4.sub (v128.load (i32.add (local.get $dy) (local.get $off))) (local.get $D))
+                (v128.load (i32.add (local.get $y) (local.get $off)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $outLoop)))
+        (block $outTailDone
+          (loop $outTail
+            (br_if $outTailDone (i32.ge_u (local.get $j) (local.get $width)))
+            (local.set $off (i32.add (local.get $base) (i32.shl (local.get $j) (i32.const 2))))
+            (f32.store (i32.add (local.get $out) (local.get $off))
+              (f32.mul
+                (f32.sub (f32.load (i32.add (local.get $dy) (local.get $off))) (local.get $dot))
+                (f32.load (i32.add (local.get $y) (local.get $off)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $outTail)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowLoop))))
+)
