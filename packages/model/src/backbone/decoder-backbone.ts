@@ -97,6 +97,33 @@ interface DecoderLayer {
 let modelCount = 0;
 
 /**
+ * `silu(gate) · up`; where the backend has the fused kernel for its gradient (wasm SIMD), the backward
+ * pass is one kernel call instead of eight, with the same float32 operations in the same order.
+ */
+function swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  if (!hasHostKernel(HostKernel.swigluGrad) || gate.size % 4 !== 0)
+    return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
+  const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [g, u, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const sigmoid = tf.sigmoid(g);
+    save([g, u, sigmoid]);
+    return {
+      value: tf.mul(tf.mul(g, sigmoid), u),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedGate, savedUp, savedSigmoid] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(HostKernel.swigluGrad, {
+          gate: savedGate,
+          up: savedUp,
+          sigmoid: savedSigmoid,
+          dy,
+        }) as tf.Tensor[];
+      },
+    };
+  });
+  return fused(gate, up);
+}
+
+/**
  * `tf.softmax` over the last axis; where the backend has the fused host kernel for its gradient
  * (wasm SIMD), the backward pass is one kernel call instead of four.
  */
@@ -398,7 +425,7 @@ export class DecoderBackbone {
 
         const mlpInput = rmsNorm(x, layer.postAttentionLayernorm, rmsNormEps); // [batch*seq, hidden]
         const gate = layer.gateProj.apply(mlpInput); // [batch*seq, intermediate]
-        const activated = tf.mul(tf.mul(gate, tf.sigmoid(gate)), layer.upProj.apply(mlpInput)); // silu(gate) · up
+        const activated = swiGlu(gate, layer.upProj.apply(mlpInput)); // silu(gate) · up
         x = tf.add(x, layer.downProj.apply(activated)); // [batch*seq, hidden]
         if (trace !== null) {
           const entry = {

@@ -202,6 +202,23 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
     }
   });
 
+  it("SwiGLU's gradient in one SIMD kernel gives the bits of TF.js's gradient of the composed form", () => {
+    installWasmHostKernels();
+    const gate = tf.tensor2d(values(12 * 20, 9), [12, 20]);
+    const up = tf.tensor2d(values(12 * 20, 10), [12, 20]);
+    const dy = tf.tensor2d(values(12 * 20, 11), [12, 20]);
+    const [expectedGate, expectedUp] = tf.grads((g: tf.Tensor, u: tf.Tensor) =>
+      tf.sum(tf.mul(tf.mul(tf.mul(g, tf.sigmoid(g)), u), dy)),
+    )([gate, up]) as [tf.Tensor, tf.Tensor];
+    const sigmoid = tf.sigmoid(gate);
+    const [dGate, dUp] = tf
+      .engine()
+      .runKernel(HostKernel.swigluGrad, { gate, up, sigmoid, dy }) as tf.Tensor[];
+    expect(Array.from(dGate!.dataSync())).toEqual(Array.from(expectedGate.dataSync()));
+    expect(Array.from(dUp!.dataSync())).toEqual(Array.from(expectedUp.dataSync()));
+    tf.dispose([gate, up, dy, expectedGate, expectedUp, sigmoid, dGate!, dUp!]);
+  });
+
   it("ships the SIMD module its .wat assembles to", async () => {
     const committed = readFileSync(new URL("./simd/kernels.generated.ts", import.meta.url), "utf8");
     expect(await generatedSource()).toBe(committed);

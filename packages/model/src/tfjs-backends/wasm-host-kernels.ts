@@ -132,6 +132,8 @@ function hostCast(args: KernelArguments): tf.TensorInfo {
 export const HostKernel = {
   /** AdamW on one parameter (SIMD): inputs parameter, gradient, firstMoment, secondMoment; three outputs. */
   adamW: "PqmAdamW",
+  /** SwiGLU's gradient (SIMD): inputs gate, up, sigmoid (of gate), dy; outputs dGate, dUp. */
+  swigluGrad: "PqmSwiGluGrad",
   /** Softmax's gradient over the last axis (SIMD): inputs y (the softmax), dy. */
   softmaxGrad: "PqmSoftmaxGrad",
   /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
@@ -163,6 +165,12 @@ function hostRotary(args: KernelArguments): tf.TensorInfo {
     );
   }
   const out = backend.makeOutput([...x.shape], "float32");
+  const kernels = simdKernels(backend);
+  if (kernels !== null && headDim % 8 === 0) {
+    const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+    kernels.rotary(at(x), at(cos), at(sin), at(out), batch, heads, seq, headDim / 2, inverse ? 1 : 0);
+    return out;
+  }
   const buffer = heap(backend);
   const total = product(x.shape);
   const source = new Float32Array(buffer, offsetOf(backend, x), total);
@@ -219,6 +227,18 @@ interface SimdExports {
     decay: number,
   ): void;
   softmax_grad(y: number, dy: number, out: number, rows: number, width: number): void;
+  rotary(
+    x: number,
+    cos: number,
+    sin: number,
+    out: number,
+    batch: number,
+    heads: number,
+    seq: number,
+    half: number,
+    inverse: number,
+  ): void;
+  swiglu_grad(gate: number, up: number, s: number, dy: number, dGate: number, dUp: number, n: number): void;
 }
 
 /** The parts of the WebAssembly JavaScript API used here (this package's TypeScript libs omit it). */
@@ -304,10 +324,37 @@ function simdSoftmaxGrad(args: KernelArguments): tf.TensorInfo {
   return out;
 }
 
+function simdSwiGluGrad(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const kernels = simdKernels(backend) as SimdExports;
+  const gate = args.inputs.gate as tf.TensorInfo;
+  const count = product(gate.shape);
+  for (const field of ["gate", "up", "sigmoid", "dy"] as const) {
+    const info = args.inputs[field] as tf.TensorInfo;
+    if (info.dtype !== "float32" || !tf.util.arraysEqual(info.shape, gate.shape))
+      throw new Error(`${HostKernel.swigluGrad}: ${field} must be float32 [${gate.shape.join(", ")}]`);
+  }
+  if (count % 4 !== 0) throw new Error(`${HostKernel.swigluGrad}: ${count} values is not a multiple of 4`);
+  const dGate = backend.makeOutput([...gate.shape], "float32");
+  const dUp = backend.makeOutput([...gate.shape], "float32");
+  const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+  kernels.swiglu_grad(
+    at(gate),
+    at(args.inputs.up as tf.TensorInfo),
+    at(args.inputs.sigmoid as tf.TensorInfo),
+    at(args.inputs.dy as tf.TensorInfo),
+    at(dGate),
+    at(dUp),
+    count,
+  );
+  return [dGate, dUp];
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.rotary, hostRotary],
   [HostKernel.adamW, simdAdamW],
   [HostKernel.softmaxGrad, simdSoftmaxGrad],
+  [HostKernel.swigluGrad, simdSwiGluGrad],
 ];
 
 const KERNELS: readonly [string, StockKernel][] = [

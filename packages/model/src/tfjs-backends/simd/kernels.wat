@@ -148,4 +148,94 @@
             (br $outTail)))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (br $rowLoop))))
+
+  ;; Rotate-half rotary embedding over rows of headDim = 2*half (half a multiple of 4): x is
+  ;; [batch, heads, seq, headDim], cos and sin [batch, 1, seq, headDim]. Forward (inverse = 0):
+  ;;   out_low = x_low*cos_low + (-x_high)*sin_low, out_high = x_high*cos_high + x_low*sin_high;
+  ;; its gradient (inverse = 1), for dy in x's place:
+  ;;   out_low = dy_low*cos_low + dy_high*sin_high, out_high = dy_high*cos_high - dy_low*sin_low.
+  (func (export "rotary")
+    (param $x i32) (param $cos i32) (param $sin i32) (param $out i32)
+    (param $batch i32) (param $heads i32) (param $seq i32) (param $half i32) (param $inverse i32)
+    (local $b i32) (local $h i32) (local $t i32) (local $j i32)
+    (local $row i32) (local $angle i32) (local $lo i32) (local $hi i32) (local $alo i32) (local $ahi i32)
+    (local $xl v128) (local $xh v128) (local $cl v128) (local $ch v128) (local $sl v128) (local $sh v128)
+    (local $rowBytes i32) (local $halfBytes i32)
+    (local.set $halfBytes (i32.shl (local.get $half) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $halfBytes) (i32.const 1)))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $h (i32.const 0))
+      (block $hDone (loop $hLoop
+        (br_if $hDone (i32.ge_u (local.get $h) (local.get $heads)))
+        (local.set $t (i32.const 0))
+        (block $tDone (loop $tLoop
+          (br_if $tDone (i32.ge_u (local.get $t) (local.get $seq)))
+          (local.set $row
+            (i32.mul
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h)) (local.get $seq))
+                (local.get $t))
+              (local.get $rowBytes)))
+          (local.set $angle
+            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $seq)) (local.get $t)) (local.get $rowBytes)))
+          (local.set $j (i32.const 0))
+          (block $jDone (loop $jLoop
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $halfBytes)))
+            (local.set $lo (i32.add (local.get $row) (local.get $j)))
+            (local.set $hi (i32.add (local.get $lo) (local.get $halfBytes)))
+            (local.set $alo (i32.add (local.get $angle) (local.get $j)))
+            (local.set $ahi (i32.add (local.get $alo) (local.get $halfBytes)))
+            (local.set $xl (v128.load (i32.add (local.get $x) (local.get $lo))))
+            (local.set $xh (v128.load (i32.add (local.get $x) (local.get $hi))))
+            (local.set $cl (v128.load (i32.add (local.get $cos) (local.get $alo))))
+            (local.set $ch (v128.load (i32.add (local.get $cos) (local.get $ahi))))
+            (local.set $sl (v128.load (i32.add (local.get $sin) (local.get $alo))))
+            (local.set $sh (v128.load (i32.add (local.get $sin) (local.get $ahi))))
+            (if (local.get $inverse)
+              (then
+                (v128.store (i32.add (local.get $out) (local.get $lo))
+                  (f32x4.add (f32x4.mul (local.get $xl) (local.get $cl)) (f32x4.mul (local.get $xh) (local.get $sh))))
+                (v128.store (i32.add (local.get $out) (local.get $hi))
+                  (f32x4.sub (f32x4.mul (local.get $xh) (local.get $ch)) (f32x4.mul (local.get $xl) (local.get $sl)))))
+              (else
+                (v128.store (i32.add (local.get $out) (local.get $lo))
+                  (f32x4.add (f32x4.mul (local.get $xl) (local.get $cl))
+                    (f32x4.mul (f32x4.neg (local.get $xh)) (local.get $sl))))
+                (v128.store (i32.add (local.get $out) (local.get $hi))
+                  (f32x4.add (f32x4.mul (local.get $xh) (local.get $ch)) (f32x4.mul (local.get $xl) (local.get $sh))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $jLoop)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tLoop)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $hLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop))))
+
+  ;; Gradient of SwiGLU, out = (gate * s) * up with s = sigmoid(gate), given s from the forward pass,
+  ;; in the order TF.js's gradients run: dUp = dy * (gate*s); dSilu = dy * up;
+  ;; dGate = dSilu*s + (dSilu*gate) * (s * (1 - s)). n a multiple of 4.
+  (func (export "swiglu_grad")
+    (param $gate i32) (param $up i32) (param $s i32) (param $dy i32) (param $dGate i32) (param $dUp i32)
+    (param $n i32)
+    (local $off i32) (local $end i32)
+    (local $g v128) (local $sv v128) (local $d v128) (local $dsilu v128) (local $one v128)
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done (loop $lanes
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $g (v128.load (i32.add (local.get $gate) (local.get $off))))
+      (local.set $sv (v128.load (i32.add (local.get $s) (local.get $off))))
+      (local.set $d (v128.load (i32.add (local.get $dy) (local.get $off))))
+      (v128.store (i32.add (local.get $dUp) (local.get $off))
+        (f32x4.mul (local.get $d) (f32x4.mul (local.get $g) (local.get $sv))))
+      (local.set $dsilu (f32x4.mul (local.get $d) (v128.load (i32.add (local.get $up) (local.get $off)))))
+      (v128.store (i32.add (local.get $dGate) (local.get $off))
+        (f32x4.add
+          (f32x4.mul (local.get $dsilu) (local.get $sv))
+          (f32x4.mul
+            (f32x4.mul (local.get $dsilu) (local.get $g))
+            (f32x4.mul (local.get $sv) (f32x4.sub (local.get $one) (local.get $sv))))))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (br $lanes))))
 )
