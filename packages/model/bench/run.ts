@@ -4,6 +4,7 @@
 //
 //   node --import tsx bench/run.ts [--configs S,M,L] [--threads 1,2] [--rounds 2]
 //                                  [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--no-peer]
+//                                  [--peer-default]
 //                                  [--leak-steps 1000] [--out bench/results]
 //
 // 1. Loss agreement: 20 training steps of the S architecture (batch 4, sequence 64) from the same
@@ -16,6 +17,10 @@
 //    scoring of the same model exported to ONNX, (c) the peer. Every process is a child measured the
 //    same way: medians of its timed steps after warm-up, and its peak resident memory from
 //    `/usr/bin/time -v`. Reported: the median over rounds, and ratios project/peer at equal threads.
+//    The peer runs with the set-up `bench/peer-tune.ts` found best for this CPU model, configuration,
+//    thread count and metric (bench/results/peer-setup.json): when the best set-up for scoring differs
+//    from the one for training, the peer runs once with each and each figure comes from its own run.
+//    Without a tuned set-up for this CPU, or with --peer-default, it runs with the system default.
 // Writes <out>/prm.json and <out>/prm.md (the table the README shows).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -34,13 +39,19 @@ import {
 import { buildWordTokenizer } from "../src/tokenizer/builtin-tokenizer.js";
 import { trainPrm } from "../src/training/train-prm.js";
 import {
+  bestPeerSetup,
   CONFIGS,
   type ConfigName,
+  cpuIdentity,
   type MeasuredRun,
   measureProcess,
   median,
+  PEER_SETUP_FILE,
+  type PeerSetup,
   peerCommand,
+  peerEnv,
   peerUnavailableReason,
+  probeOpenBlas,
 } from "./peer-configs.js";
 import { createStepHarness, makeBatches, TAGS_PER_SEQUENCE } from "./prm-step.js";
 
@@ -287,6 +298,40 @@ interface SpeedRow {
   peerPeakRssMiB: number | null;
   memoryRatio: number | null;
   rounds: number;
+  /** The peer's set-up behind its training figure (and peak memory), and behind its scoring figure. */
+  peerTrainSetup?: PeerSetupUsed | null;
+  peerScoreSetup?: PeerSetupUsed | null;
+}
+
+/** A set-up the peer ran with: a tuned one from peer-setup.json, or the system default (no variables). */
+interface PeerSetupUsed extends PeerSetup {
+  tuned: boolean;
+}
+
+/** One line per row naming the peer's set-ups, or one line saying that the system default ran. */
+function peerSetupLines(rows: SpeedRow[], peerSetupNote: string | null): string[] {
+  const words = (setup: PeerSetupUsed) =>
+    setup.tuned
+      ? `${Object.entries(setup.env)
+          .map(([key, value]) => `${key}=${value}`)
+          .join(" ")} (kernel ${setup.corename ?? "?"})`
+      : `system default (kernel ${setup.corename ?? "?"})`;
+  const described = rows.filter((row) => row.peerTrainSetup);
+  if (described.length === 0) return [];
+  const lines = peerSetupNote === null ? [] : [`Peer set-up: ${peerSetupNote}.`];
+  if (described.some((row) => row.peerTrainSetup?.tuned || row.peerScoreSetup?.tuned)) {
+    lines.push(
+      "Peer set-ups (bench/peer-tune.ts's best for this CPU, per configuration, threads and metric):",
+      ...described.map((row) => {
+        const train = row.peerTrainSetup!;
+        const score = row.peerScoreSetup ?? train;
+        return train.id === score.id
+          ? `- ${row.config}/${row.threads}: training and scoring \`${words(train)}\``
+          : `- ${row.config}/${row.threads}: training \`${words(train)}\`; scoring (a second run) \`${words(score)}\``;
+      }),
+    );
+  }
+  return lines;
 }
 
 function childCommand(...flags: (string | number)[]): string[] {
@@ -332,7 +377,7 @@ async function main(): Promise<void> {
         runs: { engine: string; threads: number; maxRelativeDifference: number; agrees: boolean }[];
       };
       leaks: Record<string, unknown>;
-      peer: { status: string };
+      peer: { status: string; setups?: { note: string | null } | null };
       failures?: string[];
       time: string;
     };
@@ -346,6 +391,7 @@ async function main(): Promise<void> {
       saved.peer.status === "measured in this run" ? null : saved.peer.status,
       saved.failures ?? [],
       saved.time,
+      saved.peer.setups?.note ?? null,
     );
     writeFileSync(join(dirname(renderFrom), "prm.md"), markdown);
     process.stdout.write(markdown);
@@ -361,6 +407,47 @@ async function main(): Promise<void> {
   const outDir = resolve(argument("--out") ?? join(here, "results"));
   const peerReason = process.argv.includes("--no-peer") ? "--no-peer given" : peerUnavailableReason();
   const started = Date.now();
+  // The peer's set-up: the tuner's winner for this CPU where peer-setup.json has one.
+  const peerDefault = process.argv.includes("--peer-default");
+  const cpu = cpuIdentity();
+  const corenames = new Map<string, string | null>();
+  const peerSetupFor = (name: ConfigName, threads: number, metric: "train" | "score"): PeerSetupUsed => {
+    const tuned = peerDefault
+      ? undefined
+      : bestPeerSetup(cpu.model, name, threads, metric, { flags: cpu.flags });
+    const corename = (setup: PeerSetup): string | null => {
+      // The kernel set OpenBLAS picks under this set-up, asked now rather than taken from the file;
+      // null when OpenBLAS cannot start under it (a build missing here, a kernel this CPU cannot run).
+      if (!corenames.has(setup.id)) {
+        const probe = probeOpenBlas({
+          ...peerEnv(setup),
+          OMP_NUM_THREADS: String(threads),
+          OPENBLAS_NUM_THREADS: String(threads),
+        });
+        corenames.set(setup.id, "error" in probe ? null : probe.corename);
+      }
+      return corenames.get(setup.id) ?? null;
+    };
+    const system: PeerSetup = { id: "system-default", env: {} };
+    if (tuned !== undefined) {
+      const kernel = corename(tuned);
+      if (kernel !== null) return { id: tuned.id, env: tuned.env, corename: kernel, tuned: true };
+      process.stderr.write(`bench: the tuned peer set-up ${tuned.id} does not start here; system default\n`);
+    }
+    return { ...system, corename: corename(system) ?? undefined, tuned: false };
+  };
+  const untuned = configs.flatMap((name) =>
+    threadCounts
+      .filter((threads) => !bestPeerSetup(cpu.model, name, threads, "train", { flags: cpu.flags }))
+      .map((threads) => `${name}/${threads}`),
+  );
+  const peerSetupNote = peerDefault
+    ? "--peer-default given: the peer ran with the system default (no tuned set-up)"
+    : untuned.length === 0
+      ? null
+      : untuned.length === configs.length * threadCounts.length
+        ? `no tuned set-up exists for this CPU (${cpu.model}; flags ${cpu.flags.join(" ")}) in bench/results/peer-setup.json, so the peer ran with the system default (run bench/peer-tune.ts to tune it)`
+        : `bench/results/peer-setup.json has no tuned set-up for this CPU (${cpu.model}) for ${untuned.join(", ")}: those ran with the system default`;
 
   // Which backend the speed runs use (the child decides for "auto"; ask one quickly).
   const probe = await startBackend(backendFlag, 1);
@@ -448,7 +535,11 @@ async function main(): Promise<void> {
   // 3. Speed, alternating with the peer.
   const projectRuns: (MeasuredRun & { round: number })[] = [];
   const onnxRuns: (MeasuredRun & { round: number })[] = [];
-  const peerRuns: (MeasuredRun & { round: number })[] = [];
+  const peerRuns: (MeasuredRun & {
+    round: number;
+    role: "both" | "train" | "score";
+    setup: PeerSetupUsed;
+  })[] = [];
   const rows: SpeedRow[] = [];
   const failures: string[] = [];
   /** Runs one measured child; a failure is recorded and the benchmark goes on. */
@@ -502,14 +593,26 @@ async function main(): Promise<void> {
           () =>
             attempt(`${name} PyTorch peer ${threads} thread(s) round ${roundIndex + 1}`, async () => {
               if (peerReason !== null) return;
-              process.stderr.write(
-                `bench: ${name}, PyTorch peer, ${threads} thread(s), round ${roundIndex + 1}...\n`,
-              );
-              const run = await measureProcess(peerCommand(name, threads));
-              peerRuns.push({ ...run, round: roundIndex });
-              process.stderr.write(
-                `  ${JSON.stringify({ train_tokens_per_s: run.result.train_tokens_per_s, score_tokens_per_s: run.result.score_tokens_per_s, peakRssMiB: run.peakRssMiB, load: run.result.load_train })}\n`,
-              );
+              // The best set-up for each metric: one run when they agree, else one run for each.
+              const trainSetup = peerSetupFor(name, threads, "train");
+              const scoreSetup = peerSetupFor(name, threads, "score");
+              const runs =
+                trainSetup.id === scoreSetup.id
+                  ? [{ role: "both" as const, setup: trainSetup }]
+                  : [
+                      { role: "train" as const, setup: trainSetup },
+                      { role: "score" as const, setup: scoreSetup },
+                    ];
+              for (const { role, setup } of runs) {
+                process.stderr.write(
+                  `bench: ${name}, PyTorch peer, ${threads} thread(s), round ${roundIndex + 1}, ${role === "both" ? "" : `for ${role === "train" ? "training" : "scoring"}, `}set-up ${setup.id} (kernel ${setup.corename ?? "?"})...\n`,
+                );
+                const run = await measureProcess(peerCommand(name, threads), { env: peerEnv(setup) });
+                peerRuns.push({ ...run, round: roundIndex, role, setup });
+                process.stderr.write(
+                  `  ${JSON.stringify({ train_tokens_per_s: run.result.train_tokens_per_s, score_tokens_per_s: run.result.score_tokens_per_s, peakRssMiB: run.peakRssMiB, load: run.result.load_train })}\n`,
+                );
+              }
             }),
         ];
         // Alternate the order so that drift in the machine's load does not favor one side.
@@ -521,13 +624,15 @@ async function main(): Promise<void> {
       );
       const onnx = onnxRuns.filter((run) => run.result.config === name && run.result.threads === threads);
       const peer = peerRuns.filter((run) => run.result.tag === name && run.result.threads === threads);
+      const peerForTrain = peer.filter((run) => run.role !== "score");
+      const peerForScore = peer.filter((run) => run.role !== "train");
       const train = medianOf(mine.map((run) => run.result.trainTokensPerSecond as number));
       const tfjsScore = medianOf(mine.map((run) => run.result.scoreTokensPerSecond as number));
       const onnxScore = medianOf(onnx.map((run) => run.result.scoreTokensPerSecond as number));
-      const peerTrain = medianOf(peer.map((run) => run.result.train_tokens_per_s as number));
-      const peerScore = medianOf(peer.map((run) => run.result.score_tokens_per_s as number));
+      const peerTrain = medianOf(peerForTrain.map((run) => run.result.train_tokens_per_s as number));
+      const peerScore = medianOf(peerForScore.map((run) => run.result.score_tokens_per_s as number));
       const rss = medianOf(mine.map((run) => run.peakRssMiB));
-      const peerRss = medianOf(peer.map((run) => run.peakRssMiB));
+      const peerRss = medianOf(peerForTrain.map((run) => run.peakRssMiB));
       rows.push({
         config: name,
         threads,
@@ -544,6 +649,8 @@ async function main(): Promise<void> {
         peerPeakRssMiB: peerRss,
         memoryRatio: ratio(rss, peerRss),
         rounds,
+        peerTrainSetup: peerForTrain[0]?.setup ?? null,
+        peerScoreSetup: peerForScore[0]?.setup ?? null,
       });
       process.stderr.write(`  => ${JSON.stringify(rows.at(-1))}\n`);
     }
@@ -572,6 +679,15 @@ async function main(): Promise<void> {
           : null,
       torch: peerRuns[0]?.result.torch ?? null,
       blas: peerRuns[0]?.result.blas_libs ?? null,
+      setups:
+        peerReason === null
+          ? {
+              source: peerDefault ? "--peer-default given" : PEER_SETUP_FILE,
+              cpuModel: cpu.model,
+              cpuFlags: cpu.flags,
+              note: peerSetupNote,
+            }
+          : null,
     },
     agreement,
     leaks,
@@ -590,10 +706,13 @@ async function main(): Promise<void> {
         peakRssMiB,
         wallSeconds,
       })),
-      peer: peerRuns.map(({ result, peakRssMiB, wallSeconds, round: r }) => ({
+      peer: peerRuns.map(({ result, peakRssMiB, wallSeconds, round: r, role, setup }) => ({
         round: r,
         tag: result.tag,
         threads: result.threads,
+        role,
+        setup,
+        blas_libs: result.blas_libs,
         train_tokens_per_s: result.train_tokens_per_s,
         score_tokens_per_s: result.score_tokens_per_s,
         load_train: result.load_train,
@@ -617,6 +736,8 @@ async function main(): Promise<void> {
     leaks,
     peerReason,
     failures,
+    undefined,
+    peerSetupNote,
   );
   writeFileSync(join(outDir, "prm.md"), markdown);
   process.stderr.write(`\n${markdown}\nbench: wrote ${join(outDir, "prm.json")} and prm.md\n`);
@@ -643,6 +764,7 @@ function renderMarkdown(
   peerReason: string | null,
   failures: string[],
   time: string = new Date().toISOString(),
+  peerSetupNote: string | null = null,
 ): string {
   const cell = (value: number | null) => (value === null ? "n/a" : Math.round(value).toLocaleString("en-US"));
   const times = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(2)}x`);
@@ -657,6 +779,7 @@ function renderMarkdown(
         `| ${row.config} | ${row.threads} | ${cell(row.trainTokensPerSecond)} | ${cell(row.peerTrainTokensPerSecond)} | **${times(row.trainRatio)}** | ${cell(row.tfjsScoreTokensPerSecond)} | ${cell(row.onnxScoreTokensPerSecond)} | ${cell(row.peerScoreTokensPerSecond)} | **${times(row.onnxScoreRatio)}** | ${cell(row.peakRssMiB)} | ${cell(row.peerPeakRssMiB)} | **${times(row.memoryRatio)}** |`,
     ),
     "",
+    ...peerSetupLines(rows, peerSetupNote),
     `Loss agreement after ${AGREEMENT_STEPS} steps (relative to ${agreement[0]?.engine}/${agreement[0]?.threads}): ${agreement
       .map(
         (run) =>
