@@ -363,35 +363,49 @@ const KERNELS: readonly [string, StockKernel][] = [
   [tf.Cast, hostCast],
 ];
 
+/** Options of {@link installWasmHostKernels}. */
+export interface WasmHostKernelOptions {
+  /**
+   * Which to install, by kernel name (`Sum`, `GatherV2`, `Cast`, and the values of {@link HostKernel});
+   * default: all. For measuring what each one gives.
+   */
+  kernels?: readonly string[];
+}
+
+let installed = false;
+
 /**
  * Replaces the wasm backend's `Sum`, `GatherV2` and `Cast` with host loops for the cases a decoder's
- * training step hits (see the file comment); other cases use the stock kernels. Call once the wasm
- * backend is registered (`selectBackend` does).
+ * training step hits, and registers the fused kernels of {@link HostKernel} (the SIMD ones where the
+ * engine runs WebAssembly SIMD over the backend's private memory; not on the threaded build). Other
+ * cases use the stock kernels. Call once the wasm backend is registered (`selectBackend` does); a
+ * second call changes nothing until {@link uninstallWasmHostKernels}.
  * @returns false when the wasm backend's kernels are not registered.
  */
-export function installWasmHostKernels(): boolean {
-  if (stock.size > 0) return true;
+export function installWasmHostKernels(options: WasmHostKernelOptions = {}): boolean {
+  if (installed) return true;
+  const wanted = (name: string) => options.kernels === undefined || options.kernels.includes(name);
+  if (tf.getKernel(tf.Sum, "wasm") === undefined) return false;
+  installed = true;
   for (const [name, kernel] of KERNELS) {
+    if (!wanted(name)) continue;
     const previous = overrideWasmKernel(name, kernel);
-    if (previous === undefined) {
-      uninstallWasmHostKernels();
-      return false;
-    }
-    stock.set(name, previous);
+    if (previous !== undefined) stock.set(name, previous);
   }
   const backend = tf.findBackend("wasm") as BackendWasm | null;
   const withSimd = backend !== null && simdKernels(backend) !== null;
   for (const [kernelName, kernel] of FUSED) {
-    if (!withSimd && kernelName !== HostKernel.rotary) continue;
+    if (!wanted(kernelName) || (!withSimd && kernelName !== HostKernel.rotary)) continue;
     if (tf.getKernel(kernelName, "wasm") === undefined)
       tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
   }
   return true;
 }
 
-/** Puts the stock kernels back. @returns false when they were not replaced. */
+/** Puts the stock kernels back and removes the fused ones. @returns false when none were installed. */
 export function uninstallWasmHostKernels(): boolean {
-  if (stock.size === 0) return false;
+  if (!installed) return false;
+  installed = false;
   for (const previous of stock.values()) restoreWasmKernel(previous);
   stock.clear();
   for (const [kernelName] of FUSED) {
