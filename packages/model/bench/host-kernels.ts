@@ -5,7 +5,8 @@
 //   +rotary     the rotary embedding and its gradient in one kernel each
 //   +adamw      AdamW in one SIMD pass per parameter
 //   +softmax    the attention softmax's gradient in one SIMD kernel
-//   +swiglu     SwiGLU's gradient in one SIMD kernel (= everything, the default)
+//   +swiglu     SwiGLU's gradient in one SIMD kernel
+//   +rmsnorm    RMSNorm forward and backward in one SIMD kernel each (= everything, the default)
 // Each round runs the sets in alternating order (forward, then backward) so drift hits all alike;
 // reported: the median of all timed steps, tokens/s, and (S and M) kernel calls per step.
 //   node --import tsx bench/host-kernels.ts [--configs S,M,L] [--rounds 2] [--threads 1] [--out bench/results]
@@ -38,6 +39,7 @@ const LEVERS: readonly { name: string; kernels: readonly string[] }[] = [
   { name: "+adamw", kernels: [HostKernel.adamW] },
   { name: "+softmax", kernels: [HostKernel.softmaxGrad] },
   { name: "+swiglu", kernels: [HostKernel.swigluGrad] },
+  { name: "+rmsnorm", kernels: [HostKernel.rmsNorm, HostKernel.rmsNormGrad] },
 ];
 
 function cumulative(index: number): string[] {

@@ -4,6 +4,7 @@ import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedSource } from "../../scripts/gen-simd-kernels.js";
+import { rmsNorm } from "../backbone/layers/rms-norm.js";
 import {
   applyRotaryEmbedding,
   ropeCosSin,
@@ -217,6 +218,35 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
     expect(Array.from(dGate!.dataSync())).toEqual(Array.from(expectedGate.dataSync()));
     expect(Array.from(dUp!.dataSync())).toEqual(Array.from(expectedUp.dataSync()));
     tf.dispose([gate, up, dy, expectedGate, expectedUp, sigmoid, dGate!, dUp!]);
+  });
+
+  it("RMSNorm and its gradient in one SIMD kernel each agree with the composed form", () => {
+    const x = tf.tensor3d(values(3 * 7 * 24, 12), [3, 7, 24]);
+    const weight = tf.tensor1d(values(24, 13));
+    const upstream = tf.tensor3d(values(3 * 7 * 24, 14), [3, 7, 24]);
+    const run = () => {
+      const value = rmsNorm(x, weight, 1e-6);
+      const [dx, dw] = tf.grads((input: tf.Tensor, scale: tf.Tensor) =>
+        tf.sum(tf.mul(rmsNorm(input, scale, 1e-6), upstream)),
+      )([x, weight]) as [tf.Tensor, tf.Tensor];
+      const out = [value, dx, dw].map((tensor) => Array.from(tensor.dataSync()));
+      tf.dispose([value, dx, dw]);
+      return out;
+    };
+    uninstallWasmHostKernels();
+    const expected = run();
+    installWasmHostKernels();
+    expect(hasHostKernel(HostKernel.rmsNorm)).toBe(true);
+    const before = tf.memory().numTensors;
+    const actual = run();
+    expect(tf.memory().numTensors).toBe(before);
+    for (const [index, reference] of expected.entries()) {
+      const scale = Math.max(...reference.map(Math.abs));
+      const got = actual[index] as number[];
+      for (let i = 0; i < reference.length; i++)
+        expect(Math.abs(got[i]! - reference[i]!)).toBeLessThanOrEqual(2e-6 * scale);
+    }
+    tf.dispose([x, weight, upstream]);
   });
 
   it("ships the SIMD module its .wat assembles to", async () => {

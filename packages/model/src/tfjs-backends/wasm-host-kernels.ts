@@ -134,6 +134,10 @@ export const HostKernel = {
   adamW: "PqmAdamW",
   /** SwiGLU's gradient (SIMD): inputs gate, up, sigmoid (of gate), dy; outputs dGate, dUp. */
   swigluGrad: "PqmSwiGluGrad",
+  /** RMSNorm over the last axis (SIMD): inputs x, weight; attr eps; outputs y and r (`[rows]`, 1/rms). */
+  rmsNorm: "PqmRmsNorm",
+  /** RMSNorm's gradient (SIMD): inputs x, weight, r, dy; outputs dx, dWeight. */
+  rmsNormGrad: "PqmRmsNormGrad",
   /** Softmax's gradient over the last axis (SIMD): inputs y (the softmax), dy. */
   softmaxGrad: "PqmSoftmaxGrad",
   /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
@@ -239,6 +243,17 @@ interface SimdExports {
     inverse: number,
   ): void;
   swiglu_grad(gate: number, up: number, s: number, dy: number, dGate: number, dUp: number, n: number): void;
+  rmsnorm(x: number, w: number, y: number, r: number, rows: number, width: number, eps: number): void;
+  rmsnorm_grad(
+    x: number,
+    w: number,
+    r: number,
+    dy: number,
+    dx: number,
+    dw: number,
+    rows: number,
+    width: number,
+  ): void;
 }
 
 /** The parts of the WebAssembly JavaScript API used here (this package's TypeScript libs omit it). */
@@ -350,11 +365,62 @@ function simdSwiGluGrad(args: KernelArguments): tf.TensorInfo[] {
   return [dGate, dUp];
 }
 
+function rmsShape(x: tf.TensorInfo, weight: tf.TensorInfo, kernel: string): { rows: number; width: number } {
+  const width = x.shape[x.shape.length - 1] as number;
+  if (
+    x.dtype !== "float32" ||
+    weight.dtype !== "float32" ||
+    !tf.util.arraysEqual(weight.shape, [width]) ||
+    width % 4 !== 0
+  )
+    throw new Error(
+      `${kernel}: x float32 [..., width] with width a multiple of 4 and weight [width], got [${x.shape.join(", ")}] and [${weight.shape.join(", ")}]`,
+    );
+  return { rows: product(x.shape) / width, width };
+}
+
+function simdRmsNorm(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const kernels = simdKernels(backend) as SimdExports;
+  const x = args.inputs.x as tf.TensorInfo;
+  const weight = args.inputs.weight as tf.TensorInfo;
+  const { rows, width } = rmsShape(x, weight, HostKernel.rmsNorm);
+  const y = backend.makeOutput([...x.shape], "float32");
+  const r = backend.makeOutput([rows], "float32");
+  const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+  kernels.rmsnorm(at(x), at(weight), at(y), at(r), rows, width, f32(args.attrs?.eps as number));
+  return [y, r];
+}
+
+function simdRmsNormGrad(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const kernels = simdKernels(backend) as SimdExports;
+  const x = args.inputs.x as tf.TensorInfo;
+  const weight = args.inputs.weight as tf.TensorInfo;
+  const { rows, width } = rmsShape(x, weight, HostKernel.rmsNormGrad);
+  const dx = backend.makeOutput([...x.shape], "float32");
+  const dw = backend.makeOutput([width], "float32");
+  const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+  kernels.rmsnorm_grad(
+    at(x),
+    at(weight),
+    at(args.inputs.r as tf.TensorInfo),
+    at(args.inputs.dy as tf.TensorInfo),
+    at(dx),
+    at(dw),
+    rows,
+    width,
+  );
+  return [dx, dw];
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.rotary, hostRotary],
   [HostKernel.adamW, simdAdamW],
   [HostKernel.softmaxGrad, simdSoftmaxGrad],
   [HostKernel.swigluGrad, simdSwiGluGrad],
+  [HostKernel.rmsNorm, simdRmsNorm],
+  [HostKernel.rmsNormGrad, simdRmsNormGrad],
 ];
 
 const KERNELS: readonly [string, StockKernel][] = [

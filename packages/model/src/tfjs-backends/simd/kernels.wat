@@ -238,4 +238,106 @@
             (f32x4.mul (local.get $sv) (f32x4.sub (local.get $one) (local.get $sv))))))
       (local.set $off (i32.add (local.get $off) (i32.const 16)))
       (br $lanes))))
+
+  ;; RMSNorm over rows of `width` (a multiple of 4): r = 1 / sqrt(sum(x*x) / width + eps) per row,
+  ;; y = (x * r) * w. Writes y and r (one value per row).
+  (func (export "rmsnorm")
+    (param $x i32) (param $w i32) (param $y i32) (param $r i32) (param $rows i32) (param $width i32)
+    (param $eps f32)
+    (local $row i32) (local $j i32) (local $base i32) (local $rowBytes i32) (local $off i32)
+    (local $acc v128) (local $v v128) (local $rr f32) (local $R v128)
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (block $rowsDone (loop $rowLoop
+      (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $base (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $sumDone (loop $sumLoop
+        (br_if $sumDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.add (local.get $base) (local.get $j)))))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $sumLoop)))
+      (local.set $rr
+        (f32.div (f32.const 1)
+          (f32.sqrt
+            (f32.add
+              (f32.div
+                (f32.add
+                  (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+                  (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))
+                (f32.convert_i32_u (local.get $width)))
+              (local.get $eps)))))
+      (f32.store (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2))) (local.get $rr))
+      (local.set $R (f32x4.splat (local.get $rr)))
+      (local.set $j (i32.const 0))
+      (block $outDone (loop $outLoop
+        (br_if $outDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+        (local.set $off (i32.add (local.get $base) (local.get $j)))
+        (v128.store (i32.add (local.get $y) (local.get $off))
+          (f32x4.mul
+            (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $off))) (local.get $R))
+            (v128.load (i32.add (local.get $w) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $outLoop)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rowLoop))))
+
+  ;; RMSNorm's gradient, given x, w, r (from "rmsnorm") and dy:
+  ;;   dx = (dy*w)*r - x * (r*r*r * sum((dy*w)*x) / width) per row;  dw = sum over rows of dy * (x*r).
+  (func (export "rmsnorm_grad")
+    (param $x i32) (param $w i32) (param $r i32) (param $dy i32) (param $dx i32) (param $dw i32)
+    (param $rows i32) (param $width i32)
+    (local $row i32) (local $j i32) (local $base i32) (local $rowBytes i32) (local $off i32)
+    (local $acc v128) (local $g v128) (local $xv v128) (local $rr f32) (local $R v128) (local $C v128)
+    (local $dot f32)
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $j (i32.const 0))
+    (block $zeroDone (loop $zeroLoop
+      (br_if $zeroDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+      (v128.store (i32.add (local.get $dw) (local.get $j)) (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $zeroLoop)))
+    (block $rowsDone (loop $rowLoop
+      (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rows)))
+      (local.set $base (i32.mul (local.get $row) (local.get $rowBytes)))
+      (local.set $rr (f32.load (i32.add (local.get $r) (i32.shl (local.get $row) (i32.const 2)))))
+      (local.set $R (f32x4.splat (local.get $rr)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $dotDone (loop $dotLoop
+        (br_if $dotDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+        (local.set $off (i32.add (local.get $base) (local.get $j)))
+        (local.set $g
+          (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $off))) (v128.load (i32.add (local.get $w) (local.get $j)))))
+        (local.set $xv (v128.load (i32.add (local.get $x) (local.get $off))))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $g) (local.get $xv))))
+        (v128.store (i32.add (local.get $dw) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $dw) (local.get $j)))
+            (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $off))) (f32x4.mul (local.get $xv) (local.get $R)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $dotLoop)))
+      (local.set $dot
+        (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+          (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+      (local.set $C
+        (f32x4.splat
+          (f32.div
+            (f32.mul (f32.mul (f32.mul (local.get $rr) (local.get $rr)) (local.get $rr)) (local.get $dot))
+            (f32.convert_i32_u (local.get $width)))))
+      (local.set $j (i32.const 0))
+      (block $dxDone (loop $dxLoop
+        (br_if $dxDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+        (local.set $off (i32.add (local.get $base) (local.get $j)))
+        (v128.store (i32.add (local.get $dx) (local.get $off))
+          (f32x4.sub
+            (f32x4.mul
+              (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $off))) (v128.load (i32.add (local.get $w) (local.get $j))))
+              (local.get $R))
+            (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $off))) (local.get $C))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $dxLoop)))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $rowLoop))))
 )
