@@ -21,13 +21,15 @@ describe("SIGKILL, then the same command until it finishes", () => {
     const target = await trainTarget(join(folder, "train-data"));
     const straightOut = join(folder, "train-straight");
     const straight = await uninterrupted(target, straightOut, folder);
-    // Each kill lands once a random step is logged, plus up to one step's time (inside a step or a
-    // save); never after the last step is logged, so that every kill lands before the run ends (the
-    // soak also kills during the final validation and save).
+    // Each kill lands once a random step is logged, plus up to one (average) step's time, inside a step
+    // or a save; never after the second-to-last step is logged: at least two steps and the final save
+    // remain then, more than the delay, so every kill lands before the run ends. (Placing kills up to the
+    // last step let a fast last step and save finish inside the delay. The soak also kills during the
+    // final validation and save.)
     const series = await killSeries(target, join(folder, "train-killed"), {
       cwd: folder,
       kills: 5,
-      end: (await target.progressEnd(straightOut)) - 1,
+      end: (await target.progressEnd(straightOut)) - 2,
       withinMs: (straight.run.ms - (straight.run.markerMs ?? 0)) / target.totalUnits,
       random: seededRandom(1),
     });
