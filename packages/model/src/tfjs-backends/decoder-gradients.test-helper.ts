@@ -4,8 +4,8 @@ import { getLoss } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
 
-/** Loss and gradients (in `trainableVariables` order) of one step on fixed weights and tokens. */
-export function decoderLossAndGradients(): { loss: number; grads: Float32Array[] } {
+/** The loss and gradients as tensors, and what to dispose once they are read. */
+function decoderStep(): { value: tf.Scalar; grads: tf.Tensor[]; dispose(): void } {
   const decoder = createRandomDecoder(
     {
       model_type: "qwen2",
@@ -32,11 +32,34 @@ export function decoderLossAndGradients(): { loss: number; grads: Float32Array[]
     const scores = tf.slice(tf.mean(hidden, -1), [0, 45], [2, 3]) as tf.Tensor2D;
     return loss(scores, labels);
   }, decoder.trainableVariables);
-  const result = {
-    loss: value.dataSync()[0]!,
-    grads: Object.values(grads).map((gradient) => gradient.dataSync() as Float32Array),
+  return {
+    value,
+    grads: Object.values(grads),
+    dispose: () => {
+      tf.dispose([value, inputIds, labels, ...Object.values(grads)]);
+      decoder.dispose();
+    },
   };
-  tf.dispose([value, inputIds, labels, ...Object.values(grads)]);
-  decoder.dispose();
+}
+
+/** Loss and gradients (in `trainableVariables` order) of one step on fixed weights and tokens. */
+export function decoderLossAndGradients(): { loss: number; grads: Float32Array[] } {
+  const step = decoderStep();
+  const result = {
+    loss: step.value.dataSync()[0]!,
+    grads: step.grads.map((gradient) => gradient.dataSync() as Float32Array),
+  };
+  step.dispose();
+  return result;
+}
+
+/** As {@link decoderLossAndGradients}, read back asynchronously (for backends such as webgpu). */
+export async function decoderLossAndGradientsAsync(): Promise<{ loss: number; grads: Float32Array[] }> {
+  const step = decoderStep();
+  const result = {
+    loss: (await step.value.data())[0]!,
+    grads: (await Promise.all(step.grads.map((gradient) => gradient.data()))) as Float32Array[],
+  };
+  step.dispose();
   return result;
 }

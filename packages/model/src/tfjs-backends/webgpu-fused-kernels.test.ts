@@ -1,0 +1,221 @@
+import { registerGradients } from "@pqm/core";
+import { useBackend, webgpuProbe } from "@pqm/testing";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rmsNorm } from "../backbone/layers/rms-norm.js";
+import {
+  applyRotaryEmbedding,
+  ropeCosSin,
+  ropeInverseFrequencies,
+} from "../backbone/layers/rotary-embedding.js";
+import { AdamW } from "../training/adamw.js";
+import { decoderLossAndGradientsAsync } from "./decoder-gradients.test-helper.js";
+import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
+import { installWebGpuFusedKernels, uninstallWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
+
+/** Deterministic values with a wide spread of magnitudes. */
+function values(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed >>> 0;
+  for (let index = 0; index < count; index++) {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
+  }
+  return out;
+}
+
+/** Largest difference relative to the reference's largest magnitude, over lists of arrays. */
+function worstRelative(actual: ArrayLike<number>[], expected: ArrayLike<number>[]): number {
+  expect(actual.length).toBe(expected.length);
+  let worst = 0;
+  for (const [index, reference] of expected.entries()) {
+    const got = actual[index] as ArrayLike<number>;
+    expect(got.length).toBe(reference.length);
+    let scale = 0;
+    for (let i = 0; i < reference.length; i++) scale = Math.max(scale, Math.abs(reference[i] as number));
+    for (let i = 0; i < reference.length; i++)
+      worst = Math.max(worst, Math.abs((got[i] as number) - (reference[i] as number)) / (scale || 1));
+  }
+  return worst;
+}
+
+/** Runs `compute` composed (no fused kernels) and fused; returns both results. */
+async function bothWays<T>(compute: () => Promise<T>): Promise<{ composed: T; fused: T }> {
+  uninstallWebGpuFusedKernels();
+  const composed = await compute();
+  expect(installWebGpuFusedKernels()).toBe(true);
+  const fused = await compute();
+  return { composed, fused };
+}
+
+async function read(tensors: tf.Tensor[]): Promise<Float32Array[]> {
+  const out = (await Promise.all(tensors.map((tensor) => tensor.data()))) as Float32Array[];
+  tf.dispose(tensors);
+  return out;
+}
+
+// Each fused WGSL kernel against the TF.js operations it replaces, both on webgpu. GPU arithmetic
+// may contract a·b + c into one fused multiply-add and reductions add in another order, so results
+// agree within float32 rounding rather than bit for bit.
+const probe = webgpuProbe();
+describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason}`, () => {
+  beforeAll(async () => {
+    registerGradients();
+    await useBackend("webgpu");
+  });
+  afterAll(() => {
+    uninstallWebGpuFusedKernels();
+  });
+
+  it("registers on webgpu only, and uninstalls", () => {
+    expect(installWebGpuFusedKernels()).toBe(true);
+    for (const name of Object.values(HostKernel)) {
+      expect(hasHostKernel(name)).toBe(true);
+      expect(tf.getKernel(name, "cpu")).toBeUndefined();
+    }
+    expect(uninstallWebGpuFusedKernels()).toBe(true);
+    expect(uninstallWebGpuFusedKernels()).toBe(false);
+    expect(hasHostKernel(HostKernel.adamW)).toBe(false);
+    expect(installWebGpuFusedKernels({ kernels: [HostKernel.rotary] })).toBe(true);
+    expect(hasHostKernel(HostKernel.rotary)).toBe(true);
+    expect(hasHostKernel(HostKernel.rmsNorm)).toBe(false);
+    uninstallWebGpuFusedKernels();
+  });
+
+  it("AdamW in one launch per parameter agrees with the composed update, with and without decay", async () => {
+    const run = async () => {
+      const parameters = new Map<string, tf.Variable>([
+        ["w", tf.variable(tf.tensor2d(values(37 * 11, 3), [37, 11]))], // 407 values: not a multiple of 256
+        ["w.bias", tf.variable(tf.tensor1d(values(11, 4)))],
+      ]);
+      const optimizer = new AdamW({ weightDecay: 0.01 });
+      for (let step = 0; step < 4; step++) {
+        const gradients = new Map<string, tf.Tensor>([
+          ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
+          ["w.bias", tf.tensor1d(values(11, 20 + step))],
+        ]);
+        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1));
+        tf.dispose([...gradients.values()]);
+      }
+      const state = await optimizer.getState();
+      const out = [...(await read([...parameters.values()].map((v) => v.clone())))];
+      for (const moment of state.moments.values()) out.push(moment.data);
+      tf.dispose([...parameters.values()]);
+      optimizer.dispose();
+      return out;
+    };
+    const { composed, fused } = await bothWays(run);
+    expect(worstRelative(fused, composed)).toBeLessThanOrEqual(1e-6);
+    // The parameters moved: the comparison is not between two untouched copies.
+    expect(worstRelative([composed[0] as Float32Array], [values(37 * 11, 3)])).toBeGreaterThan(1e-4);
+  });
+
+  it("RMSNorm and its gradient agree with the composed form, over rows wider than a workgroup", async () => {
+    for (const width of [24, 200]) {
+      const x = tf.tensor3d(values(3 * 7 * width, 12), [3, 7, width]);
+      const weight = tf.tensor1d(values(width, 13));
+      const upstream = tf.tensor3d(values(3 * 7 * width, 14), [3, 7, width]);
+      const run = async () => {
+        const value = rmsNorm(x, weight, 1e-6);
+        const [dx, dw] = tf.grads((input: tf.Tensor, scale: tf.Tensor) =>
+          tf.sum(tf.mul(rmsNorm(input, scale, 1e-6), upstream)),
+        )([x, weight]) as [tf.Tensor, tf.Tensor];
+        return read([value, dx, dw]);
+      };
+      const before = tf.memory().numTensors;
+      const { composed, fused } = await bothWays(run);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(worstRelative(fused, composed)).toBeLessThanOrEqual(2e-6);
+      tf.dispose([x, weight, upstream]);
+    }
+  });
+
+  it("the softmax gradient agrees with the composed one", async () => {
+    for (const width of [48, 131]) {
+      const logits = tf.tensor3d(values(3 * 5 * width, 7), [3, 5, width]);
+      const upstream = tf.tensor3d(values(3 * 5 * width, 8), [3, 5, width]);
+      const run = async () => {
+        const gradient = tf.grad((input: tf.Tensor) => {
+          const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+            const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+            const y = tf.softmax(z);
+            save([y]);
+            return {
+              value: y,
+              gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+                hasHostKernel(HostKernel.softmaxGrad)
+                  ? (tf
+                      .engine()
+                      .runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor)
+                  : tf.mul(
+                      tf.sub(dy, tf.sum(tf.mul(dy, saved[0] as tf.Tensor), -1, true)),
+                      saved[0] as tf.Tensor,
+                    ),
+            };
+          });
+          return tf.sum(tf.mul(softmax(input), upstream));
+        })(logits);
+        return read([gradient]);
+      };
+      const { composed, fused } = await bothWays(run);
+      expect(worstRelative(fused, composed)).toBeLessThanOrEqual(1e-6);
+      tf.dispose([logits, upstream]);
+    }
+  });
+
+  it("SwiGLU's gradient agrees with TF.js's gradient of the composed form", async () => {
+    installWebGpuFusedKernels();
+    const gate = tf.tensor2d(values(12 * 20, 9), [12, 20]);
+    const up = tf.tensor2d(values(12 * 20, 10), [12, 20]);
+    const dy = tf.tensor2d(values(12 * 20, 11), [12, 20]);
+    const expected = tf.grads((g: tf.Tensor, u: tf.Tensor) =>
+      tf.sum(tf.mul(tf.mul(tf.mul(g, tf.sigmoid(g)), u), dy)),
+    )([gate, up]);
+    const sigmoid = tf.sigmoid(gate);
+    const actual = tf.engine().runKernel(HostKernel.swigluGrad, { gate, up, sigmoid, dy }) as tf.Tensor[];
+    expect(worstRelative(await read(actual), await read(expected))).toBeLessThanOrEqual(1e-6);
+    tf.dispose([gate, up, dy, sigmoid]);
+  });
+
+  it("the rotary embedding and its gradient agree with the composed form", async () => {
+    const x = tf.tensor4d(values(2 * 3 * 5 * 8, 5), [2, 3, 5, 8]);
+    const upstream = tf.tensor4d(values(2 * 3 * 5 * 8, 6), [2, 3, 5, 8]);
+    const positions = tf.tensor2d([0, 1, 2, 3, 4, 7, 8, 9, 10, 11], [2, 5], "int32");
+    const { cos, sin } = ropeCosSin(positions, ropeInverseFrequencies(8, 10_000));
+    const run = async () => {
+      const value = applyRotaryEmbedding(x, cos, sin);
+      const gradient = tf.grad((input: tf.Tensor) =>
+        tf.sum(tf.mul(applyRotaryEmbedding(input, cos, sin), upstream)),
+      )(x);
+      return read([value, gradient]);
+    };
+    const { composed, fused } = await bothWays(run);
+    expect(worstRelative(fused, composed)).toBeLessThanOrEqual(1e-6);
+    tf.dispose([x, upstream, positions, cos, sin]);
+  });
+
+  it("leaves a decoder's loss and gradients as the composed kernels give them, with no tensor left", async () => {
+    uninstallWebGpuFusedKernels();
+    const expected = await decoderLossAndGradientsAsync();
+    installWebGpuFusedKernels();
+    const before = tf.memory().numTensors;
+    const actual = await decoderLossAndGradientsAsync();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.abs(actual.loss - expected.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(expected.loss));
+    expect(worstRelative(actual.grads, expected.grads)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("says which kernel and input are wrong", () => {
+    installWebGpuFusedKernels();
+    const x = tf.zeros([2, 8]);
+    const weight = tf.zeros([4]);
+    expect(() => tf.engine().runKernel(HostKernel.rmsNorm, { x, weight }, { eps: 1e-6 })).toThrow(
+      "PqmRmsNorm: x [..., width] with weight [width], got [2,8] and [4]",
+    );
+    const ids = tf.zeros([2, 8], "int32");
+    expect(() => tf.engine().runKernel(HostKernel.softmaxGrad, { y: ids, dy: ids })).toThrow(
+      "PqmSoftmaxGrad: input 'y' must be a float32 tensor",
+    );
+    tf.dispose([x, weight, ids]);
+  });
+});

@@ -1,0 +1,530 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { HostKernel } from "./wasm-host-kernels.js";
+
+// The fused kernels of `HostKernel` for the webgpu backend, as WGSL compute shaders: AdamW, RMSNorm and
+// its gradient, the softmax gradient, SwiGLU's gradient and the rotary embedding. The callers
+// (adamw.ts, rms-norm.ts, rotary-embedding.ts, decoder-backbone.ts) already ask `hasHostKernel` for
+// these names and compose the same arithmetic from TF.js operations otherwise, so registering them on
+// webgpu is all it takes. On a GPU a small training step is bound by how many kernels it launches
+// (each launch costs about as much as a small kernel's arithmetic), and these replace chains of 6 to 13
+// launches with one or two: AdamW alone was 13 launches per parameter.
+//
+// tfjs-backend-webgpu's own program runner (`runWebGPUProgram`) writes one output per launch and
+// generates the bindings itself. Several of these kernels write two or three outputs, so they are
+// recorded here into the backend's command encoder directly, the way its runner records a program:
+// the same encoder and compute pass (so they run in order with its kernels), the same uniform-buffer
+// pool, the same bookkeeping of buffers a pending command uses, and the same batched submission. It
+// uses backend members that are not in tfjs-backend-webgpu's typings; the package is pinned at the
+// version this was written against (4.22.0), and the tests run every kernel against the composed form.
+// Each launch binds at most 7 storage buffers, within WebGPU's default limit of 8 per stage.
+
+/** The parts of WebGPU's API used here (the `webgpu` package's objects), typed structurally. */
+interface GpuComputePipeline {
+  getBindGroupLayout(index: number): unknown;
+}
+interface GpuComputePass {
+  setPipeline(pipeline: GpuComputePipeline): void;
+  setBindGroup(index: number, group: unknown): void;
+  dispatchWorkgroups(x: number, y?: number, z?: number): void;
+  end(): void;
+}
+interface GpuDevice {
+  createShaderModule(descriptor: { code: string; label?: string }): unknown;
+  createComputePipeline(descriptor: {
+    layout: "auto";
+    compute: { module: unknown; entryPoint: string };
+    label?: string;
+  }): GpuComputePipeline;
+  createBindGroup(descriptor: { layout: unknown; entries: { binding: number; resource: unknown }[] }): unknown;
+  limits: { maxComputeWorkgroupsPerDimension: number };
+}
+interface GpuCommandEncoder {
+  beginComputePass(descriptor: Record<string, never>): GpuComputePass;
+}
+
+/** tfjs-backend-webgpu 4.22's WebGPUBackend, the members this file uses. */
+interface WebGpuBackendInternals {
+  device: GpuDevice;
+  commandEncoder: GpuCommandEncoder | null;
+  computePassEncoder: GpuComputePass | null;
+  commandQueueOwnedIds: WeakSet<object>;
+  dispatchCountInPass: number;
+  activeTimers: unknown[] | null;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  uploadToGPU(dataId: object): void;
+  tensorToBinding(info: tf.TensorInfo): unknown;
+  makeUniforms(fields: { type: "float32" | "uint32" | "int32"; data: number[] }[]): unknown;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+interface KernelArguments {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+/** A uniform: its WGSL name, type and value. */
+type Uniform = readonly [name: string, type: "f32" | "u32", value: number];
+
+interface Launch {
+  /** Cache key of the compiled pipeline: the kernel and whatever is baked into its code. */
+  key: string;
+  /** The body of `main`; sees the outputs and inputs by name, `u.<uniform>`, `lid`, `wid` and `gid`. */
+  body: string;
+  /** Code before `main` (workgroup memory, helpers). */
+  preamble?: string;
+  outputs: readonly { name: string; shape: number[] }[];
+  inputs: readonly { name: string; info: tf.TensorInfo }[];
+  uniforms: readonly Uniform[];
+  /** Workgroups to launch (spread over x and y when past the per-dimension limit). */
+  workgroups: number;
+  workgroupSize: number;
+}
+
+const pipelines = new WeakMap<GpuDevice, Map<string, GpuComputePipeline>>();
+
+function shaderCode(launch: Launch): string {
+  const bindings = [
+    ...launch.outputs.map(
+      (output, index) => `@group(0) @binding(${index}) var<storage, read_write> ${output.name} : array<f32>;`,
+    ),
+    ...launch.inputs.map(
+      (input, index) =>
+        `@group(0) @binding(${launch.outputs.length + index}) var<storage, read> ${input.name} : array<f32>;`,
+    ),
+  ];
+  const fields = launch.uniforms.map(([name, type]) => `  ${name} : ${type},`).join("\n");
+  return `${bindings.join("\n")}
+struct Uniforms {
+${fields}
+  groupsX : u32,
+};
+@group(0) @binding(${launch.outputs.length + launch.inputs.length}) var<uniform> u : Uniforms;
+${launch.preamble ?? ""}
+@compute @workgroup_size(${launch.workgroupSize})
+fn main(@builtin(local_invocation_id) localId : vec3<u32>, @builtin(workgroup_id) groupId : vec3<u32>) {
+  let lid = localId.x;
+  let wid = groupId.y * u.groupsX + groupId.x;
+  let gid = wid * ${launch.workgroupSize}u + lid;
+${launch.body}
+}
+`;
+}
+
+/** Records one launch into the backend's current compute pass; returns the outputs. */
+function launch(backend: WebGpuBackendInternals, spec: Launch): tf.TensorInfo[] {
+  const outputs = spec.outputs.map((output) => backend.makeTensorInfo(output.shape, "float32"));
+  for (const output of outputs) backend.uploadToGPU(output.dataId);
+  for (const { info } of spec.inputs) {
+    if (info.dtype !== "float32") throw new Error(`${spec.key}: inputs must be float32, got ${info.dtype}`);
+    backend.uploadToGPU(info.dataId);
+  }
+  const { device } = backend;
+  let cache = pipelines.get(device);
+  if (cache === undefined) {
+    cache = new Map();
+    pipelines.set(device, cache);
+  }
+  let pipeline = cache.get(spec.key);
+  if (pipeline === undefined) {
+    const module = device.createShaderModule({ code: shaderCode(spec), label: spec.key });
+    pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label: spec.key,
+    });
+    cache.set(spec.key, pipeline);
+  }
+  const perDimension = device.limits.maxComputeWorkgroupsPerDimension;
+  const groupsX = Math.min(spec.workgroups, perDimension);
+  const groupsY = Math.ceil(spec.workgroups / groupsX);
+  const uniforms = backend.makeUniforms([
+    ...spec.uniforms.map(([, type, value]) => ({
+      type: type === "f32" ? ("float32" as const) : ("uint32" as const),
+      data: [value],
+    })),
+    { type: "uint32", data: [groupsX] },
+  ]);
+  const resources = [...outputs, ...spec.inputs.map((input) => input.info)].map((info) =>
+    backend.tensorToBinding(info),
+  );
+  resources.push(uniforms);
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: resources.map((resource, binding) => ({ binding, resource })),
+  });
+  for (const { info } of spec.inputs) backend.commandQueueOwnedIds.add(info.dataId);
+  for (const output of outputs) backend.commandQueueOwnedIds.add(output.dataId);
+  backend.ensureCommandEncoderReady();
+  if (backend.computePassEncoder === null) {
+    backend.computePassEncoder = (backend.commandEncoder as GpuCommandEncoder).beginComputePass({});
+  }
+  const pass = backend.computePassEncoder;
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(groupsX, groupsY, 1);
+  backend.dispatchCountInPass++;
+  if (backend.activeTimers !== null) {
+    // A profiled run times each of its own programs in a pass of its own; leave it a fresh one.
+    backend.endComputePassEncoder();
+  } else if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= backend.dispatchCountInPass) {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+  }
+  return outputs;
+}
+
+const ELEMENTWISE = 256;
+/** Threads of a workgroup that reduces one row. */
+const ROW = 64;
+
+const size = (info: tf.TensorInfo) => tf.util.sizeFromShape(info.shape);
+
+function float32Input(kernel: string, args: KernelArguments, name: string, shape?: number[]): tf.TensorInfo {
+  const info = args.inputs[name] as tf.TensorInfo | undefined;
+  if (info === undefined || info.dtype !== "float32")
+    throw new Error(`${kernel}: input '${name}' must be a float32 tensor`);
+  if (shape !== undefined && !tf.util.arraysEqual(info.shape, shape))
+    throw new Error(`${kernel}: '${name}' must be [${shape.join(", ")}], got [${info.shape.join(", ")}]`);
+  return info;
+}
+
+// A row reduction of `ROW` threads: each thread's partial sum in `partial`, then a tree.
+const ROW_REDUCTION = `
+var<workgroup> partial : array<f32, ${ROW}>;
+fn rowSum(lid : u32, value : f32) -> f32 {
+  partial[lid] = value;
+  workgroupBarrier();
+  for (var stride = ${ROW / 2}u; stride > 0u; stride = stride >> 1u) {
+    if (lid < stride) {
+      partial[lid] = partial[lid] + partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = partial[0];
+  workgroupBarrier();
+  return total;
+}
+`;
+
+function adamW(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.adamW;
+  const parameter = float32Input(kernel, args, "parameter");
+  const shape = [...parameter.shape];
+  const inputs = ["parameter", "gradient", "firstMoment", "secondMoment"].map((name) => ({
+    name,
+    info: float32Input(kernel, args, name, shape),
+  }));
+  const attribute = (name: string) => {
+    const value = args.attrs?.[name];
+    if (typeof value !== "number") throw new Error(`${kernel}: attribute '${name}' must be a number`);
+    return value;
+  };
+  const beta1 = attribute("beta1");
+  const beta2 = attribute("beta2");
+  const n = size(parameter);
+  // The composed update's operations in its order (adamw.ts): m and v, the bias-corrected step, the
+  // decay on the old value last.
+  return launch(args.backend as WebGpuBackendInternals, {
+    key: "pqm-adamw",
+    outputs: [
+      { name: "nextParameter", shape },
+      { name: "nextFirst", shape },
+      { name: "nextSecond", shape },
+    ],
+    inputs,
+    uniforms: [
+      ["n", "u32", n],
+      ["beta1", "f32", beta1],
+      ["keep1", "f32", 1 - beta1],
+      ["beta2", "f32", beta2],
+      ["keep2", "f32", 1 - beta2],
+      ["correction1", "f32", attribute("correction1")],
+      ["correction2", "f32", attribute("correction2")],
+      ["epsilon", "f32", attribute("epsilon")],
+      ["learningRate", "f32", attribute("learningRate")],
+      ["decay", "f32", attribute("decay")],
+    ],
+    body: `
+  if (gid >= u.n) { return; }
+  let g = gradient[gid];
+  let p = parameter[gid];
+  let m = firstMoment[gid] * u.beta1 + g * u.keep1;
+  let v = secondMoment[gid] * u.beta2 + (g * g) * u.keep2;
+  nextFirst[gid] = m;
+  nextSecond[gid] = v;
+  var next = p - ((m / u.correction1) / (sqrt(v / u.correction2) + u.epsilon)) * u.learningRate;
+  if (u.decay != 0.0) { next = next - p * u.decay; }
+  nextParameter[gid] = next;`,
+    workgroups: Math.ceil(n / ELEMENTWISE),
+    workgroupSize: ELEMENTWISE,
+  });
+}
+
+function rowsOf(kernel: string, x: tf.TensorInfo, weight: tf.TensorInfo): { rows: number; width: number } {
+  const width = x.shape[x.shape.length - 1] as number;
+  if (x.shape.length < 1 || !tf.util.arraysEqual(weight.shape, [width]))
+    throw new Error(`${kernel}: x [..., width] with weight [width], got [${x.shape}] and [${weight.shape}]`);
+  return { rows: size(x) / width, width };
+}
+
+function rmsNormForward(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.rmsNorm;
+  const x = float32Input(kernel, args, "x");
+  const weight = float32Input(kernel, args, "weight");
+  const { rows, width } = rowsOf(kernel, x, weight);
+  const eps = args.attrs?.eps;
+  if (typeof eps !== "number") throw new Error(`${kernel}: attribute 'eps' must be a number`);
+  // One workgroup per row: r = 1 / sqrt(sum(x²) / width + eps), y = (x · r) · w.
+  return launch(args.backend as WebGpuBackendInternals, {
+    key: "pqm-rmsnorm",
+    outputs: [
+      { name: "y", shape: [...x.shape] },
+      { name: "r", shape: [rows] },
+    ],
+    inputs: [
+      { name: "x", info: x },
+      { name: "weight", info: weight },
+    ],
+    uniforms: [
+      ["width", "u32", width],
+      ["eps", "f32", eps],
+    ],
+    preamble: ROW_REDUCTION,
+    body: `
+  let start = wid * u.width;
+  var squares = 0.0;
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    let value = x[start + col];
+    squares += value * value;
+  }
+  let inverse = 1.0 / sqrt(rowSum(lid, squares) / f32(u.width) + u.eps);
+  if (lid == 0u) { r[wid] = inverse; }
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    y[start + col] = (x[start + col] * inverse) * weight[col];
+  }`,
+    workgroups: rows,
+    workgroupSize: ROW,
+  });
+}
+
+function rmsNormBackward(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.rmsNormGrad;
+  const x = float32Input(kernel, args, "x");
+  const weight = float32Input(kernel, args, "weight");
+  const { rows, width } = rowsOf(kernel, x, weight);
+  const r = float32Input(kernel, args, "r", [rows]);
+  const dy = float32Input(kernel, args, "dy", [...x.shape]);
+  const backend = args.backend as WebGpuBackendInternals;
+  // dx = (dy·w)·r − x · (r³ · sum((dy·w)·x) / width), one workgroup per row.
+  const [dx] = launch(backend, {
+    key: "pqm-rmsnorm-grad-x",
+    outputs: [{ name: "dx", shape: [...x.shape] }],
+    inputs: [
+      { name: "x", info: x },
+      { name: "weight", info: weight },
+      { name: "r", info: r },
+      { name: "dy", info: dy },
+    ],
+    uniforms: [["width", "u32", width]],
+    preamble: ROW_REDUCTION,
+    body: `
+  let start = wid * u.width;
+  let inverse = r[wid];
+  var acc = 0.0;
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    acc += (dy[start + col] * weight[col]) * x[start + col];
+  }
+  let coefficient = inverse * inverse * inverse * rowSum(lid, acc) / f32(u.width);
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    dx[start + col] = (dy[start + col] * weight[col]) * inverse - x[start + col] * coefficient;
+  }`,
+    workgroups: rows,
+    workgroupSize: ROW,
+  });
+  // dw = sum over rows of dy · (x · r): one thread per column, reading down the rows (neighbouring
+  // threads read neighbouring columns).
+  const [dw] = launch(backend, {
+    key: "pqm-rmsnorm-grad-w",
+    outputs: [{ name: "dw", shape: [width] }],
+    inputs: [
+      { name: "x", info: x },
+      { name: "r", info: r },
+      { name: "dy", info: dy },
+    ],
+    uniforms: [
+      ["width", "u32", width],
+      ["rows", "u32", rows],
+    ],
+    body: `
+  if (gid >= u.width) { return; }
+  var total = 0.0;
+  for (var row = 0u; row < u.rows; row++) {
+    let k = row * u.width + gid;
+    total += dy[k] * (x[k] * r[row]);
+  }
+  dw[gid] = total;`,
+    workgroups: Math.ceil(width / ROW),
+    workgroupSize: ROW,
+  });
+  return [dx as tf.TensorInfo, dw as tf.TensorInfo];
+}
+
+function softmaxBackward(args: KernelArguments): tf.TensorInfo {
+  const kernel = HostKernel.softmaxGrad;
+  const y = float32Input(kernel, args, "y");
+  const dy = float32Input(kernel, args, "dy", [...y.shape]);
+  const width = y.shape[y.shape.length - 1] as number;
+  // dx = (dy − sum(dy·y)) · y per row of the last axis.
+  const [dx] = launch(args.backend as WebGpuBackendInternals, {
+    key: "pqm-softmax-grad",
+    outputs: [{ name: "dx", shape: [...y.shape] }],
+    inputs: [
+      { name: "y", info: y },
+      { name: "dy", info: dy },
+    ],
+    uniforms: [["width", "u32", width]],
+    preamble: ROW_REDUCTION,
+    body: `
+  let start = wid * u.width;
+  var acc = 0.0;
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    acc += dy[start + col] * y[start + col];
+  }
+  let total = rowSum(lid, acc);
+  for (var col = lid; col < u.width; col += ${ROW}u) {
+    dx[start + col] = (dy[start + col] - total) * y[start + col];
+  }`,
+    workgroups: size(y) / width,
+    workgroupSize: ROW,
+  });
+  return dx as tf.TensorInfo;
+}
+
+function swiGluBackward(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.swigluGrad;
+  const gate = float32Input(kernel, args, "gate");
+  const shape = [...gate.shape];
+  const inputs = ["gate", "up", "sigmoid", "dy"].map((name) => ({
+    name,
+    info: float32Input(kernel, args, name, shape),
+  }));
+  const n = size(gate);
+  // As TF.js's gradients of (gate · s) · up run: dUp = dy · (gate·s); dSilu = dy · up;
+  // dGate = dSilu·s + (dSilu·gate) · (s · (1 − s)).
+  return launch(args.backend as WebGpuBackendInternals, {
+    key: "pqm-swiglu-grad",
+    outputs: [
+      { name: "dGate", shape },
+      { name: "dUp", shape },
+    ],
+    inputs,
+    uniforms: [["n", "u32", n]],
+    body: `
+  if (gid >= u.n) { return; }
+  let g = gate[gid];
+  let s = sigmoid[gid];
+  let d = dy[gid];
+  dUp[gid] = d * (g * s);
+  let dSilu = d * up[gid];
+  dGate[gid] = dSilu * s + (dSilu * g) * (s * (1.0 - s));`,
+    workgroups: Math.ceil(n / ELEMENTWISE),
+    workgroupSize: ELEMENTWISE,
+  });
+}
+
+function rotary(args: KernelArguments): tf.TensorInfo {
+  const kernel = HostKernel.rotary;
+  const x = float32Input(kernel, args, "x");
+  const [batch, heads, seq, headDim] = x.shape as [number, number, number, number];
+  if (x.shape.length !== 4 || headDim % 2 !== 0)
+    throw new Error(`${kernel}: x must be [batch, heads, seq, headDim] with an even headDim, got [${x.shape}]`);
+  const cos = float32Input(kernel, args, "cos", [batch, 1, seq, headDim]);
+  const sin = float32Input(kernel, args, "sin", [batch, 1, seq, headDim]);
+  const inverse = args.attrs?.inverse === true;
+  const half = headDim / 2;
+  const pairs = batch * heads * seq * half;
+  // One thread per (low, high) pair. Forward: low·cos_low + (−high)·sin_low, high·cos_high + low·sin_high;
+  // the gradient (inverse): dy_low·cos_low + dy_high·sin_high, dy_high·cos_high − dy_low·sin_low.
+  const [out] = launch(args.backend as WebGpuBackendInternals, {
+    key: `pqm-rotary-${inverse ? "grad" : "forward"}`,
+    outputs: [{ name: "result", shape: [...x.shape] }],
+    inputs: [
+      { name: "x", info: x },
+      { name: "cosine", info: cos },
+      { name: "sine", info: sin },
+    ],
+    uniforms: [
+      ["pairs", "u32", pairs],
+      ["half", "u32", half],
+      ["heads", "u32", heads],
+      ["seq", "u32", seq],
+    ],
+    body: `
+  if (gid >= u.pairs) { return; }
+  let j = gid % u.half;
+  let row = gid / u.half;              // ((b·heads + h)·seq + t)
+  let t = row % u.seq;
+  let b = row / (u.seq * u.heads);
+  let at = row * 2u * u.half + j;
+  let angle = (b * u.seq + t) * 2u * u.half + j;
+  let low = x[at];
+  let high = x[at + u.half];
+  ${
+    inverse
+      ? `result[at] = low * cosine[angle] + high * sine[angle + u.half];
+  result[at + u.half] = high * cosine[angle + u.half] - low * sine[angle];`
+      : `result[at] = low * cosine[angle] + (-high) * sine[angle];
+  result[at + u.half] = high * cosine[angle + u.half] + low * sine[angle + u.half];`
+  }`,
+    workgroups: Math.ceil(pairs / ELEMENTWISE),
+    workgroupSize: ELEMENTWISE,
+  });
+  return out as tf.TensorInfo;
+}
+
+const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  [HostKernel.adamW, adamW],
+  [HostKernel.rmsNorm, rmsNormForward],
+  [HostKernel.rmsNormGrad, rmsNormBackward],
+  [HostKernel.softmaxGrad, softmaxBackward],
+  [HostKernel.swigluGrad, swiGluBackward],
+  [HostKernel.rotary, rotary],
+];
+
+/** Options of {@link installWebGpuFusedKernels}. */
+export interface WebGpuFusedKernelOptions {
+  /** Which to register, by the values of {@link HostKernel}; default: all. For measuring each one. */
+  kernels?: readonly string[];
+}
+
+/**
+ * Registers the WGSL versions of the fused kernels ({@link HostKernel}) on the webgpu backend, so
+ * that AdamW, RMSNorm, the softmax and SwiGLU gradients and the rotary embedding run as one or two
+ * launches each. Call after `@tensorflow/tfjs-backend-webgpu` has registered its kernels (the webgpu
+ * backend's start in `selectBackend` does); kernels already registered are left as they are.
+ * @returns false when the webgpu backend's kernels are not registered.
+ */
+export function installWebGpuFusedKernels(options: WebGpuFusedKernelOptions = {}): boolean {
+  if (tf.getKernel("Add", "webgpu") === undefined) return false;
+  for (const [kernelName, kernelFunc] of FUSED) {
+    if (options.kernels !== undefined && !options.kernels.includes(kernelName)) continue;
+    if (tf.getKernel(kernelName, "webgpu") === undefined)
+      tf.registerKernel({ kernelName, backendName: "webgpu", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
+  return true;
+}
+
+/** Removes the fused kernels from the webgpu backend. @returns false when none were registered. */
+export function uninstallWebGpuFusedKernels(): boolean {
+  let removed = false;
+  for (const [kernelName] of FUSED) {
+    if (tf.getKernel(kernelName, "webgpu") !== undefined) {
+      tf.unregisterKernel(kernelName, "webgpu");
+      removed = true;
+    }
+  }
+  return removed;
+}
