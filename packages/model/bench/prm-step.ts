@@ -9,7 +9,7 @@ import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
 import { stableName } from "../src/prm/process-reward-model.js";
 import { ValueHead } from "../src/prm/value-head.js";
 import { AdamW } from "../src/training/adamw.js";
-import { clipToGlobalNorm, globalNormTensor } from "../src/training/clip-gradients.js";
+import { clipFactor, globalNormTensor } from "../src/training/clip-gradients.js";
 import { CONFIGS, type ConfigName, type PeerShape, peerDecoder } from "./peer-configs.js";
 
 export const TAGS_PER_SEQUENCE = 8;
@@ -144,9 +144,11 @@ export function createStepHarness(
       readBack.dispose();
       let lossSum = 0;
       for (let part = 0; part < microBatches; part++) lossSum += values[part] as number;
-      const clipped = clipToGlobalNorm(summed, 1, values[microBatches] as number);
-      optimizer.applyGradients(parameters, clipped.gradients, 1e-4);
-      tf.dispose([...summed.values(), ...clipped.gradients.values()]);
+      // Clipped to norm 1 as the optimizer updates (the same arithmetic as clipToGlobalNorm's).
+      optimizer.applyGradients(parameters, summed, 1e-4, {
+        gradientScale: clipFactor(1, values[microBatches] as number),
+      });
+      tf.dispose([...summed.values()]);
       return lossSum / microBatches;
     },
     async score(index) {

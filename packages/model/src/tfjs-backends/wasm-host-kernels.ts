@@ -130,7 +130,11 @@ function hostCast(args: KernelArguments): tf.TensorInfo {
 
 /** Kernel names of the fused host kernels. */
 export const HostKernel = {
-  /** AdamW on one parameter (SIMD): inputs parameter, gradient, firstMoment, secondMoment; three outputs. */
+  /**
+   * AdamW on one parameter (SIMD on wasm): inputs parameter, gradient, firstMoment, secondMoment; attrs
+   * beta1, beta2, epsilon, correction1, correction2, learningRate, decay and optionally gradientScale
+   * (the gradient is multiplied by it first); three outputs.
+   */
   adamW: "PqmAdamW",
   /** SwiGLU's gradient (SIMD): inputs gate, up, sigmoid (of gate), dy; outputs dGate, dUp. */
   swigluGrad: "PqmSwiGluGrad",
@@ -142,6 +146,11 @@ export const HostKernel = {
   softmaxGrad: "PqmSoftmaxGrad",
   /** Rotate-half rotary embedding (`inverse`: its gradient): inputs x, cos, sin. */
   rotary: "PqmRotaryEmbedding",
+  /**
+   * Sums of squares (webgpu only): inputs x0, x1, ... (up to 7 float32 tensors of any shapes); output
+   * `[inputs, parts]` of partial sums, each row adding up to its input's sum of squares.
+   */
+  sumOfSquares: "PqmSumOfSquares",
 } as const;
 
 /** Whether the active backend has the fused host kernel `name` (see {@link HostKernel}). */
@@ -303,9 +312,21 @@ function simdAdamW(args: KernelArguments): tf.TensorInfo[] {
   const outputs = [0, 1, 2].map(() => backend.makeOutput([...parameter.shape], "float32"));
   const [nextParameter, nextFirst, nextSecond] = outputs as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   const at = (info: tf.TensorInfo) => offsetOf(backend, info);
+  // A gradient scale (the clipping factor) multiplies the gradient first, with the stock Multiply (the
+  // same float32 product as tf.mul(gradient, scale)); the temporaries are released after the update.
+  const scale = attrs.gradientScale ?? 1;
+  let gradient = args.inputs.gradient as tf.TensorInfo;
+  const temporaries: tf.TensorInfo[] = [];
+  if (scale !== 1) {
+    const factor = backend.makeOutput([], "float32");
+    new Float32Array(heap(backend), offsetOf(backend, factor), 1)[0] = scale;
+    const multiply = tf.getKernel(tf.Multiply, "wasm")?.kernelFunc as unknown as StockKernel;
+    gradient = multiply({ inputs: { a: gradient, b: factor }, backend, attrs: {} });
+    temporaries.push(factor, gradient);
+  }
   kernels.adamw(
     at(parameter),
-    at(args.inputs.gradient as tf.TensorInfo),
+    at(gradient),
     at(args.inputs.firstMoment as tf.TensorInfo),
     at(args.inputs.secondMoment as tf.TensorInfo),
     at(nextParameter),
@@ -322,6 +343,7 @@ function simdAdamW(args: KernelArguments): tf.TensorInfo[] {
     f32(attrs.learningRate as number),
     f32(attrs.decay as number),
   );
+  for (const temporary of temporaries) backend.disposeData(temporary.dataId);
   return outputs;
 }
 

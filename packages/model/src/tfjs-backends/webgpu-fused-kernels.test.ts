@@ -9,6 +9,7 @@ import {
   ropeInverseFrequencies,
 } from "../backbone/layers/rotary-embedding.js";
 import { AdamW } from "../training/adamw.js";
+import { globalNormTensor } from "../training/clip-gradients.js";
 import { decoderLossAndGradientsAsync } from "./decoder-gradients.test-helper.js";
 import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 import { installWebGpuFusedKernels, uninstallWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
@@ -94,7 +95,10 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
           ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
           ["w.bias", tf.tensor1d(values(11, 20 + step))],
         ]);
-        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1));
+        // Steps 2 and 3 scale the gradients as clipping would.
+        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1), {
+          gradientScale: step < 2 ? 1 : 0.37,
+        });
         tf.dispose([...gradients.values()]);
       }
       const state = await optimizer.getState();
@@ -108,6 +112,24 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
     expect(worstRelative(fused, composed)).toBeLessThanOrEqual(1e-6);
     // The parameters moved: the comparison is not between two untouched copies.
     expect(worstRelative([composed[0] as Float32Array], [values(37 * 11, 3)])).toBeGreaterThan(1e-4);
+  });
+
+  it("the global gradient norm in a few launches agrees with the composed one", async () => {
+    // 17 gradients: three launches of up to 7, one of them far longer than a workgroup's share.
+    const shapes = Array.from({ length: 17 }, (_, index) => (index === 3 ? [300, 257] : [index + 1, 5]));
+    const gradients = new Map(
+      shapes.map((shape, index) => [
+        `g${index}`,
+        tf.tensor(values(shape[0]! * shape[1]!, 40 + index), shape),
+      ]),
+    );
+    const { composed, fused } = await bothWays(async () => read([globalNormTensor(gradients)]));
+    const expected = (composed[0] as Float32Array)[0]!;
+    let reference = 0;
+    for (const gradient of gradients.values()) for (const v of await gradient.data()) reference += v * v;
+    expect(Math.abs(expected - Math.sqrt(reference))).toBeLessThanOrEqual(1e-5 * expected);
+    expect(Math.abs((fused[0] as Float32Array)[0]! - expected)).toBeLessThanOrEqual(1e-6 * expected);
+    tf.dispose([...gradients.values()]);
   });
 
   it("RMSNorm and its gradient agree with the composed form, over rows wider than a workgroup", async () => {

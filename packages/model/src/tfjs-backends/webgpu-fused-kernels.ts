@@ -35,7 +35,10 @@ interface GpuDevice {
     compute: { module: unknown; entryPoint: string };
     label?: string;
   }): GpuComputePipeline;
-  createBindGroup(descriptor: { layout: unknown; entries: { binding: number; resource: unknown }[] }): unknown;
+  createBindGroup(descriptor: {
+    layout: unknown;
+    entries: { binding: number; resource: unknown }[];
+  }): unknown;
   limits: { maxComputeWorkgroupsPerDimension: number };
 }
 interface GpuCommandEncoder {
@@ -246,10 +249,11 @@ function adamW(args: KernelArguments): tf.TensorInfo[] {
       ["epsilon", "f32", attribute("epsilon")],
       ["learningRate", "f32", attribute("learningRate")],
       ["decay", "f32", attribute("decay")],
+      ["gradientScale", "f32", typeof args.attrs?.gradientScale === "number" ? args.attrs.gradientScale : 1],
     ],
     body: `
   if (gid >= u.n) { return; }
-  let g = gradient[gid];
+  let g = gradient[gid] * u.gradientScale;
   let p = parameter[gid];
   let m = firstMoment[gid] * u.beta1 + g * u.keep1;
   let v = secondMoment[gid] * u.beta2 + (g * g) * u.keep2;
@@ -440,7 +444,9 @@ function rotary(args: KernelArguments): tf.TensorInfo {
   const x = float32Input(kernel, args, "x");
   const [batch, heads, seq, headDim] = x.shape as [number, number, number, number];
   if (x.shape.length !== 4 || headDim % 2 !== 0)
-    throw new Error(`${kernel}: x must be [batch, heads, seq, headDim] with an even headDim, got [${x.shape}]`);
+    throw new Error(
+      `${kernel}: x must be [batch, heads, seq, headDim] with an even headDim, got [${x.shape}]`,
+    );
   const cos = float32Input(kernel, args, "cos", [batch, 1, seq, headDim]);
   const sin = float32Input(kernel, args, "sin", [batch, 1, seq, headDim]);
   const inverse = args.attrs?.inverse === true;
@@ -485,6 +491,61 @@ function rotary(args: KernelArguments): tf.TensorInfo {
   return out as tf.TensorInfo;
 }
 
+/** Inputs of one sum-of-squares launch: with its output, 8 storage buffers, WebGPU's default limit. */
+export const SUM_OF_SQUARES_INPUTS = 7;
+/** Workgroups per input of a sum-of-squares launch, at most (each adds a strided share of the input). */
+const SQUARE_PARTS = 32;
+
+function sumOfSquares(args: KernelArguments): tf.TensorInfo {
+  const kernel = HostKernel.sumOfSquares;
+  const count = Object.keys(args.inputs).length;
+  if (count < 1 || count > SUM_OF_SQUARES_INPUTS)
+    throw new Error(`${kernel}: 1 to ${SUM_OF_SQUARES_INPUTS} inputs (x0, x1, ...), got ${count}`);
+  const inputs = Array.from({ length: count }, (_, index) => ({
+    name: `x${index}`,
+    info: float32Input(kernel, args, `x${index}`),
+  }));
+  const largest = Math.max(...inputs.map(({ info }) => size(info)));
+  const parts = Math.max(1, Math.min(SQUARE_PARTS, Math.ceil(largest / (ELEMENTWISE * 16))));
+  // Workgroup w adds part (w mod parts) of input (w / parts): elements part·256 + lid, stepping by
+  // parts·256; a tree then adds the workgroup's 256 sums. The output row of each input sums to its
+  // sum of squares.
+  const branches = inputs
+    .map(
+      ({ name }, index) => `${index === 0 ? "" : " else "}if (tensor == ${index}u) {
+    for (var i = start; i < u.n${index}; i += stride) { let v = ${name}[i]; acc += v * v; }
+  }`,
+    )
+    .join("");
+  const [partials] = launch(args.backend as WebGpuBackendInternals, {
+    key: `pqm-sum-of-squares-${count}`,
+    outputs: [{ name: "partials", shape: [count, parts] }],
+    inputs,
+    uniforms: [
+      ["parts", "u32", parts],
+      ...inputs.map(({ info }, index): Uniform => [`n${index}`, "u32", size(info)]),
+    ],
+    preamble: `var<workgroup> sums : array<f32, ${ELEMENTWISE}>;`,
+    body: `
+  let tensor = wid / u.parts;
+  let part = wid % u.parts;
+  let start = part * ${ELEMENTWISE}u + lid;
+  let stride = u.parts * ${ELEMENTWISE}u;
+  var acc = 0.0;
+  ${branches}
+  sums[lid] = acc;
+  workgroupBarrier();
+  for (var width = ${ELEMENTWISE / 2}u; width > 0u; width = width >> 1u) {
+    if (lid < width) { sums[lid] = sums[lid] + sums[lid + width]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { partials[wid] = sums[0]; }`,
+    workgroups: count * parts,
+    workgroupSize: ELEMENTWISE,
+  });
+  return partials as tf.TensorInfo;
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.adamW, adamW],
   [HostKernel.rmsNorm, rmsNormForward],
@@ -492,6 +553,7 @@ const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.Ten
   [HostKernel.softmaxGrad, softmaxBackward],
   [HostKernel.swigluGrad, swiGluBackward],
   [HostKernel.rotary, rotary],
+  [HostKernel.sumOfSquares, sumOfSquares],
 ];
 
 /** Options of {@link installWebGpuFusedKernels}. */
@@ -512,7 +574,11 @@ export function installWebGpuFusedKernels(options: WebGpuFusedKernelOptions = {}
   for (const [kernelName, kernelFunc] of FUSED) {
     if (options.kernels !== undefined && !options.kernels.includes(kernelName)) continue;
     if (tf.getKernel(kernelName, "webgpu") === undefined)
-      tf.registerKernel({ kernelName, backendName: "webgpu", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+      tf.registerKernel({
+        kernelName,
+        backendName: "webgpu",
+        kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      });
   }
   return true;
 }

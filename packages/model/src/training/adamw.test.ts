@@ -2,6 +2,7 @@ import { describeEachBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { expect, it } from "vitest";
 import { AdamW } from "./adamw.js";
+import { clipFactor, clipToGlobalNorm, globalGradientNorm } from "./clip-gradients.js";
 
 /** torch.optim.AdamW's update, written out in float64 for a single number. */
 function referenceAdamW(
@@ -105,8 +106,53 @@ describeEachBackend(
       expect(() =>
         optimizer.applyGradients(new Map([["w", weight]]), new Map([["w", gradient]]), 0.1),
       ).toThrow(/shape/);
+      expect(() =>
+        optimizer.applyGradients(new Map([["w", weight]]), new Map([["w", tf.zeros([2])]]), 0.1, {
+          gradientScale: 0,
+        }),
+      ).toThrow("AdamW: gradientScale must be a positive finite number, got 0");
       tf.dispose([weight, gradient]);
       optimizer.dispose();
+    });
+
+    it("a gradient scale updates as clipping the gradients first does", async () => {
+      const run = async (scaleInOptimizer: boolean) => {
+        const weight = tf.variable(tf.tensor2d([0.5, -1.25, 2, 0.125, -3, 1], [2, 3]), true);
+        const optimizer = new AdamW({ weightDecay: 0.1 });
+        for (let step = 0; step < 3; step++) {
+          const gradients = new Map([
+            [
+              "w",
+              tf.tensor2d(
+                [1, -2, 3, -4, 5, -6].map((v) => v * (step + 1)),
+                [2, 3],
+              ),
+            ],
+          ]);
+          const norm = await globalGradientNorm(gradients);
+          if (scaleInOptimizer) {
+            optimizer.applyGradients(new Map([["w", weight]]), gradients, 0.01, {
+              gradientScale: clipFactor(2, norm),
+            });
+            tf.dispose([...gradients.values()]);
+          } else {
+            const clipped = clipToGlobalNorm(gradients, 2, norm);
+            optimizer.applyGradients(new Map([["w", weight]]), clipped.gradients, 0.01);
+            tf.dispose([...clipped.gradients.values()]);
+          }
+        }
+        const values = Array.from(await weight.data());
+        weight.dispose();
+        optimizer.dispose();
+        return values;
+      };
+      const clippedFirst = await run(false);
+      const scaled = await run(true);
+      for (let index = 0; index < clippedFirst.length; index++)
+        expect(scaled[index]).toBeCloseTo(clippedFirst[index] as number, 6);
+      expect(clipFactor(2, 1)).toBe(1);
+      expect(clipFactor(2, Number.NaN)).toBe(1);
+      expect(clipFactor(2, 8)).toBeCloseTo(0.25, 6);
     });
   },
   { webgpu: true },

@@ -84,13 +84,19 @@ export class AdamW {
    * @param parameters name → variable (stable names, see `ProcessRewardModel.trainableVariables`).
    * @param gradients name → gradient of the same shape; not disposed here.
    * @param learningRate this step's learning rate.
+   * @param options.gradientScale multiplies every gradient first (e.g. `clipFactor(maxNorm, norm)`, the
+   *   same as clipping them with `clipToGlobalNorm`, without a separate pass over them); default 1.
    * @throws Error when a gradient has no parameter or the wrong shape.
    */
   applyGradients(
     parameters: ReadonlyMap<string, tf.Variable>,
     gradients: ReadonlyMap<string, tf.Tensor>,
     learningRate: number,
+    options: { gradientScale?: number } = {},
   ): void {
+    const gradientScale = options.gradientScale ?? 1;
+    if (!(gradientScale > 0) || !Number.isFinite(gradientScale))
+      throw new Error(`AdamW: gradientScale must be a positive finite number, got ${gradientScale}`);
     this.updates++;
     const correction1 = 1 - this.beta1 ** this.updates;
     const correction2 = 1 - this.beta2 ** this.updates;
@@ -118,6 +124,7 @@ export class AdamW {
               correction2,
               learningRate,
               decay: decays ? learningRate * this.weightDecay : 0,
+              gradientScale,
             },
           ) as tf.Tensor[];
           firstMoment.assign(m as tf.Tensor);
@@ -127,8 +134,9 @@ export class AdamW {
         continue;
       }
       tf.tidy(() => {
-        const m = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(gradient, 1 - this.beta1));
-        const v = tf.add(tf.mul(secondMoment, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
+        const g = gradientScale === 1 ? gradient : tf.mul(gradient, gradientScale);
+        const m = tf.add(tf.mul(firstMoment, this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(secondMoment, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         firstMoment.assign(m);
         secondMoment.assign(v);
         const denominator = tf.add(tf.sqrt(tf.div(v, correction2)), this.epsilon);

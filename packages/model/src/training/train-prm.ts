@@ -16,7 +16,7 @@ import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { stableName } from "../prm/process-reward-model.js";
 import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
 import { AdamW } from "./adamw.js";
-import { clipToGlobalNorm, globalNormTensor } from "./clip-gradients.js";
+import { clipFactor, globalNormTensor } from "./clip-gradients.js";
 import type { LearningRateDecay } from "./learning-rate-schedule.js";
 import { learningRateAt } from "./learning-rate-schedule.js";
 import { TrainingDivergedError } from "./training-errors.js";
@@ -525,15 +525,16 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
       }
       const lastRows = microRows[micro - 1] ?? [];
       const norm = values[micro] as number;
-      const clipped = clipToGlobalNorm(accumulated, config.maxGradNorm ?? Number.POSITIVE_INFINITY, norm);
-      if (!Number.isFinite(clipped.norm)) {
-        for (const gradient of clipped.gradients.values()) gradient.dispose();
-        throw divergence(step, "gradient norm", clipped.norm, lastRows, trainSet, trainEncoded.rows);
+      if (!Number.isFinite(norm)) {
+        for (const gradient of accumulated.values()) gradient.dispose();
+        throw divergence(step, "gradient norm", norm, lastRows, trainSet, trainEncoded.rows);
       }
 
-      // 5. Optimizer step.
-      optimizer.applyGradients(parameters, clipped.gradients, learningRate);
-      for (const gradient of clipped.gradients.values()) gradient.dispose();
+      // 5. Optimizer step, clipping as it updates (the gradients times the clipping factor).
+      optimizer.applyGradients(parameters, accumulated, learningRate, {
+        gradientScale: clipFactor(config.maxGradNorm ?? Number.POSITIVE_INFINITY, norm),
+      });
+      for (const gradient of accumulated.values()) gradient.dispose();
       step++;
       tokensSeen += stepTokens;
       tokensThisCall += stepTokens;
@@ -544,7 +545,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         epoch: batcherState.epoch,
         loss: lossSum / micro,
         learningRate,
-        gradNorm: clipped.norm,
+        gradNorm: norm,
         tokensPerSecond: stepTokens / ((performance.now() - stepStart) / 1000),
         elapsedSeconds: elapsedBefore + seconds(),
         ...(validation === null ? {} : { validation }),
