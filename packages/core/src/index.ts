@@ -10,6 +10,7 @@ import { registerGradients } from "./tfjs-gradients.js";
 
 export type { TensorLoss, TensorLossFactory } from "./losses/loss-registry.js";
 export { getLoss, registeredLossNames, registerLoss } from "./losses/loss-registry.js";
+export { PQM_RANKING_LOSS_KERNEL } from "./losses/tensor-losses.js";
 export * from "./reference.js";
 export { registerGradients } from "./tfjs-gradients.js";
 

@@ -6,6 +6,7 @@ import { type LossName, lossNames } from "./loss-definitions.js";
 import { getLoss } from "./loss-registry.js";
 import { lossTestVectors } from "./loss-test-vectors.js";
 import { referenceLoss } from "./reference-losses.js";
+import { PQM_RANKING_LOSS_KERNEL } from "./tensor-losses.js";
 
 const P = -100;
 
@@ -255,3 +256,78 @@ describeEachBackend(
   },
   { webgpu: true },
 );
+
+// The fused path of getLoss("pqm"): where the active backend registers PQM_RANKING_LOSS_KERNEL, the
+// loss is the kernel's first output and its gradient the kernel's second times the upstream gradient.
+// A cpu kernel computing both in float64 (the reference loss, central differences) stands in for a
+// backend's here; @pqm/model tests its webgpu kernel against the composed loss.
+it("uses a backend's fused PQM loss kernel, and scales its gradient by the upstream one", async () => {
+  await tf.setBackend("cpu");
+  const batch = {
+    scores: [
+      [0.5, -1, 2, 0.25],
+      [1, 1.5, 0, 0],
+    ],
+    labels: [
+      [1, 0, 1, 0],
+      [1, 1, P, P],
+    ],
+  };
+  let calls = 0;
+  tf.registerKernel({
+    kernelName: PQM_RANKING_LOSS_KERNEL,
+    backendName: "cpu",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      calls++;
+      const cpu = backend as unknown as {
+        readSync(dataId: object): Float32Array;
+        makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+      };
+      const scores = inputs.scores as tf.TensorInfo;
+      const [rows, steps] = scores.shape as [number, number];
+      const flat = Array.from(cpu.readSync(scores.dataId));
+      const labels = Array.from(cpu.readSync((inputs.labels as tf.TensorInfo).dataId));
+      const reshape = (values: number[]) =>
+        Array.from({ length: rows }, (_, row) => values.slice(row * steps, (row + 1) * steps));
+      const lossOf = (values: number[]) =>
+        referenceLoss("pqm", reshape(values), reshape(labels), { zeta: attrs?.zeta as number });
+      const gradient = flat.map((_, index) => {
+        const up = [...flat];
+        const down = [...flat];
+        up[index]! += 1e-4;
+        down[index]! -= 1e-4;
+        return (lossOf(up) - lossOf(down)) / 2e-4;
+      });
+      return [
+        cpu.makeTensorInfo([1], "float32", Float32Array.of(lossOf(flat))),
+        cpu.makeTensorInfo([rows, steps], "float32", Float32Array.from(gradient)),
+      ];
+    },
+  });
+  try {
+    const scores = tf.tensor2d(batch.scores);
+    const labels = tf.tensor2d(batch.labels);
+    const loss = getLoss("pqm", { zeta: 2 });
+    const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
+      tf.mul(loss(input as tf.Tensor2D, labels), 3),
+    )([scores]);
+    expect(calls).toBe(1);
+    const expectedLoss = referenceLoss("pqm", batch.scores, batch.labels, { zeta: 2 });
+    expect((await value.data())[0]).toBeCloseTo(3 * expectedLoss, 5);
+    const gradient = Array.from(await (grads[0] as tf.Tensor).data());
+    // Unregistered, the same gradient from the composed loss.
+    tf.unregisterKernel(PQM_RANKING_LOSS_KERNEL, "cpu");
+    const composed = Array.from(
+      await (
+        tf.grad((input: tf.Tensor) => tf.mul(loss(input as tf.Tensor2D, labels), 3))(scores) as tf.Tensor
+      ).data(),
+    );
+    expect(calls).toBe(1);
+    gradient.forEach((g, index) => expect(g).toBeCloseTo(composed[index] as number, 3));
+    expect(gradient.some((g) => Math.abs(g) > 0.01)).toBe(true);
+    tf.dispose([scores, labels, value, ...grads]);
+  } finally {
+    if (tf.getKernel(PQM_RANKING_LOSS_KERNEL, "cpu") !== undefined)
+      tf.unregisterKernel(PQM_RANKING_LOSS_KERNEL, "cpu");
+  }
+});

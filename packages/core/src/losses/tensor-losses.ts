@@ -102,6 +102,9 @@ export function pqmRankingLossTensor(
   zeta: number,
   variant: RankingVariant,
 ): tf.Scalar {
+  if (variant === "practical" && scores.dtype === "float32" && hasFusedRankingLoss()) {
+    return fusedRankingLoss(scores, labels, zeta);
+  }
   return tf.tidy(() => {
     const [batch, steps] = scores.shape;
     const parts = batchParts(scores, labels);
@@ -156,6 +159,42 @@ export function pqmRankingLossTensor(
       rowLoss = tf.div(rowSum, tf.maximum(termCount, 1)) as tf.Tensor1D;
     }
     return meanOverValidRows(rowLoss, parts.rowValid);
+  });
+}
+
+/**
+ * The kernel name under which a backend may provide the practical PQM loss (`pqm`) fused: inputs
+ * `scores` and `labels` (`[batch, steps]` float32; labels 1, 0 or -100), attrs `zeta` and `logEps`
+ * (log of the denominators' eps); outputs the loss (`[1]`) and its gradient with respect to the
+ * scores (`[batch, steps]`, 0 at padding). Where the active backend has it, `getLoss("pqm")` runs it
+ * instead of the composed operations (about 60 kernels forward and backward) and its backward pass
+ * is one multiplication by the upstream gradient. `@pqm/model` registers one on webgpu.
+ */
+export const PQM_RANKING_LOSS_KERNEL = "PqmRankingLoss";
+
+function hasFusedRankingLoss(): boolean {
+  return tf.getKernel(PQM_RANKING_LOSS_KERNEL, tf.getBackend()) !== undefined;
+}
+
+function fusedRankingLoss(scores: tf.Tensor2D, labels: tf.Tensor2D, zeta: number): tf.Scalar {
+  return tf.tidy(() => {
+    const labelValues = labels.dtype === "float32" ? labels : tf.cast(labels, "float32");
+    const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      const [value, gradient] = tf
+        .engine()
+        .runKernel(
+          PQM_RANKING_LOSS_KERNEL,
+          { scores: input, labels: labelValues },
+          { zeta, logEps: LOG_EPS },
+        ) as [tf.Tensor, tf.Tensor];
+      save([gradient]);
+      return {
+        value: tf.reshape(value, []),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0] as tf.Tensor, dy),
+      };
+    });
+    return loss(scores) as tf.Scalar;
   });
 }
 

@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/webgpu/webgpu-bench.ts [--configs S,M,L] [--peer <torch_prm_step.py>]
 //        [--python python3] [--peer-device cuda|cpu] [--no-peer] [--steps 10] [--warmup 3]
-//        [--agreement-steps 5] [--label h200] [--out bench/results/webgpu-h200.json]
+//        [--agreement-steps 5] [--label h200] [--out bench/results/webgpu-h200.json] [--no-composed]
 //
 // or, on a machine with nothing but a Node binary, the bundle `node webgpu-bench.mjs ...` that
 // `node bench/webgpu/build.mjs` writes (see bench/webgpu/README.md). The peer's script comes from
@@ -16,7 +16,8 @@
 // step has finished on the device; a scoring pass is forward and value head, its scores read back.
 // Before the timings, the S architecture (batch 4, sequence 64) trains `--agreement-steps` steps on
 // cpu and on webgpu from the same weights: the losses must agree within 2e-3 (relative), or the
-// bench fails. Writes `<out>` (JSON: machine, adapter, versions, date, the exact command, every
+// bench fails. Each configuration is timed twice on webgpu, with the fused WGSL kernels and (unless
+// `--no-composed`) with TF.js's composed kernels, and the kernel launches of a step are counted. Writes `<out>` (JSON: machine, adapter, versions, date, the exact command, every
 // figure) and `<out without .json>.md` (the table).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +30,10 @@ import {
   resetBackendSelection,
   selectBackend,
 } from "../../src/tfjs-backends/select-backend.js";
+import {
+  installWebGpuFusedKernels,
+  uninstallWebGpuFusedKernels,
+} from "../../src/tfjs-backends/webgpu-fused-kernels.js";
 import { CONFIGS, type ConfigName, median } from "../peer-configs.js";
 import { createStepHarness } from "../prm-step.js";
 
@@ -86,6 +91,27 @@ function timed(times: number[], tokens: number): Timed {
   };
 }
 
+/**
+ * Kernel launches of `work` on the webgpu backend: every launch (tfjs-backend-webgpu's programs and
+ * the fused kernels) binds its buffers through one `createBindGroup`, so counting those counts them.
+ */
+async function countLaunches(work: () => Promise<unknown>): Promise<number> {
+  const device = (tf.backend() as unknown as { device: { createBindGroup: (...args: unknown[]) => unknown } })
+    .device;
+  const original = device.createBindGroup;
+  let launches = 0;
+  device.createBindGroup = (...args: unknown[]) => {
+    launches++;
+    return original.apply(device, args);
+  };
+  try {
+    await work();
+  } finally {
+    device.createBindGroup = original;
+  }
+  return launches;
+}
+
 async function measureWebGpu(name: ConfigName, warmup: number, steps: number) {
   const harness = createStepHarness(name);
   const tokens = harness.shape.batch * harness.shape.seq;
@@ -107,10 +133,15 @@ async function measureWebGpu(name: ConfigName, warmup: number, steps: number) {
     const ms = performance.now() - start;
     if (index >= warmup) scoreTimes.push(ms);
   }
+  const launches = {
+    train: await countLaunches(() => harness.train(warmup + steps)),
+    score: await countLaunches(() => harness.score(0)),
+  };
   const parameters = harness.parameters;
   harness.dispose();
   return {
     parameters,
+    launches,
     train: timed(trainTimes, tokens),
     score: timed(scoreTimes, tokens),
     lossFirst: losses[0],
@@ -186,6 +217,14 @@ async function main(): Promise<void> {
   for (const name of configs) {
     log(`${name}: webgpu`);
     const webgpu = await measureWebGpu(name, warmup, steps);
+    // The lever of the fused WGSL kernels: the same measurement with TF.js's composed kernels.
+    let composed: Awaited<ReturnType<typeof measureWebGpu>> | null = null;
+    if (!process.argv.includes("--no-composed")) {
+      log(`${name}: webgpu, composed kernels (fused WGSL kernels off)`);
+      uninstallWebGpuFusedKernels();
+      composed = await measureWebGpu(name, warmup, steps);
+      installWebGpuFusedKernels();
+    }
     const peer = script === null ? null : runPeer(script, name, peerDevice, warmup, steps);
     const peerResult = peer !== null && "result" in peer ? peer.result : null;
     const peerTrain = (peerResult?.train_tokens_per_s as number | undefined) ?? null;
@@ -195,6 +234,7 @@ async function main(): Promise<void> {
       shape: CONFIGS[name],
       tokensPerStep: CONFIGS[name].batch * CONFIGS[name].seq,
       webgpu,
+      composed,
       peer,
       trainRatio:
         peerTrain === null ? null : Math.round((webgpu.train.tokensPerSecond / peerTrain) * 1000) / 1000,
@@ -285,7 +325,8 @@ function markdown(results: {
   agreement: { steps: number; largestRelativeDifference: number };
   rows: {
     config: string;
-    webgpu: { train: Timed; score: Timed; parameters: number };
+    webgpu: { train: Timed; score: Timed; parameters: number; launches: { train: number; score: number } };
+    composed: { train: Timed; score: Timed; launches: { train: number; score: number } } | null;
     peer: { result?: Record<string, unknown>; error?: string } | null;
     trainRatio: number | null;
     scoreRatio: number | null;
@@ -310,6 +351,19 @@ function markdown(results: {
       `| ${row.config} | ${number(row.webgpu.parameters)} | ${number(row.webgpu.train.tokensPerSecond)} | ${number(peer?.train_tokens_per_s)} | ${row.trainRatio === null ? "-" : `${row.trainRatio}x`} | ${number(row.webgpu.score.tokensPerSecond)} | ${number(peer?.score_tokens_per_s)} | ${row.scoreRatio === null ? "-" : `${row.scoreRatio}x`} |`,
     );
     if (row.peer?.error) lines.push(`| | peer failed: ${row.peer.error.replace(/\|/g, "/")} | | | | | | |`);
+  }
+  lines.push(
+    "",
+    "The fused WGSL kernels' lever (same run): kernel launches per step and tokens/s with them and with TF.js's composed kernels.",
+    "",
+    "| config | launches per training step, fused / composed | train tokens/s, fused / composed | launches per scoring pass, fused / composed | score tokens/s, fused / composed |",
+    "|---|---|---|---|---|",
+  );
+  for (const row of results.rows) {
+    const c = row.composed;
+    lines.push(
+      `| ${row.config} | ${row.webgpu.launches.train} / ${c?.launches.train ?? "-"} | ${number(row.webgpu.train.tokensPerSecond)} / ${number(c?.train.tokensPerSecond)} | ${row.webgpu.launches.score} / ${c?.launches.score ?? "-"} | ${number(row.webgpu.score.tokensPerSecond)} / ${number(c?.score.tokensPerSecond)} |`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -1,6 +1,7 @@
 import { describeEachBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installWebGpuFusedKernels } from "../tfjs-backends/webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "../tfjs-backends/webgpu-softmax.js";
 import type { DecoderBackbone } from "./decoder-backbone.js";
 import {
@@ -35,9 +36,13 @@ function worst(got: number[][][], want: GoldenMatrix[], relative: boolean): numb
 describeEachBackend(
   "golden decoders",
   (backend) => {
-    // What selectBackend installs on webgpu: a Softmax that keeps fully masked rows finite.
+    // What selectBackend installs on webgpu: a Softmax that keeps fully masked rows finite, and the
+    // fused WGSL kernels (here RMSNorm and the rotary embedding run fused).
     beforeAll(() => {
-      if (backend === "webgpu") installWebGpuSoftmax();
+      if (backend === "webgpu") {
+        installWebGpuSoftmax();
+        expect(installWebGpuFusedKernels()).toBe(true);
+      }
     });
     for (const model of goldenDecoderModels) {
       describe(model, () => {

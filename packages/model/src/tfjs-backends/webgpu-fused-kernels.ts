@@ -1,3 +1,4 @@
+import { PQM_RANKING_LOSS_KERNEL } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { HostKernel } from "./wasm-host-kernels.js";
 
@@ -546,6 +547,115 @@ function sumOfSquares(args: KernelArguments): tf.TensorInfo {
   return partials as tf.TensorInfo;
 }
 
+function rankingLoss(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = PQM_RANKING_LOSS_KERNEL;
+  const scores = float32Input(kernel, args, "scores");
+  if (scores.shape.length !== 2)
+    throw new Error(`${kernel}: scores must be [batch, steps], got [${scores.shape}]`);
+  const labels = float32Input(kernel, args, "labels", [...scores.shape]);
+  const [rows, steps] = scores.shape as [number, number];
+  const attribute = (name: string) => {
+    const value = args.attrs?.[name];
+    if (typeof value !== "number") throw new Error(`${kernel}: attribute '${name}' must be a number`);
+    return value;
+  };
+  // The practical PQM loss (as @pqm/core's composed pqmRankingLossTensor) and its gradient, in one
+  // workgroup: each thread takes whole rows (a row is a few dozen steps at most). For a row: term0 =
+  // log(1 + eps + sum over wrong s of exp(r_s + zeta)) when it has a wrong step; for each correct t,
+  // log of (exp(r_t) + the earlier correct exp(r_s) + the wrong exp(r_s + zeta) + 1 + eps) minus r_t.
+  // The row's loss is their sum over their count; the batch's, the mean over rows with a valid step.
+  // Each log-sum-exp's gradient is its softmax weights; -1 for the r_t subtracted.
+  const included = "(s == t || (s < t && label == 1.0) || label == 0.0)";
+  return launch(args.backend as WebGpuBackendInternals, {
+    key: "pqm-ranking-loss",
+    outputs: [
+      { name: "loss", shape: [1] },
+      { name: "gradient", shape: [rows, steps] },
+    ],
+    inputs: [
+      { name: "scores", info: scores },
+      { name: "labels", info: labels },
+    ],
+    uniforms: [
+      ["rows", "u32", rows],
+      ["steps", "u32", steps],
+      ["zeta", "f32", attribute("zeta")],
+      ["logEps", "f32", attribute("logEps")],
+    ],
+    preamble: ROW_REDUCTION,
+    body: `
+  var validRows = 0.0;
+  for (var b = lid; b < u.rows; b += ${ROW}u) {
+    var seen = false;
+    for (var s = 0u; s < u.steps; s++) { if (labels[b * u.steps + s] != -100.0) { seen = true; } }
+    if (seen) { validRows += 1.0; }
+  }
+  let batchRows = max(rowSum(lid, validRows), 1.0);
+  var lossSum = 0.0;
+  for (var b = lid; b < u.rows; b += ${ROW}u) {
+    let base = b * u.steps;
+    var correctCount = 0.0;
+    var hasWrong = false;
+    var seen = false;
+    for (var s = 0u; s < u.steps; s++) {
+      let label = labels[base + s];
+      gradient[base + s] = 0.0;
+      if (label != -100.0) { seen = true; }
+      if (label == 1.0) { correctCount += 1.0; }
+      if (label == 0.0) { hasWrong = true; }
+    }
+    if (!seen) { continue; }
+    let terms = max(correctCount + select(0.0, 1.0, hasWrong), 1.0);
+    let weight = 1.0 / (terms * batchRows);
+    var rowTotal = 0.0;
+    if (hasWrong) {
+      var top = 0.0;
+      for (var s = 0u; s < u.steps; s++) {
+        if (labels[base + s] == 0.0) { top = max(top, scores[base + s] + u.zeta); }
+      }
+      var total = exp(-top) + exp(u.logEps - top);
+      for (var s = 0u; s < u.steps; s++) {
+        if (labels[base + s] == 0.0) { total += exp(scores[base + s] + u.zeta - top); }
+      }
+      let term0 = top + log(total);
+      rowTotal += term0;
+      for (var s = 0u; s < u.steps; s++) {
+        if (labels[base + s] == 0.0) {
+          gradient[base + s] += weight * exp(scores[base + s] + u.zeta - term0);
+        }
+      }
+    }
+    for (var t = 0u; t < u.steps; t++) {
+      if (labels[base + t] != 1.0) { continue; }
+      var top = 0.0;
+      for (var s = 0u; s < u.steps; s++) {
+        let label = labels[base + s];
+        if ${included} { top = max(top, scores[base + s] + select(0.0, u.zeta, label == 0.0)); }
+      }
+      var total = exp(-top) + exp(u.logEps - top);
+      for (var s = 0u; s < u.steps; s++) {
+        let label = labels[base + s];
+        if ${included} { total += exp(scores[base + s] + select(0.0, u.zeta, label == 0.0) - top); }
+      }
+      let logDenominator = top + log(total);
+      rowTotal += logDenominator - scores[base + t];
+      for (var s = 0u; s < u.steps; s++) {
+        let label = labels[base + s];
+        if ${included} {
+          gradient[base + s] += weight * exp(scores[base + s] + select(0.0, u.zeta, label == 0.0) - logDenominator);
+        }
+      }
+      gradient[base + t] -= weight;
+    }
+    lossSum += rowTotal / terms;
+  }
+  let batchLoss = rowSum(lid, lossSum);
+  if (lid == 0u) { loss[0] = batchLoss / batchRows; }`,
+    workgroups: 1,
+    workgroupSize: ROW,
+  });
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.adamW, adamW],
   [HostKernel.rmsNorm, rmsNormForward],
@@ -554,6 +664,7 @@ const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.Ten
   [HostKernel.swigluGrad, swiGluBackward],
   [HostKernel.rotary, rotary],
   [HostKernel.sumOfSquares, sumOfSquares],
+  [PQM_RANKING_LOSS_KERNEL, rankingLoss],
 ];
 
 /** Options of {@link installWebGpuFusedKernels}. */
