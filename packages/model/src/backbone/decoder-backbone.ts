@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { HostKernel, hasHostKernel } from "../tfjs-backends/wasm-host-kernels.js";
+import { FUSED_ATTENTION_MAX_HEAD_DIM } from "../tfjs-backends/webgpu-fused-kernels.js";
 import type { DecoderConfig } from "./decoder-config.js";
+import { composedAttention, fusedAttention } from "./layers/attention.js";
 import { layerAttentionMasks } from "./layers/attention-mask.js";
 import { embeddingLookup } from "./layers/embedding-lookup.js";
 import { LinearLayer } from "./layers/linear-layer.js";
@@ -121,25 +123,6 @@ function swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
     };
   });
   return fused(gate, up);
-}
-
-/**
- * `tf.softmax` over the last axis; where the backend has the fused host kernel for its gradient
- * (wasm SIMD), the backward pass is one kernel call instead of four.
- */
-function softmaxLastAxis(logits: tf.Tensor): tf.Tensor {
-  if (!hasHostKernel(HostKernel.softmaxGrad)) return tf.softmax(logits);
-  const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const y = tf.softmax(input);
-    save([y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor,
-    };
-  });
-  return softmax(logits);
 }
 
 /** The smallest and largest id of each ids tensor already checked (tensors never change). */
@@ -383,7 +366,6 @@ export class DecoderBackbone {
   private run(inputs: DecoderInputs, trace: LayerTrace[] | null): tf.Tensor3D {
     const { batch, seq } = this.checkInputs(inputs);
     const { hiddenSize, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps } = this.config;
-    const groupSize = numAttentionHeads / numKeyValueHeads;
     const scale = 1 / Math.sqrt(headDim);
     return tf.tidy(() => {
       const attentionMask = inputs.attentionMask ?? tf.ones([batch, seq], "int32");
@@ -402,31 +384,16 @@ export class DecoderBackbone {
         const query = applyRotaryEmbedding(heads(layer.qProj, numAttentionHeads), cos, sin); // [batch, heads, seq, headDim]
         const key = applyRotaryEmbedding(heads(layer.kProj, numKeyValueHeads), cos, sin); // [batch, kvHeads, seq, headDim]
         const value = heads(layer.vProj, numKeyValueHeads); // [batch, kvHeads, seq, headDim]
-        // Query head h uses kv head floor(h / groupSize) (repeat_interleave), and heads are
-        // contiguous, so each kv head's group of query heads stacks into one product without
-        // copying k and v.
-        // The 1/sqrt(headDim) scale applied to the queries rather than the scores: seq/headDim times fewer
-        // multiplications (forward and backward), equal to within float32 rounding.
-        const groupedQuery = tf.reshape(tf.mul(query, scale), [
-          batch * numKeyValueHeads,
-          groupSize * seq,
-          headDim,
-        ]); // [batch*kvHeads, group*seq, headDim]
-        const flatKey = tf.reshape(key, [batch * numKeyValueHeads, seq, headDim]); // [batch*kvHeads, seq, headDim]
-        const flatValue = tf.reshape(value, [batch * numKeyValueHeads, seq, headDim]); // [batch*kvHeads, seq, headDim]
-        const scores = tf.matMul(groupedQuery, flatKey, false, true); // [batch*kvHeads, group*seq, seq]
-        const masked = tf.add(tf.reshape(scores, [batch, numKeyValueHeads, groupSize, seq, seq]), mask); // [batch, kvHeads, group, seq, seq]
-        const probabilities = tf.reshape(softmaxLastAxis(masked), [
-          batch * numKeyValueHeads,
-          groupSize * seq,
-          seq,
-        ]); // [batch*kvHeads, group*seq, seq]
-        const context = tf.matMul(probabilities, flatValue); // [batch*kvHeads, group*seq, headDim]
-        const merged = tf.reshape(
-          tf.transpose(tf.reshape(context, [batch, numAttentionHeads, seq, headDim]), [0, 2, 1, 3]),
-          [batch * seq, numAttentionHeads * headDim],
-        ); // [batch*seq, heads*headDim]
-        x = tf.add(x, layer.oProj.apply(merged)); // [batch*seq, hidden]
+        if (hasHostKernel(HostKernel.attention) && headDim <= FUSED_ATTENTION_MAX_HEAD_DIM) {
+          // webgpu: attention in one launch forward and four backward (see fusedAttention).
+          const merged = tf.reshape(fusedAttention(query, key, value, mask, scale), [
+            batch * seq,
+            numAttentionHeads * headDim,
+          ]); // [batch*seq, heads*headDim]
+          x = tf.add(x, layer.oProj.apply(merged)); // [batch*seq, hidden]
+        } else {
+          x = tf.add(x, layer.oProj.apply(composedAttention(query, key, value, mask, scale))); // [batch*seq, hidden]
+        }
         const afterAttention = x;
 
         const mlpInput = rmsNorm(x, layer.postAttentionLayernorm, rmsNormEps); // [batch*seq, hidden]

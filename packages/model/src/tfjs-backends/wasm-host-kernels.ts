@@ -151,6 +151,16 @@ export const HostKernel = {
    * `[inputs, parts]` of partial sums, each row adding up to its input's sum of squares.
    */
   sumOfSquares: "PqmSumOfSquares",
+  /**
+   * Scaled dot-product attention (webgpu only): inputs query `[batch, heads, seq, headDim]`, key and
+   * value `[batch, kvHeads, seq, headDim]` (query head h reads kv head h / (heads / kvHeads)), mask
+   * `[batch, 1, 1, seq, seq]` (additive); attr scale; outputs the attention output `[batch, seq, heads,
+   * headDim]` and each query row's log-sum-exp as its maximum and the log of its sum of exponentials
+   * `[batch, heads, seq, 2]`.
+   */
+  attention: "PqmAttention",
+  /** The gradient of {@link HostKernel.attention}: inputs query, key, value, mask, output, lse, dy; attr scale; outputs dQuery, dKey, dValue. */
+  attentionGrad: "PqmAttentionGrad",
 } as const;
 
 /** Whether the active backend has the fused host kernel `name` (see {@link HostKernel}). */

@@ -2,6 +2,8 @@ import { getLoss, registerGradients } from "@pqm/core";
 import { useBackend, webgpuProbe } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { composedAttention, fusedAttention } from "../backbone/layers/attention.js";
+import { additiveAttentionMask } from "../backbone/layers/attention-mask.js";
 import { rmsNorm } from "../backbone/layers/rms-norm.js";
 import {
   applyRotaryEmbedding,
@@ -13,6 +15,7 @@ import { globalNormTensor } from "../training/clip-gradients.js";
 import { decoderLossAndGradientsAsync } from "./decoder-gradients.test-helper.js";
 import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 import { installWebGpuFusedKernels, uninstallWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
+import { installWebGpuSoftmax } from "./webgpu-softmax.js";
 
 /** Deterministic values with a wide spread of magnitudes. */
 function values(count: number, seed: number): Float32Array {
@@ -63,6 +66,7 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
   beforeAll(async () => {
     registerGradients();
     await useBackend("webgpu");
+    installWebGpuSoftmax(); // as selectBackend does: fully masked rows stay finite when composed
   });
   afterAll(() => {
     uninstallWebGpuFusedKernels();
@@ -171,6 +175,41 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
       });
     }
     tf.dispose([scores, labels]);
+  });
+
+  it("attention forward and backward agree with the composed form: grouped heads, padding, a window", async () => {
+    const [batch, heads, kvHeads, seq, headDim] = [2, 4, 2, 9, 8];
+    const query = tf.tensor4d(values(batch * heads * seq * headDim, 51), [batch, heads, seq, headDim]);
+    const key = tf.tensor4d(values(batch * kvHeads * seq * headDim, 52), [batch, kvHeads, seq, headDim]);
+    const value = tf.tensor4d(values(batch * kvHeads * seq * headDim, 53), [batch, kvHeads, seq, headDim]);
+    const upstream = tf.tensor2d(values(batch * seq * heads * headDim, 54), [batch * seq, heads * headDim]);
+    // Row 0 left-padded by three (its first three queries see no key: a uniform average), row 1 full;
+    // with and without a sliding window of 4.
+    const attentionMask = tf.tensor2d([[0, 0, 0, 1, 1, 1, 1, 1, 1], Array(9).fill(1)], [2, 9], "int32");
+    for (const window of [null, 4]) {
+      const mask = additiveAttentionMask(attentionMask, window);
+      const run = async () => {
+        const attend = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+          hasHostKernel(HostKernel.attention)
+            ? tf.reshape(fusedAttention(q, k, v, mask, 0.35), [batch * seq, heads * headDim])
+            : composedAttention(q, k, v, mask, 0.35);
+        const tensors = tf.tidy(() => [
+          attend(query, key, value),
+          ...tf.grads((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+            tf.sum(tf.mul(attend(q, k, v), upstream)),
+          )([query, key, value]),
+        ]);
+        return read(tensors);
+      };
+      const before = tf.memory().numTensors;
+      const { composed, fused } = await bothWays(run);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(fused.every((array) => array.every(Number.isFinite))).toBe(true);
+      // The scale multiplies the scores here and the queries there, and sums run in another order.
+      expect(worstRelative(fused, composed)).toBeLessThanOrEqual(1e-5);
+      mask.dispose();
+    }
+    tf.dispose([query, key, value, upstream, attentionMask]);
   });
 
   it("RMSNorm and its gradient agree with the composed form, over rows wider than a workgroup", async () => {

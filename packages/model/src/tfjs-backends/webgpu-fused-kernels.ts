@@ -656,6 +656,278 @@ function rankingLoss(args: KernelArguments): tf.TensorInfo[] {
   });
 }
 
+/** Largest head size the fused attention takes (its per-thread vectors are sized at compile time). */
+export const FUSED_ATTENTION_MAX_HEAD_DIM = 256;
+
+interface AttentionShape {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  seq: number;
+  headDim: number;
+}
+
+function attentionShape(kernel: string, args: KernelArguments): AttentionShape {
+  const query = float32Input(kernel, args, "query");
+  const [batch, heads, seq, headDim] = query.shape as [number, number, number, number];
+  const key = float32Input(kernel, args, "key");
+  const kvHeads = key.shape[1] as number;
+  if (
+    query.shape.length !== 4 ||
+    headDim > FUSED_ATTENTION_MAX_HEAD_DIM ||
+    !tf.util.arraysEqual(key.shape, [batch, kvHeads, seq, headDim]) ||
+    heads % kvHeads !== 0
+  ) {
+    throw new Error(
+      `${kernel}: query [batch, heads, seq, headDim <= ${FUSED_ATTENTION_MAX_HEAD_DIM}] and key [batch, kvHeads, seq, headDim] with kvHeads dividing heads, got [${query.shape}] and [${key.shape}]`,
+    );
+  }
+  float32Input(kernel, args, "value", [batch, kvHeads, seq, headDim]);
+  float32Input(kernel, args, "mask", [batch, 1, 1, seq, seq]);
+  return { batch, heads, kvHeads, seq, headDim };
+}
+
+// Index helpers shared by the attention shaders: q is [batch, heads, seq, D], k and v [batch, kvHeads,
+// seq, D], the mask [batch, 1, 1, seq, seq], the output and its gradient [batch, seq, heads, D] (the
+// layout the output projection reads, so no transpose follows), lse and delta [batch, heads, seq].
+const ATTENTION_HELPERS = `
+fn qAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.heads + h) * u.seq + i) * D; }
+fn kvAt(b : u32, kh : u32, j : u32) -> u32 { return ((b * u.kvHeads + kh) * u.seq + j) * D; }
+fn outAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.seq + i) * u.heads + h) * D; }
+fn rowAt(b : u32, h : u32, i : u32) -> u32 { return (b * u.heads + h) * u.seq + i; }
+`;
+
+function attentionUniforms(shape: AttentionShape, scale: number): Uniform[] {
+  return [
+    ["heads", "u32", shape.heads],
+    ["kvHeads", "u32", shape.kvHeads],
+    ["seq", "u32", shape.seq],
+    ["batch", "u32", shape.batch],
+    ["scale", "f32", scale],
+  ];
+}
+
+function scaleOf(kernel: string, args: KernelArguments): number {
+  const scale = args.attrs?.scale;
+  if (typeof scale !== "number") throw new Error(`${kernel}: attribute 'scale' must be a number`);
+  return scale;
+}
+
+const ATTENTION_THREADS = 64;
+
+function attentionForward(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.attention;
+  const shape = attentionShape(kernel, args);
+  const { batch, heads, seq, headDim } = shape;
+  const rows = batch * heads * seq;
+  // One thread per (batch, head, query): scores against every key, softmax with a running maximum
+  // (one pass), and the weighted sum of the values. Writes the output and each row's log-sum-exp,
+  // which the backward pass uses to recompute the probabilities.
+  return launch(args.backend as WebGpuBackendInternals, {
+    key: `pqm-attention-forward-${headDim}`,
+    outputs: [
+      { name: "output", shape: [batch, seq, heads, headDim] },
+      { name: "lse", shape: [batch, heads, seq, 2] },
+    ],
+    inputs: ["query", "key", "value", "mask"].map((name) => ({
+      name,
+      info: args.inputs[name] as tf.TensorInfo,
+    })),
+    uniforms: [["rows", "u32", rows], ...attentionUniforms(shape, scaleOf(kernel, args))],
+    preamble: `const D = ${headDim}u;${ATTENTION_HELPERS}`,
+    body: `
+  if (gid >= u.rows) { return; }
+  let i = gid % u.seq;
+  let h = (gid / u.seq) % u.heads;
+  let b = gid / (u.seq * u.heads);
+  let kh = h / (u.heads / u.kvHeads);
+  let q0 = qAt(b, h, i);
+  var q : array<f32, ${headDim}>;
+  var acc : array<f32, ${headDim}>;
+  for (var d = 0u; d < D; d++) { q[d] = query[q0 + d]; acc[d] = 0.0; }
+  var top = 0.0;
+  var total = 0.0;
+  for (var j = 0u; j < u.seq; j++) {
+    let k0 = kvAt(b, kh, j);
+    var dotted = 0.0;
+    for (var d = 0u; d < D; d++) { dotted += q[d] * key[k0 + d]; }
+    let score = dotted * u.scale + mask[(b * u.seq + i) * u.seq + j];
+    if (j == 0u) {
+      top = score;
+    } else if (score > top) {
+      let correction = exp(top - score);
+      total *= correction;
+      for (var d = 0u; d < D; d++) { acc[d] *= correction; }
+      top = score;
+    }
+    let weight = exp(score - top);
+    total += weight;
+    for (var d = 0u; d < D; d++) { acc[d] += weight * value[k0 + d]; }
+  }
+  let o0 = outAt(b, h, i);
+  for (var d = 0u; d < D; d++) { output[o0 + d] = acc[d] / total; }
+  // The log-sum-exp as its two parts: a fully masked row's maximum is the most negative float32,
+  // which would absorb log(total) if they were added.
+  lse[2u * rowAt(b, h, i)] = top;
+  lse[2u * rowAt(b, h, i) + 1u] = log(total);`,
+    workgroups: Math.ceil(rows / ATTENTION_THREADS),
+    workgroupSize: ATTENTION_THREADS,
+  });
+}
+
+function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
+  const kernel = HostKernel.attentionGrad;
+  const shape = attentionShape(kernel, args);
+  const { batch, heads, kvHeads, seq, headDim } = shape;
+  const backend = args.backend as WebGpuBackendInternals;
+  const input = (name: string) => ({ name, info: args.inputs[name] as tf.TensorInfo });
+  const output = float32Input(kernel, args, "output", [batch, seq, heads, headDim]);
+  const lse = float32Input(kernel, args, "lse", [batch, heads, seq, 2]);
+  const dy = float32Input(kernel, args, "dy", [batch, seq, heads, headDim]);
+  const uniforms = attentionUniforms(shape, scaleOf(kernel, args));
+  const rows = batch * heads * seq;
+  const preamble = `const D = ${headDim}u;${ATTENTION_HELPERS}`;
+  // With P = softmax(S), S = scale·QKᵀ + mask, O = PV: dV = Pᵀ dO; dP = dO Vᵀ; dS = P ∘ (dP − delta)
+  // with delta_i = dO_i · O_i; dQ = scale · dS K; dK = scale · dSᵀ Q. Four launches (WebGPU's 8 storage
+  // buffers per launch do not fit all the inputs and outputs at once): delta, dQ, dK, dV.
+  const [delta] = launch(backend, {
+    key: `pqm-attention-delta-${headDim}`,
+    outputs: [{ name: "delta", shape: [batch, heads, seq] }],
+    inputs: [
+      { name: "output", info: output },
+      { name: "dy", info: dy },
+    ],
+    uniforms: [["rows", "u32", rows], ...uniforms],
+    preamble,
+    body: `
+  if (gid >= u.rows) { return; }
+  let i = gid % u.seq;
+  let h = (gid / u.seq) % u.heads;
+  let b = gid / (u.seq * u.heads);
+  let o0 = outAt(b, h, i);
+  var acc = 0.0;
+  for (var d = 0u; d < D; d++) { acc += dy[o0 + d] * output[o0 + d]; }
+  delta[rowAt(b, h, i)] = acc;`,
+    workgroups: Math.ceil(rows / ATTENTION_THREADS),
+    workgroupSize: ATTENTION_THREADS,
+  });
+  const deltaInput = { name: "delta", info: delta as tf.TensorInfo };
+  // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp.
+  const probability = `
+fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
+  var dotted = 0.0;
+  for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
+  return exp((dotted * u.scale + mask[(b * u.seq + i) * u.seq + j] - lse[2u * row]) - lse[2u * row + 1u]);
+}
+fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
+  var dotted = 0.0;
+  for (var d = 0u; d < D; d++) { dotted += dy[o0 + d] * value[k0 + d]; }
+  return dotted;
+}`;
+  const [dq] = launch(backend, {
+    key: `pqm-attention-grad-query-${headDim}`,
+    outputs: [{ name: "dq", shape: [batch, heads, seq, headDim] }],
+    inputs: [
+      input("query"),
+      input("key"),
+      input("value"),
+      input("mask"),
+      { name: "lse", info: lse },
+      { name: "dy", info: dy },
+      deltaInput,
+    ],
+    uniforms: [["rows", "u32", rows], ...uniforms],
+    preamble: `${preamble}${probability}`,
+    body: `
+  if (gid >= u.rows) { return; }
+  let i = gid % u.seq;
+  let h = (gid / u.seq) % u.heads;
+  let b = gid / (u.seq * u.heads);
+  let kh = h / (u.heads / u.kvHeads);
+  let q0 = qAt(b, h, i);
+  let o0 = outAt(b, h, i);
+  let row = rowAt(b, h, i);
+  let rowDelta = delta[row];
+  var acc : array<f32, ${headDim}>;
+  for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
+  for (var j = 0u; j < u.seq; j++) {
+    let k0 = kvAt(b, kh, j);
+    let p = probability(q0, k0, b, i, j, row);
+    if (p == 0.0) { continue; }
+    let ds = p * (dotOutValue(o0, k0) - rowDelta);
+    for (var d = 0u; d < D; d++) { acc[d] += ds * key[k0 + d]; }
+  }
+  for (var d = 0u; d < D; d++) { dq[q0 + d] = acc[d] * u.scale; }`,
+    workgroups: Math.ceil(rows / ATTENTION_THREADS),
+    workgroupSize: ATTENTION_THREADS,
+  });
+  const keyRows = batch * kvHeads * seq;
+  // Per (batch, kv head, key j): over the group's query heads and every query i.
+  const perKey = (accumulate: string) => `
+  if (gid >= u.keyRows) { return; }
+  let j = gid % u.seq;
+  let kh = (gid / u.seq) % u.kvHeads;
+  let b = gid / (u.seq * u.kvHeads);
+  let k0 = kvAt(b, kh, j);
+  let group = u.heads / u.kvHeads;
+  var acc : array<f32, ${headDim}>;
+  for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
+  for (var h = kh * group; h < (kh + 1u) * group; h++) {
+    for (var i = 0u; i < u.seq; i++) {
+      let q0 = qAt(b, h, i);
+      let o0 = outAt(b, h, i);
+      let row = rowAt(b, h, i);
+      let p = probability(q0, k0, b, i, j, row);
+      if (p == 0.0) { continue; }
+      ${accumulate}
+    }
+  }`;
+  const [dk] = launch(backend, {
+    key: `pqm-attention-grad-key-${headDim}`,
+    outputs: [{ name: "dk", shape: [batch, kvHeads, seq, headDim] }],
+    inputs: [
+      input("query"),
+      input("key"),
+      input("value"),
+      input("mask"),
+      { name: "lse", info: lse },
+      { name: "dy", info: dy },
+      deltaInput,
+    ],
+    uniforms: [["keyRows", "u32", keyRows], ...uniforms],
+    preamble: `${preamble}${probability}`,
+    body: `${perKey(`let ds = p * (dotOutValue(o0, k0) - delta[row]);
+      for (var d = 0u; d < D; d++) { acc[d] += ds * query[q0 + d]; }`)}
+  for (var d = 0u; d < D; d++) { dk[k0 + d] = acc[d] * u.scale; }`,
+    workgroups: Math.ceil(keyRows / ATTENTION_THREADS),
+    workgroupSize: ATTENTION_THREADS,
+  });
+  const [dv] = launch(backend, {
+    key: `pqm-attention-grad-value-${headDim}`,
+    outputs: [{ name: "dv", shape: [batch, kvHeads, seq, headDim] }],
+    inputs: [
+      input("query"),
+      input("key"),
+      input("mask"),
+      { name: "lse", info: lse },
+      { name: "dy", info: dy },
+    ],
+    uniforms: [["keyRows", "u32", keyRows], ...uniforms],
+    preamble: `${preamble}
+fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
+  var dotted = 0.0;
+  for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
+  return exp((dotted * u.scale + mask[(b * u.seq + i) * u.seq + j] - lse[2u * row]) - lse[2u * row + 1u]);
+}`,
+    body: `${perKey("for (var d = 0u; d < D; d++) { acc[d] += p * dy[o0 + d]; }")}
+  for (var d = 0u; d < D; d++) { dv[k0 + d] = acc[d]; }`,
+    workgroups: Math.ceil(keyRows / ATTENTION_THREADS),
+    workgroupSize: ATTENTION_THREADS,
+  });
+  (backend as unknown as { disposeData(dataId: object): void }).disposeData((delta as tf.TensorInfo).dataId);
+  return [dq as tf.TensorInfo, dk as tf.TensorInfo, dv as tf.TensorInfo];
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.adamW, adamW],
   [HostKernel.rmsNorm, rmsNormForward],
@@ -665,6 +937,8 @@ const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.Ten
   [HostKernel.rotary, rotary],
   [HostKernel.sumOfSquares, sumOfSquares],
   [PQM_RANKING_LOSS_KERNEL, rankingLoss],
+  [HostKernel.attention, attentionForward],
+  [HostKernel.attentionGrad, attentionBackward],
 ];
 
 /** Options of {@link installWebGpuFusedKernels}. */
