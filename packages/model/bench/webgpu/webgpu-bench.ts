@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/webgpu/webgpu-bench.ts [--configs S,M,L] [--peer <torch_prm_step.py>]
 //        [--python python3] [--peer-device cuda|cpu] [--no-peer] [--steps 10] [--warmup 3]
-//        [--agreement-steps 5] [--label h200] [--out bench/results/webgpu-h200.json] [--no-composed]
+//        [--agreement-steps 5] [--label h200] [--out bench/results/webgpu-h200.json] [--variants no-attention,none]
 //
 // or, on a machine with nothing but a Node binary, the bundle `node webgpu-bench.mjs ...` that
 // `node bench/webgpu/build.mjs` writes (see bench/webgpu/README.md). The peer's script comes from
@@ -16,8 +16,10 @@
 // step has finished on the device; a scoring pass is forward and value head, its scores read back.
 // Before the timings, the S architecture (batch 4, sequence 64) trains `--agreement-steps` steps on
 // cpu and on webgpu from the same weights: the losses must agree within 2e-3 (relative), or the
-// bench fails. Each configuration is timed twice on webgpu, with the fused WGSL kernels and (unless
-// `--no-composed`) with TF.js's composed kernels, and the kernel launches of a step are counted. Writes `<out>` (JSON: machine, adapter, versions, date, the exact command, every
+// bench fails. Each configuration is timed on webgpu with the fused WGSL kernels PQM_WEBGPU_FUSED
+// asks for (default all), then with each of `--variants` (default `no-attention,none`: without the
+// attention kernels, and TF.js's composed operations throughout; `--variants ""` for none), and the
+// kernel launches of a step are counted. Writes `<out>` (JSON: machine, adapter, versions, date, the exact command, every
 // figure) and `<out without .json>.md` (the table).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -31,6 +33,7 @@ import {
   selectBackend,
 } from "../../src/tfjs-backends/select-backend.js";
 import {
+  fusedKernelsFromEnvironment,
   installWebGpuFusedKernels,
   uninstallWebGpuFusedKernels,
 } from "../../src/tfjs-backends/webgpu-fused-kernels.js";
@@ -198,6 +201,11 @@ async function main(): Promise<void> {
   const label = argument("--label") ?? "";
   const out = resolve(argument("--out") ?? `bench/results/webgpu${label ? `-${label}` : ""}.json`);
   const script = process.argv.includes("--no-peer") ? null : peerScript();
+  const fusedChoice = process.env.PQM_WEBGPU_FUSED || "all";
+  const leverVariants = (argument("--variants") ?? "no-attention,none")
+    .split(",")
+    .filter((variant) => variant !== "" && variant !== fusedChoice);
+  for (const variant of leverVariants) fusedKernelsFromEnvironment(variant); // fails early on a typo
   const started = new Date();
   const loadBefore = os.loadavg();
 
@@ -217,14 +225,17 @@ async function main(): Promise<void> {
   for (const name of configs) {
     log(`${name}: webgpu`);
     const webgpu = await measureWebGpu(name, warmup, steps);
-    // The lever of the fused WGSL kernels: the same measurement with TF.js's composed kernels.
-    let composed: Awaited<ReturnType<typeof measureWebGpu>> | null = null;
-    if (!process.argv.includes("--no-composed")) {
-      log(`${name}: webgpu, composed kernels (fused WGSL kernels off)`);
+    // The levers of the fused WGSL kernels: the same measurement without the attention kernels and with
+    // TF.js's composed operations throughout (PQM_WEBGPU_FUSED's other values).
+    const variants: { name: string; result: Awaited<ReturnType<typeof measureWebGpu>> }[] = [];
+    for (const variant of leverVariants) {
+      log(`${name}: webgpu, PQM_WEBGPU_FUSED=${variant}`);
       uninstallWebGpuFusedKernels();
-      composed = await measureWebGpu(name, warmup, steps);
-      installWebGpuFusedKernels();
+      installWebGpuFusedKernels(fusedKernelsFromEnvironment(variant));
+      variants.push({ name: variant, result: await measureWebGpu(name, warmup, steps) });
     }
+    uninstallWebGpuFusedKernels();
+    installWebGpuFusedKernels(fusedKernelsFromEnvironment(process.env.PQM_WEBGPU_FUSED));
     const peer = script === null ? null : runPeer(script, name, peerDevice, warmup, steps);
     const peerResult = peer !== null && "result" in peer ? peer.result : null;
     const peerTrain = (peerResult?.train_tokens_per_s as number | undefined) ?? null;
@@ -234,7 +245,7 @@ async function main(): Promise<void> {
       shape: CONFIGS[name],
       tokensPerStep: CONFIGS[name].batch * CONFIGS[name].seq,
       webgpu,
-      composed,
+      variants,
       peer,
       trainRatio:
         peerTrain === null ? null : Math.round((webgpu.train.tokensPerSecond / peerTrain) * 1000) / 1000,
@@ -250,6 +261,7 @@ async function main(): Promise<void> {
   const results = {
     bench: "pqm-model-webgpu",
     label,
+    fused: fusedChoice,
     date: started.toISOString(),
     command: process.argv.map((part) => (/\s/.test(part) ? JSON.stringify(part) : part)).join(" "),
     cwd: process.cwd(),
@@ -311,6 +323,7 @@ function peerResult(
 
 function markdown(results: {
   label: string;
+  fused: string;
   date: string;
   command: string;
   machine: {
@@ -326,7 +339,10 @@ function markdown(results: {
   rows: {
     config: string;
     webgpu: { train: Timed; score: Timed; parameters: number; launches: { train: number; score: number } };
-    composed: { train: Timed; score: Timed; launches: { train: number; score: number } } | null;
+    variants: {
+      name: string;
+      result: { train: Timed; score: Timed; launches: { train: number; score: number } };
+    }[];
     peer: { result?: Record<string, unknown>; error?: string } | null;
     trainRatio: number | null;
     scoreRatio: number | null;
@@ -354,16 +370,17 @@ function markdown(results: {
   }
   lines.push(
     "",
-    "The fused WGSL kernels' lever (same run): kernel launches per step and tokens/s with them and with TF.js's composed kernels.",
+    `The fused WGSL kernels' levers (same run; PQM_WEBGPU_FUSED=${results.fused} above): kernel launches per training step and scoring pass, and tokens/s.`,
     "",
-    "| config | launches per training step, fused / composed | train tokens/s, fused / composed | launches per scoring pass, fused / composed | score tokens/s, fused / composed |",
-    "|---|---|---|---|---|",
+    "| config | PQM_WEBGPU_FUSED | launches per training step | train tokens/s | launches per scoring pass | score tokens/s |",
+    "|---|---|---|---|---|---|",
   );
   for (const row of results.rows) {
-    const c = row.composed;
-    lines.push(
-      `| ${row.config} | ${row.webgpu.launches.train} / ${c?.launches.train ?? "-"} | ${number(row.webgpu.train.tokensPerSecond)} / ${number(c?.train.tokensPerSecond)} | ${row.webgpu.launches.score} / ${c?.launches.score ?? "-"} | ${number(row.webgpu.score.tokensPerSecond)} / ${number(c?.score.tokensPerSecond)} |`,
-    );
+    for (const { name, result } of [{ name: results.fused, result: row.webgpu }, ...row.variants]) {
+      lines.push(
+        `| ${row.config} | ${name} | ${result.launches.train} | ${number(result.train.tokensPerSecond)} | ${result.launches.score} | ${number(result.score.tokensPerSecond)} |`,
+      );
+    }
   }
   return `${lines.join("\n")}\n`;
 }

@@ -102,7 +102,7 @@ let modelCount = 0;
  * `silu(gate) · up`; where the backend has the fused kernel for its gradient (wasm SIMD), the backward
  * pass is one kernel call instead of eight, with the same float32 operations in the same order.
  */
-function swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+export function swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
   if (!hasHostKernel(HostKernel.swigluGrad) || gate.size % 4 !== 0)
     return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
   const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

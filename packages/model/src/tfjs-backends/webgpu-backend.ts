@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { isModuleNotFound, MissingPeerDependencyError } from "../optional-peers.js";
-import { installWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
+import { fusedKernelsFromEnvironment, installWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "./webgpu-softmax.js";
 
 /** What the WebGPU adapter says of itself (`adapter.info`). */
@@ -253,8 +253,9 @@ export async function startWebGpuBackend(options: {
   }
   // tfjs-backend-webgpu's Softmax gives NaN for a fully masked attention row (see webgpu-softmax.ts).
   installWebGpuSoftmax();
-  // AdamW, RMSNorm, the softmax and SwiGLU gradients and the rotary embedding in one or two launches each.
-  installWebGpuFusedKernels();
+  // Fused WGSL kernels (AdamW, the norm, RMSNorm, rotary, SwiGLU, attention, the PQM loss); PQM_WEBGPU_FUSED
+  // may leave some out.
+  installWebGpuFusedKernels(fusedKernelsFromEnvironment(process.env.PQM_WEBGPU_FUSED));
   let started: boolean;
   try {
     started = await tf.setBackend("webgpu");

@@ -14,7 +14,11 @@ import { AdamW } from "../training/adamw.js";
 import { globalNormTensor } from "../training/clip-gradients.js";
 import { decoderLossAndGradientsAsync } from "./decoder-gradients.test-helper.js";
 import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
-import { installWebGpuFusedKernels, uninstallWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
+import {
+  fusedKernelsFromEnvironment,
+  installWebGpuFusedKernels,
+  uninstallWebGpuFusedKernels,
+} from "./webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "./webgpu-softmax.js";
 
 /** Deterministic values with a wide spread of magnitudes. */
@@ -57,6 +61,22 @@ async function read(tensors: tf.Tensor[]): Promise<Float32Array[]> {
   tf.dispose(tensors);
   return out;
 }
+
+describe("PQM_WEBGPU_FUSED", () => {
+  it("chooses all kernels, none, or all but attention, and names the values it takes", () => {
+    expect(fusedKernelsFromEnvironment(undefined)).toEqual({});
+    expect(fusedKernelsFromEnvironment("all")).toEqual({});
+    expect(fusedKernelsFromEnvironment("none")).toEqual({ kernels: [] });
+    const some = fusedKernelsFromEnvironment("no-attention").kernels ?? [];
+    expect(some).toContain(HostKernel.adamW);
+    expect(some).toContain("PqmRankingLoss");
+    expect(some).not.toContain(HostKernel.attention);
+    expect(some).not.toContain(HostKernel.attentionGrad);
+    expect(() => fusedKernelsFromEnvironment("attention")).toThrow(
+      "PQM_WEBGPU_FUSED=attention: expected one of all, none, no-attention",
+    );
+  });
+});
 
 // Each fused WGSL kernel against the TF.js operations it replaces, both on webgpu. GPU arithmetic
 // may contract a·b + c into one fused multiply-add and reductions add in another order, so results

@@ -691,6 +691,7 @@ function attentionShape(kernel: string, args: KernelArguments): AttentionShape {
 // seq, D], the mask [batch, 1, 1, seq, seq], the output and its gradient [batch, seq, heads, D] (the
 // layout the output projection reads, so no transpose follows), lse and delta [batch, heads, seq].
 const ATTENTION_HELPERS = `
+const MASKED = -1e38; // at or below: a masked position (the mask writes the most negative float32)
 fn qAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.heads + h) * u.seq + i) * D; }
 fn kvAt(b : u32, kh : u32, j : u32) -> u32 { return ((b * u.kvHeads + kh) * u.seq + j) * D; }
 fn outAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.seq + i) * u.heads + h) * D; }
@@ -749,9 +750,15 @@ function attentionForward(args: KernelArguments): tf.TensorInfo[] {
   var total = 0.0;
   for (var j = 0u; j < u.seq; j++) {
     let k0 = kvAt(b, kh, j);
-    var dotted = 0.0;
-    for (var d = 0u; d < D; d++) { dotted += q[d] * key[k0 + d]; }
-    let score = dotted * u.scale + mask[(b * u.seq + i) * u.seq + j];
+    let masked = mask[(b * u.seq + i) * u.seq + j];
+    // A masked key's score is the mask's most negative float32 itself (a product of any sane size is
+    // far below its rounding step), so its product with the query is skipped.
+    var score = masked;
+    if (masked > MASKED) {
+      var dotted = 0.0;
+      for (var d = 0u; d < D; d++) { dotted += q[d] * key[k0 + d]; }
+      score = dotted * u.scale + masked;
+    }
     if (j == 0u) {
       top = score;
     } else if (score > top) {
@@ -762,7 +769,9 @@ function attentionForward(args: KernelArguments): tf.TensorInfo[] {
     }
     let weight = exp(score - top);
     total += weight;
-    for (var d = 0u; d < D; d++) { acc[d] += weight * value[k0 + d]; }
+    if (weight != 0.0) {
+      for (var d = 0u; d < D; d++) { acc[d] += weight * value[k0 + d]; }
+    }
   }
   let o0 = outAt(b, h, i);
   for (var d = 0u; d < D; d++) { output[o0 + d] = acc[d] / total; }
@@ -815,9 +824,12 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
   // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp.
   const probability = `
 fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
+  let masked = mask[(b * u.seq + i) * u.seq + j];
+  // A masked key has probability exactly 0 unless the whole row is masked (then its maximum is masked).
+  if (masked <= MASKED && lse[2u * row] > MASKED) { return 0.0; }
   var dotted = 0.0;
   for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
-  return exp((dotted * u.scale + mask[(b * u.seq + i) * u.seq + j] - lse[2u * row]) - lse[2u * row + 1u]);
+  return exp((dotted * u.scale + masked - lse[2u * row]) - lse[2u * row + 1u]);
 }
 fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
   var dotted = 0.0;
@@ -915,9 +927,12 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
     uniforms: [["keyRows", "u32", keyRows], ...uniforms],
     preamble: `${preamble}
 fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
+  let masked = mask[(b * u.seq + i) * u.seq + j];
+  // A masked key has probability exactly 0 unless the whole row is masked (then its maximum is masked).
+  if (masked <= MASKED && lse[2u * row] > MASKED) { return 0.0; }
   var dotted = 0.0;
   for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
-  return exp((dotted * u.scale + mask[(b * u.seq + i) * u.seq + j] - lse[2u * row]) - lse[2u * row + 1u]);
+  return exp((dotted * u.scale + masked - lse[2u * row]) - lse[2u * row + 1u]);
 }`,
     body: `${perKey("for (var d = 0u; d < D; d++) { acc[d] += p * dy[o0 + d]; }")}
   for (var d = 0u; d < D; d++) { dv[k0 + d] = acc[d]; }`,
@@ -940,6 +955,26 @@ const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.Ten
   [HostKernel.attention, attentionForward],
   [HostKernel.attentionGrad, attentionBackward],
 ];
+
+/** Which fused kernels `PQM_WEBGPU_FUSED` asks for (see {@link fusedKernelsFromEnvironment}). */
+export const WEBGPU_FUSED_CHOICES = ["all", "none", "no-attention"] as const;
+
+/**
+ * The kernels to register for a value of `PQM_WEBGPU_FUSED`: `all` (the default, also when unset),
+ * `none` (TF.js's composed operations throughout), or `no-attention` (all but the attention kernels,
+ * whose one-thread-per-row loops may lose to TF.js's matrix products on some adapters: on lavapipe they
+ * do). `bench/webgpu/webgpu-bench.ts` times the three.
+ * @throws Error for any other value, naming the variable and the values it takes.
+ */
+export function fusedKernelsFromEnvironment(value: string | undefined): WebGpuFusedKernelOptions {
+  if (value === undefined || value === "" || value === "all") return {};
+  if (value === "none") return { kernels: [] };
+  if (value === "no-attention") {
+    const attention: string[] = [HostKernel.attention, HostKernel.attentionGrad];
+    return { kernels: FUSED.map(([name]) => name).filter((name) => !attention.includes(name)) };
+  }
+  throw new Error(`PQM_WEBGPU_FUSED=${value}: expected one of ${WEBGPU_FUSED_CHOICES.join(", ")}`);
+}
 
 /** Options of {@link installWebGpuFusedKernels}. */
 export interface WebGpuFusedKernelOptions {
