@@ -821,7 +821,8 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
     workgroupSize: ATTENTION_THREADS,
   });
   const deltaInput = { name: "delta", info: delta as tf.TensorInfo };
-  // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp.
+  // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp, and the
+  // product of the output's gradient with a value row.
   const probability = `
 fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
   let masked = mask[(b * u.seq + i) * u.seq + j];
@@ -830,7 +831,8 @@ fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 
   var dotted = 0.0;
   for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
   return exp((dotted * u.scale + masked - lse[2u * row]) - lse[2u * row + 1u]);
-}
+}`;
+  const dotOutValue = `
 fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
   var dotted = 0.0;
   for (var d = 0u; d < D; d++) { dotted += dy[o0 + d] * value[k0 + d]; }
@@ -849,7 +851,7 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
       deltaInput,
     ],
     uniforms: [["rows", "u32", rows], ...uniforms],
-    preamble: `${preamble}${probability}`,
+    preamble: `${preamble}${probability}${dotOutValue}`,
     body: `
   if (gid >= u.rows) { return; }
   let i = gid % u.seq;
@@ -907,7 +909,7 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
       deltaInput,
     ],
     uniforms: [["keyRows", "u32", keyRows], ...uniforms],
-    preamble: `${preamble}${probability}`,
+    preamble: `${preamble}${probability}${dotOutValue}`,
     body: `${perKey(`let ds = p * (dotOutValue(o0, k0) - delta[row]);
       for (var d = 0u; d < D; d++) { acc[d] += ds * query[q0 + d]; }`)}
   for (var d = 0u; d < D; d++) { dk[k0 + d] = acc[d] * u.scale; }`,
@@ -925,15 +927,7 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
       { name: "dy", info: dy },
     ],
     uniforms: [["keyRows", "u32", keyRows], ...uniforms],
-    preamble: `${preamble}
-fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
-  let masked = mask[(b * u.seq + i) * u.seq + j];
-  // A masked key has probability exactly 0 unless the whole row is masked (then its maximum is masked).
-  if (masked <= MASKED && lse[2u * row] > MASKED) { return 0.0; }
-  var dotted = 0.0;
-  for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
-  return exp((dotted * u.scale + masked - lse[2u * row]) - lse[2u * row + 1u]);
-}`,
+    preamble: `${preamble}${probability}`,
     body: `${perKey("for (var d = 0u; d < D; d++) { acc[d] += p * dy[o0 + d]; }")}
   for (var d = 0u; d < D; d++) { dv[k0 + d] = acc[d]; }`,
     workgroups: Math.ceil(keyRows / ATTENTION_THREADS),
