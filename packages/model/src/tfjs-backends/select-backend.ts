@@ -200,6 +200,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           allowSoftware: forced !== undefined,
           importModule,
           feature: forced === undefined ? "the webgpu backend" : `PQM_BACKEND=${forced}`,
+          ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
         });
       } catch (error) {
         if (forced !== undefined) throw error;

@@ -7,7 +7,12 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { isModuleNotFound, MissingPeerDependencyError } from "../optional-peers.js";
-import { fusedKernelsFromEnvironment, installWebGpuFusedKernels } from "./webgpu-fused-kernels.js";
+import {
+  fusedKernelsFromEnvironment,
+  installWebGpuFusedKernels,
+  missingWebGpuInternals,
+  uninstallWebGpuFusedKernels,
+} from "./webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "./webgpu-softmax.js";
 
 /** What the WebGPU adapter says of itself (`adapter.info`). */
@@ -227,6 +232,8 @@ export async function startWebGpuBackend(options: {
   allowSoftware: boolean;
   importModule: (specifier: string) => Promise<unknown>;
   feature: string;
+  /** Told when the fused kernels cannot run on this tfjs-backend-webgpu (they are then left out). */
+  onWarning?: (message: string) => void;
 }): Promise<WebGpuAdapterInfo> {
   const adapter = await probeWebGpuAdapter(options.importModule, options.feature);
   if (adapter === null) throw new WebGpuUnavailableError(`no WebGPU adapter found: ${VULKAN_DRIVER_HINT}`);
@@ -267,6 +274,12 @@ export async function startWebGpuBackend(options: {
   }
   if (!started || tf.getBackend() !== "webgpu") {
     throw new WebGpuUnavailableError("the webgpu backend did not start (tf.setBackend('webgpu') failed)");
+  }
+  const missing = missingWebGpuInternals(tf.backend());
+  if (missing.length > 0 && uninstallWebGpuFusedKernels()) {
+    options.onWarning?.(
+      `the fused WGSL kernels are off: this @tensorflow/tfjs-backend-webgpu lacks ${missing.join(", ")} (they were written against 4.22.0); TF.js's composed operations run instead`,
+    );
   }
   return adapter;
 }

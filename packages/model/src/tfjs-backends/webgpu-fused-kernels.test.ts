@@ -17,6 +17,7 @@ import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 import {
   fusedKernelsFromEnvironment,
   installWebGpuFusedKernels,
+  missingWebGpuInternals,
   uninstallWebGpuFusedKernels,
 } from "./webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "./webgpu-softmax.js";
@@ -90,6 +91,22 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
   });
   afterAll(() => {
     uninstallWebGpuFusedKernels();
+  });
+
+  it("finds every backend member it records launches with (tfjs-backend-webgpu 4.22.0)", () => {
+    expect(missingWebGpuInternals(tf.backend())).toEqual([]);
+    expect(missingWebGpuInternals({ device: {} })).toEqual([
+      "makeTensorInfo",
+      "uploadToGPU",
+      "tensorToBinding",
+      "makeUniforms",
+      "ensureCommandEncoderReady",
+      "endComputePassEncoder",
+      "submitQueue",
+      "commandQueueOwnedIds",
+      "dispatchCountInPass",
+      "computePassEncoder",
+    ]);
   });
 
   it("registers on webgpu only, and uninstalls", () => {

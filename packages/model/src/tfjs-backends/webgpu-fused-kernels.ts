@@ -89,6 +89,32 @@ interface Launch {
 
 const pipelines = new WeakMap<GpuDevice, Map<string, GpuComputePipeline>>();
 
+const INTERNAL_METHODS = [
+  "makeTensorInfo",
+  "uploadToGPU",
+  "tensorToBinding",
+  "makeUniforms",
+  "ensureCommandEncoderReady",
+  "endComputePassEncoder",
+  "submitQueue",
+] as const;
+
+/**
+ * The members of tfjs-backend-webgpu's backend that {@link launch} uses and `backend` lacks (none on
+ * 4.22.0, the version this was written against): a later version that renamed them would fail here,
+ * when the backend starts, rather than in the middle of a training step.
+ */
+export function missingWebGpuInternals(backend: unknown): string[] {
+  const candidate = backend as Record<string, unknown> | null;
+  if (candidate === null || typeof candidate !== "object") return ["the backend"];
+  const missing: string[] = INTERNAL_METHODS.filter((name) => typeof candidate[name] !== "function");
+  if (typeof candidate.device !== "object" || candidate.device === null) missing.push("device");
+  if (!(candidate.commandQueueOwnedIds instanceof WeakSet)) missing.push("commandQueueOwnedIds");
+  if (typeof candidate.dispatchCountInPass !== "number") missing.push("dispatchCountInPass");
+  if (!("computePassEncoder" in candidate)) missing.push("computePassEncoder");
+  return missing;
+}
+
 function shaderCode(launch: Launch): string {
   const bindings = [
     ...launch.outputs.map(
