@@ -3,6 +3,7 @@
 import { getLoss } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
+import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 
 /** The loss and gradients as tensors, and what to dispose once they are read. */
 function decoderStep(): { value: tf.Scalar; grads: tf.Tensor[]; dispose(): void } {
@@ -62,4 +63,35 @@ export async function decoderLossAndGradientsAsync(): Promise<{ loss: number; gr
   };
   step.dispose();
   return result;
+}
+
+/**
+ * `tf.softmax` whose gradient is the fused host kernel `PqmSoftmaxGrad` where the active backend has
+ * it, and else the composed `(dy - sum(dy * y)) * y`: to compare the two.
+ */
+export function softmaxWithKernelGradient(logits: tf.Tensor): tf.Tensor {
+  const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const y = tf.softmax(z);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        hasHostKernel(HostKernel.softmaxGrad)
+          ? (tf.engine().runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor)
+          : tf.mul(tf.sub(dy, tf.sum(tf.mul(dy, saved[0] as tf.Tensor), -1, true)), saved[0] as tf.Tensor),
+    };
+  });
+  return softmax(logits);
+}
+
+/** Deterministic values with a wide spread of magnitudes (1e-2 to 1e2, both signs). */
+export function spreadValues(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed >>> 0;
+  for (let index = 0; index < count; index++) {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
+  }
+  return out;
 }

@@ -11,7 +11,11 @@ import {
   ropeInverseFrequencies,
 } from "../backbone/layers/rotary-embedding.js";
 import { AdamW } from "../training/adamw.js";
-import { decoderLossAndGradients } from "./decoder-gradients.test-helper.js";
+import {
+  decoderLossAndGradients,
+  softmaxWithKernelGradient,
+  spreadValues,
+} from "./decoder-gradients.test-helper.js";
 import {
   HostKernel,
   hasHostKernel,
@@ -19,16 +23,7 @@ import {
   uninstallWasmHostKernels,
 } from "./wasm-host-kernels.js";
 
-/** Deterministic values with a wide spread of magnitudes. */
-function values(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  for (let index = 0; index < count; index++) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
-  }
-  return out;
-}
+const values = spreadValues;
 
 /** Runs `compute` with the stock kernels and with the host kernels; returns both results. */
 function bothWays(compute: () => tf.Tensor): { stock: tf.Tensor; host: tf.Tensor } {
@@ -171,26 +166,9 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
       const logits = tf.tensor3d(values(3 * 5 * width, 7), [3, 5, width]);
       const upstream = tf.tensor3d(values(3 * 5 * width, 8), [3, 5, width]);
       const run = () => {
-        const gradient = tf.grad((input: tf.Tensor) => {
-          const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-            const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-            const y = tf.softmax(x);
-            save([y]);
-            return {
-              value: y,
-              gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-                hasHostKernel(HostKernel.softmaxGrad)
-                  ? (tf
-                      .engine()
-                      .runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor)
-                  : tf.mul(
-                      tf.sub(dy, tf.sum(tf.mul(dy, saved[0] as tf.Tensor), -1, true)),
-                      saved[0] as tf.Tensor,
-                    ),
-            };
-          });
-          return tf.sum(tf.mul(softmax(input), upstream));
-        })(logits);
+        const gradient = tf.grad((input: tf.Tensor) =>
+          tf.sum(tf.mul(softmaxWithKernelGradient(input), upstream)),
+        )(logits);
         const out = Array.from(gradient.dataSync());
         gradient.dispose();
         return out;

@@ -12,7 +12,11 @@ import {
 } from "../backbone/layers/rotary-embedding.js";
 import { AdamW } from "../training/adamw.js";
 import { globalNormTensor } from "../training/clip-gradients.js";
-import { decoderLossAndGradientsAsync } from "./decoder-gradients.test-helper.js";
+import {
+  decoderLossAndGradientsAsync,
+  softmaxWithKernelGradient,
+  spreadValues,
+} from "./decoder-gradients.test-helper.js";
 import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 import {
   fusedKernelsFromEnvironment,
@@ -22,16 +26,7 @@ import {
 } from "./webgpu-fused-kernels.js";
 import { installWebGpuSoftmax } from "./webgpu-softmax.js";
 
-/** Deterministic values with a wide spread of magnitudes. */
-function values(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed >>> 0;
-  for (let index = 0; index < count; index++) {
-    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
-    out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
-  }
-  return out;
-}
+const values = spreadValues;
 
 /** Largest difference relative to the reference's largest magnitude, over lists of arrays. */
 function worstRelative(actual: ArrayLike<number>[], expected: ArrayLike<number>[]): number {
@@ -274,26 +269,9 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
       const logits = tf.tensor3d(values(3 * 5 * width, 7), [3, 5, width]);
       const upstream = tf.tensor3d(values(3 * 5 * width, 8), [3, 5, width]);
       const run = async () => {
-        const gradient = tf.grad((input: tf.Tensor) => {
-          const softmax = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-            const [z, save] = args as [tf.Tensor, tf.GradSaveFunc];
-            const y = tf.softmax(z);
-            save([y]);
-            return {
-              value: y,
-              gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-                hasHostKernel(HostKernel.softmaxGrad)
-                  ? (tf
-                      .engine()
-                      .runKernel(HostKernel.softmaxGrad, { y: saved[0] as tf.Tensor, dy }) as tf.Tensor)
-                  : tf.mul(
-                      tf.sub(dy, tf.sum(tf.mul(dy, saved[0] as tf.Tensor), -1, true)),
-                      saved[0] as tf.Tensor,
-                    ),
-            };
-          });
-          return tf.sum(tf.mul(softmax(input), upstream));
-        })(logits);
+        const gradient = tf.grad((input: tf.Tensor) =>
+          tf.sum(tf.mul(softmaxWithKernelGradient(input), upstream)),
+        )(logits);
         return read([gradient]);
       };
       const { composed, fused } = await bothWays(run);

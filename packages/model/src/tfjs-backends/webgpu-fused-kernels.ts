@@ -221,6 +221,12 @@ function float32Input(kernel: string, args: KernelArguments, name: string, shape
   return info;
 }
 
+function numberAttribute(kernel: string, args: KernelArguments, name: string): number {
+  const value = args.attrs?.[name];
+  if (typeof value !== "number") throw new Error(`${kernel}: attribute '${name}' must be a number`);
+  return value;
+}
+
 // A row reduction of `ROW` threads: each thread's partial sum in `partial`, then a tree.
 const ROW_REDUCTION = `
 var<workgroup> partial : array<f32, ${ROW}>;
@@ -247,11 +253,7 @@ function adamW(args: KernelArguments): tf.TensorInfo[] {
     name,
     info: float32Input(kernel, args, name, shape),
   }));
-  const attribute = (name: string) => {
-    const value = args.attrs?.[name];
-    if (typeof value !== "number") throw new Error(`${kernel}: attribute '${name}' must be a number`);
-    return value;
-  };
+  const attribute = (name: string) => numberAttribute(kernel, args, name);
   const beta1 = attribute("beta1");
   const beta2 = attribute("beta2");
   const n = size(parameter);
@@ -306,8 +308,7 @@ function rmsNormForward(args: KernelArguments): tf.TensorInfo[] {
   const x = float32Input(kernel, args, "x");
   const weight = float32Input(kernel, args, "weight");
   const { rows, width } = rowsOf(kernel, x, weight);
-  const eps = args.attrs?.eps;
-  if (typeof eps !== "number") throw new Error(`${kernel}: attribute 'eps' must be a number`);
+  const eps = numberAttribute(kernel, args, "eps");
   // One workgroup per row: r = 1 / sqrt(sum(x²) / width + eps), y = (x · r) · w.
   return launch(args.backend as WebGpuBackendInternals, {
     key: "pqm-rmsnorm",
@@ -580,11 +581,7 @@ function rankingLoss(args: KernelArguments): tf.TensorInfo[] {
     throw new Error(`${kernel}: scores must be [batch, steps], got [${scores.shape}]`);
   const labels = float32Input(kernel, args, "labels", [...scores.shape]);
   const [rows, steps] = scores.shape as [number, number];
-  const attribute = (name: string) => {
-    const value = args.attrs?.[name];
-    if (typeof value !== "number") throw new Error(`${kernel}: attribute '${name}' must be a number`);
-    return value;
-  };
+  const attribute = (name: string) => numberAttribute(kernel, args, name);
   // The practical PQM loss (as @pqm/core's composed pqmRankingLossTensor) and its gradient, in one
   // workgroup: each thread takes whole rows (a row is a few dozen steps at most). For a row: term0 =
   // log(1 + eps + sum over wrong s of exp(r_s + zeta)) when it has a wrong step; for each correct t,
@@ -722,6 +719,10 @@ fn qAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.heads + h) * u.seq + i
 fn kvAt(b : u32, kh : u32, j : u32) -> u32 { return ((b * u.kvHeads + kh) * u.seq + j) * D; }
 fn outAt(b : u32, h : u32, i : u32) -> u32 { return ((b * u.seq + i) * u.heads + h) * D; }
 fn rowAt(b : u32, h : u32, i : u32) -> u32 { return (b * u.heads + h) * u.seq + i; }
+// A query row's index (b, h, i) from its position in [batch, heads, seq].
+fn queryOf(row : u32) -> u32 { return row % u.seq; }
+fn headOf(row : u32) -> u32 { return (row / u.seq) % u.heads; }
+fn batchOf(row : u32) -> u32 { return row / (u.seq * u.heads); }
 `;
 
 function attentionUniforms(shape: AttentionShape, scale: number): Uniform[] {
@@ -735,9 +736,7 @@ function attentionUniforms(shape: AttentionShape, scale: number): Uniform[] {
 }
 
 function scaleOf(kernel: string, args: KernelArguments): number {
-  const scale = args.attrs?.scale;
-  if (typeof scale !== "number") throw new Error(`${kernel}: attribute 'scale' must be a number`);
-  return scale;
+  return numberAttribute(kernel, args, "scale");
 }
 
 const ATTENTION_THREADS = 64;
@@ -764,9 +763,9 @@ function attentionForward(args: KernelArguments): tf.TensorInfo[] {
     preamble: `const D = ${headDim}u;${ATTENTION_HELPERS}`,
     body: `
   if (gid >= u.rows) { return; }
-  let i = gid % u.seq;
-  let h = (gid / u.seq) % u.heads;
-  let b = gid / (u.seq * u.heads);
+  let i = queryOf(gid);
+  let h = headOf(gid);
+  let b = batchOf(gid);
   let kh = h / (u.heads / u.kvHeads);
   let q0 = qAt(b, h, i);
   var q : array<f32, ${headDim}>;
@@ -836,9 +835,9 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
     preamble,
     body: `
   if (gid >= u.rows) { return; }
-  let i = gid % u.seq;
-  let h = (gid / u.seq) % u.heads;
-  let b = gid / (u.seq * u.heads);
+  let i = queryOf(gid);
+  let h = headOf(gid);
+  let b = batchOf(gid);
   let o0 = outAt(b, h, i);
   var acc = 0.0;
   for (var d = 0u; d < D; d++) { acc += dy[o0 + d] * output[o0 + d]; }
@@ -846,7 +845,16 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
     workgroups: Math.ceil(rows / ATTENTION_THREADS),
     workgroupSize: ATTENTION_THREADS,
   });
-  const deltaInput = { name: "delta", info: delta as tf.TensorInfo };
+  // What the dQ and dK launches read: 7 storage buffers, with their output the default limit of 8.
+  const gradientInputs = [
+    input("query"),
+    input("key"),
+    input("value"),
+    input("mask"),
+    { name: "lse", info: lse },
+    { name: "dy", info: dy },
+    { name: "delta", info: delta as tf.TensorInfo },
+  ];
   // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp, and the
   // product of the output's gradient with a value row.
   const probability = `
@@ -867,22 +875,14 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
   const [dq] = launch(backend, {
     key: `pqm-attention-grad-query-${headDim}`,
     outputs: [{ name: "dq", shape: [batch, heads, seq, headDim] }],
-    inputs: [
-      input("query"),
-      input("key"),
-      input("value"),
-      input("mask"),
-      { name: "lse", info: lse },
-      { name: "dy", info: dy },
-      deltaInput,
-    ],
+    inputs: gradientInputs,
     uniforms: [["rows", "u32", rows], ...uniforms],
     preamble: `${preamble}${probability}${dotOutValue}`,
     body: `
   if (gid >= u.rows) { return; }
-  let i = gid % u.seq;
-  let h = (gid / u.seq) % u.heads;
-  let b = gid / (u.seq * u.heads);
+  let i = queryOf(gid);
+  let h = headOf(gid);
+  let b = batchOf(gid);
   let kh = h / (u.heads / u.kvHeads);
   let q0 = qAt(b, h, i);
   let o0 = outAt(b, h, i);
@@ -925,15 +925,7 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
   const [dk] = launch(backend, {
     key: `pqm-attention-grad-key-${headDim}`,
     outputs: [{ name: "dk", shape: [batch, kvHeads, seq, headDim] }],
-    inputs: [
-      input("query"),
-      input("key"),
-      input("value"),
-      input("mask"),
-      { name: "lse", info: lse },
-      { name: "dy", info: dy },
-      deltaInput,
-    ],
+    inputs: gradientInputs,
     uniforms: [["keyRows", "u32", keyRows], ...uniforms],
     preamble: `${preamble}${probability}${dotOutValue}`,
     body: `${perKey(`let ds = p * (dotOutValue(o0, k0) - delta[row]);
@@ -945,13 +937,7 @@ fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
   const [dv] = launch(backend, {
     key: `pqm-attention-grad-value-${headDim}`,
     outputs: [{ name: "dv", shape: [batch, kvHeads, seq, headDim] }],
-    inputs: [
-      input("query"),
-      input("key"),
-      input("mask"),
-      { name: "lse", info: lse },
-      { name: "dy", info: dy },
-    ],
+    inputs: gradientInputs.filter(({ name }) => name !== "value" && name !== "delta"),
     uniforms: [["keyRows", "u32", keyRows], ...uniforms],
     preamble: `${preamble}${probability}`,
     body: `${perKey("for (var d = 0u; d < D; d++) { acc[d] += p * dy[o0 + d]; }")}
