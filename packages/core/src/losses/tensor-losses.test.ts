@@ -323,7 +323,7 @@ it("uses a backend's fused PQM loss kernel, and scales its gradient by the upstr
       ).data(),
     );
     expect(calls).toBe(1);
-    gradient.forEach((g, index) => expect(g).toBeCloseTo(composed[index] as number, 3));
+    for (const [index, g] of gradient.entries()) expect(g).toBeCloseTo(composed[index] as number, 3);
     expect(gradient.some((g) => Math.abs(g) > 0.01)).toBe(true);
     tf.dispose([scores, labels, value, ...grads]);
   } finally {

@@ -741,14 +741,61 @@ function scaleOf(kernel: string, args: KernelArguments): number {
 
 const ATTENTION_THREADS = 64;
 
+/**
+ * Rows of a tile the attention kernels stage in workgroup memory: `per` floats per row (the staged
+ * vectors plus any per-row scalars), within WebGPU's default 16 KiB of workgroup storage.
+ */
+function tileRows(per: number): number {
+  return Math.min(ATTENTION_THREADS, Math.floor(4096 / per));
+}
+
+/**
+ * The attention kernels' shared shape: a workgroup of 64 threads takes 64 consecutive rows (queries,
+ * or keys) of one (batch, head); the other side (keys, or queries) goes by in tiles of `tile` rows
+ * that the workgroup loads into workgroup memory together (`load`, one element per thread at a time),
+ * and that each thread then reads (`visit`, for `t` in the tile). Threads past the last row load and
+ * wait at the barriers with the others but compute nothing.
+ */
+function tiledLoop(tile: number, load: string, visit: string): string {
+  return `
+  for (var tile = 0u; tile < u.seq; tile += ${tile}u) {
+    let count = min(${tile}u, u.seq - tile);
+    for (var e = lid; e < count * D; e += ${ATTENTION_THREADS}u) {
+      let t = e / D;
+      let d = e % D;
+      ${load}
+    }
+    workgroupBarrier();
+    if (inRange) {
+      for (var t = 0u; t < count; t++) {
+        ${visit}
+      }
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/** WGSL: this workgroup's (b, h or kh, own row) with `groupHeads` heads per batch. */
+function blockRows(groupHeads: string): string {
+  return `
+  let blocks = (u.seq + ${ATTENTION_THREADS - 1}u) / ${ATTENTION_THREADS}u;
+  let pair = wid / blocks;
+  let b = pair / ${groupHeads};
+  let head = pair % ${groupHeads};
+  let own = (wid % blocks) * ${ATTENTION_THREADS}u + lid;
+  let inRange = own < u.seq;
+  let mine = min(own, u.seq - 1u); // a row to read for threads past the last one`;
+}
+
 function attentionForward(args: KernelArguments): tf.TensorInfo[] {
   const kernel = HostKernel.attention;
   const shape = attentionShape(kernel, args);
   const { batch, heads, seq, headDim } = shape;
-  const rows = batch * heads * seq;
+  const tile = tileRows(2 * headDim);
+  const blocks = Math.ceil(seq / ATTENTION_THREADS);
   // One thread per (batch, head, query): scores against every key, softmax with a running maximum
-  // (one pass), and the weighted sum of the values. Writes the output and each row's log-sum-exp,
-  // which the backward pass uses to recompute the probabilities.
+  // (one pass), and the weighted sum of the values, keys and values staged a tile at a time. Writes
+  // the output and each row's log-sum-exp, which the backward pass uses to recompute probabilities.
   return launch(args.backend as WebGpuBackendInternals, {
     key: `pqm-attention-forward-${headDim}`,
     outputs: [
@@ -759,13 +806,13 @@ function attentionForward(args: KernelArguments): tf.TensorInfo[] {
       name,
       info: args.inputs[name] as tf.TensorInfo,
     })),
-    uniforms: [["rows", "u32", rows], ...attentionUniforms(shape, scaleOf(kernel, args))],
-    preamble: `const D = ${headDim}u;${ATTENTION_HELPERS}`,
-    body: `
-  if (gid >= u.rows) { return; }
-  let i = queryOf(gid);
-  let h = headOf(gid);
-  let b = batchOf(gid);
+    uniforms: attentionUniforms(shape, scaleOf(kernel, args)),
+    preamble: `const D = ${headDim}u;${ATTENTION_HELPERS}
+var<workgroup> keyTile : array<f32, ${tile * headDim}>;
+var<workgroup> valueTile : array<f32, ${tile * headDim}>;`,
+    body: `${blockRows("u.heads")}
+  let h = head;
+  let i = mine;
   let kh = h / (u.heads / u.kvHeads);
   let q0 = qAt(b, h, i);
   var q : array<f32, ${headDim}>;
@@ -773,38 +820,43 @@ function attentionForward(args: KernelArguments): tf.TensorInfo[] {
   for (var d = 0u; d < D; d++) { q[d] = query[q0 + d]; acc[d] = 0.0; }
   var top = 0.0;
   var total = 0.0;
-  for (var j = 0u; j < u.seq; j++) {
-    let k0 = kvAt(b, kh, j);
-    let masked = mask[(b * u.seq + i) * u.seq + j];
-    // A masked key's score is the mask's most negative float32 itself (a product of any sane size is
-    // far below its rounding step), so its product with the query is skipped.
-    var score = masked;
-    if (masked > MASKED) {
-      var dotted = 0.0;
-      for (var d = 0u; d < D; d++) { dotted += q[d] * key[k0 + d]; }
-      score = dotted * u.scale + masked;
-    }
-    if (j == 0u) {
-      top = score;
-    } else if (score > top) {
-      let correction = exp(top - score);
-      total *= correction;
-      for (var d = 0u; d < D; d++) { acc[d] *= correction; }
-      top = score;
-    }
-    let weight = exp(score - top);
-    total += weight;
-    if (weight != 0.0) {
-      for (var d = 0u; d < D; d++) { acc[d] += weight * value[k0 + d]; }
-    }
-  }
-  let o0 = outAt(b, h, i);
-  for (var d = 0u; d < D; d++) { output[o0 + d] = acc[d] / total; }
-  // The log-sum-exp as its two parts: a fully masked row's maximum is the most negative float32,
-  // which would absorb log(total) if they were added.
-  lse[2u * rowAt(b, h, i)] = top;
-  lse[2u * rowAt(b, h, i) + 1u] = log(total);`,
-    workgroups: Math.ceil(rows / ATTENTION_THREADS),
+  ${tiledLoop(
+    tile,
+    `keyTile[e] = key[kvAt(b, kh, tile + t) + d];
+      valueTile[e] = value[kvAt(b, kh, tile + t) + d];`,
+    `let j = tile + t;
+        let masked = mask[(b * u.seq + i) * u.seq + j];
+        // A masked key's score is the mask's most negative float32 itself (a product of any sane
+        // size is far below its rounding step), so its product with the query is skipped.
+        var score = masked;
+        if (masked > MASKED) {
+          var dotted = 0.0;
+          for (var d = 0u; d < D; d++) { dotted += q[d] * keyTile[t * D + d]; }
+          score = dotted * u.scale + masked;
+        }
+        if (j == 0u) {
+          top = score;
+        } else if (score > top) {
+          let correction = exp(top - score);
+          total *= correction;
+          for (var d = 0u; d < D; d++) { acc[d] *= correction; }
+          top = score;
+        }
+        let weight = exp(score - top);
+        total += weight;
+        if (weight != 0.0) {
+          for (var d = 0u; d < D; d++) { acc[d] += weight * valueTile[t * D + d]; }
+        }`,
+  )}
+  if (inRange) {
+    let o0 = outAt(b, h, i);
+    for (var d = 0u; d < D; d++) { output[o0 + d] = acc[d] / total; }
+    // The log-sum-exp as its two parts: a fully masked row's maximum is the most negative float32,
+    // which would absorb log(total) if they were added.
+    lse[2u * rowAt(b, h, i)] = top;
+    lse[2u * rowAt(b, h, i) + 1u] = log(total);
+  }`,
+    workgroups: batch * heads * blocks,
     workgroupSize: ATTENTION_THREADS,
   });
 }
@@ -820,6 +872,7 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
   const dy = float32Input(kernel, args, "dy", [batch, seq, heads, headDim]);
   const uniforms = attentionUniforms(shape, scaleOf(kernel, args));
   const rows = batch * heads * seq;
+  const blocks = Math.ceil(seq / ATTENTION_THREADS);
   const preamble = `const D = ${headDim}u;${ATTENTION_HELPERS}`;
   // With P = softmax(S), S = scale·QKᵀ + mask, O = PV: dV = Pᵀ dO; dP = dO Vᵀ; dS = P ∘ (dP − delta)
   // with delta_i = dO_i · O_i; dQ = scale · dS K; dK = scale · dSᵀ Q. Four launches (WebGPU's 8 storage
@@ -855,94 +908,132 @@ function attentionBackward(args: KernelArguments): tf.TensorInfo[] {
     { name: "dy", info: dy },
     { name: "delta", info: delta as tf.TensorInfo },
   ];
-  // The probability of query row (b, h, i) for key j, recomputed from the saved log-sum-exp, and the
-  // product of the output's gradient with a value row.
-  const probability = `
-fn probability(q0 : u32, k0 : u32, b : u32, i : u32, j : u32, row : u32) -> f32 {
-  let masked = mask[(b * u.seq + i) * u.seq + j];
-  // A masked key has probability exactly 0 unless the whole row is masked (then its maximum is masked).
-  if (masked <= MASKED && lse[2u * row] > MASKED) { return 0.0; }
-  var dotted = 0.0;
-  for (var d = 0u; d < D; d++) { dotted += query[q0 + d] * key[k0 + d]; }
-  return exp((dotted * u.scale + masked - lse[2u * row]) - lse[2u * row + 1u]);
-}`;
-  const dotOutValue = `
-fn dotOutValue(o0 : u32, k0 : u32) -> f32 {
-  var dotted = 0.0;
-  for (var d = 0u; d < D; d++) { dotted += dy[o0 + d] * value[k0 + d]; }
-  return dotted;
-}`;
+  // Query side (dQ): each thread keeps its query, its row of dO and its statistics; keys and values
+  // go by in tiles.
+  const queryTile = tileRows(2 * headDim);
   const [dq] = launch(backend, {
     key: `pqm-attention-grad-query-${headDim}`,
     outputs: [{ name: "dq", shape: [batch, heads, seq, headDim] }],
     inputs: gradientInputs,
-    uniforms: [["rows", "u32", rows], ...uniforms],
-    preamble: `${preamble}${probability}${dotOutValue}`,
-    body: `
-  if (gid >= u.rows) { return; }
-  let i = queryOf(gid);
-  let h = headOf(gid);
-  let b = batchOf(gid);
+    uniforms,
+    preamble: `${preamble}
+var<workgroup> keyTile : array<f32, ${queryTile * headDim}>;
+var<workgroup> valueTile : array<f32, ${queryTile * headDim}>;`,
+    body: `${blockRows("u.heads")}
+  let h = head;
+  let i = mine;
   let kh = h / (u.heads / u.kvHeads);
   let q0 = qAt(b, h, i);
   let o0 = outAt(b, h, i);
   let row = rowAt(b, h, i);
+  let rowTop = lse[2u * row];
+  let rowLog = lse[2u * row + 1u];
   let rowDelta = delta[row];
+  var q : array<f32, ${headDim}>;
+  var g : array<f32, ${headDim}>;
   var acc : array<f32, ${headDim}>;
-  for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
-  for (var j = 0u; j < u.seq; j++) {
-    let k0 = kvAt(b, kh, j);
-    let p = probability(q0, k0, b, i, j, row);
-    if (p == 0.0) { continue; }
-    let ds = p * (dotOutValue(o0, k0) - rowDelta);
-    for (var d = 0u; d < D; d++) { acc[d] += ds * key[k0 + d]; }
-  }
-  for (var d = 0u; d < D; d++) { dq[q0 + d] = acc[d] * u.scale; }`,
-    workgroups: Math.ceil(rows / ATTENTION_THREADS),
+  for (var d = 0u; d < D; d++) { q[d] = query[q0 + d]; g[d] = dy[o0 + d]; acc[d] = 0.0; }
+  ${tiledLoop(
+    queryTile,
+    `keyTile[e] = key[kvAt(b, kh, tile + t) + d];
+      valueTile[e] = value[kvAt(b, kh, tile + t) + d];`,
+    `let masked = mask[(b * u.seq + i) * u.seq + tile + t];
+        // A masked key has probability exactly 0 unless the whole row is masked.
+        if (masked <= MASKED && rowTop > MASKED) { continue; }
+        var dotted = 0.0;
+        var dp = 0.0;
+        for (var d = 0u; d < D; d++) {
+          dotted += q[d] * keyTile[t * D + d];
+          dp += g[d] * valueTile[t * D + d];
+        }
+        let p = exp((dotted * u.scale + masked - rowTop) - rowLog);
+        let ds = p * (dp - rowDelta);
+        for (var d = 0u; d < D; d++) { acc[d] += ds * keyTile[t * D + d]; }`,
+  )}
+  if (inRange) {
+    for (var d = 0u; d < D; d++) { dq[q0 + d] = acc[d] * u.scale; }
+  }`,
+    workgroups: batch * heads * blocks,
     workgroupSize: ATTENTION_THREADS,
   });
-  const keyRows = batch * kvHeads * seq;
-  // Per (batch, kv head, key j): over the group's query heads and every query i.
-  const perKey = (accumulate: string) => `
-  if (gid >= u.keyRows) { return; }
-  let j = gid % u.seq;
-  let kh = (gid / u.seq) % u.kvHeads;
-  let b = gid / (u.seq * u.kvHeads);
+  // Key side (dK, dV): each thread keeps its key (and value) row; the queries of the kv head's group,
+  // with their rows of dO and their statistics, go by in tiles.
+  const keyTile = tileRows(2 * headDim + 3);
+  const keySide = (accumulate: string, extra: string) => `${blockRows("u.kvHeads")}
+  let kh = head;
+  let j = mine;
   let k0 = kvAt(b, kh, j);
-  let group = u.heads / u.kvHeads;
+  var k : array<f32, ${headDim}>;
   var acc : array<f32, ${headDim}>;
-  for (var d = 0u; d < D; d++) { acc[d] = 0.0; }
+  ${extra}
+  for (var d = 0u; d < D; d++) { k[d] = key[k0 + d]; acc[d] = 0.0; }
+  let group = u.heads / u.kvHeads;
   for (var h = kh * group; h < (kh + 1u) * group; h++) {
-    for (var i = 0u; i < u.seq; i++) {
-      let q0 = qAt(b, h, i);
-      let o0 = outAt(b, h, i);
-      let row = rowAt(b, h, i);
-      let p = probability(q0, k0, b, i, j, row);
-      if (p == 0.0) { continue; }
-      ${accumulate}
-    }
+    ${tiledLoop(
+      keyTile,
+      `queryTile[e] = query[qAt(b, h, tile + t) + d];
+      gradTile[e] = dy[outAt(b, h, tile + t) + d];
+      if (d == 0u) {
+        let row = rowAt(b, h, tile + t);
+        topTile[t] = lse[2u * row];
+        logTile[t] = lse[2u * row + 1u];
+        ${accumulate.includes("deltaTile") ? "deltaTile[t] = delta[row];" : ""}
+      }`,
+      `let masked = mask[(b * u.seq + tile + t) * u.seq + j];
+        if (masked <= MASKED && topTile[t] > MASKED) { continue; }
+        ${accumulate}`,
+    )}
+  }
+  if (inRange) {
+    for (var d = 0u; d < D; d++) { RESULT[k0 + d] = acc[d] * SCALE; }
   }`;
+  const keyTiles = `
+var<workgroup> queryTile : array<f32, ${keyTile * headDim}>;
+var<workgroup> gradTile : array<f32, ${keyTile * headDim}>;
+var<workgroup> topTile : array<f32, ${keyTile}>;
+var<workgroup> logTile : array<f32, ${keyTile}>;`;
+  const keyBlocks = batch * kvHeads * blocks;
   const [dk] = launch(backend, {
     key: `pqm-attention-grad-key-${headDim}`,
     outputs: [{ name: "dk", shape: [batch, kvHeads, seq, headDim] }],
     inputs: gradientInputs,
-    uniforms: [["keyRows", "u32", keyRows], ...uniforms],
-    preamble: `${preamble}${probability}${dotOutValue}`,
-    body: `${perKey(`let ds = p * (dotOutValue(o0, k0) - delta[row]);
-      for (var d = 0u; d < D; d++) { acc[d] += ds * query[q0 + d]; }`)}
-  for (var d = 0u; d < D; d++) { dk[k0 + d] = acc[d] * u.scale; }`,
-    workgroups: Math.ceil(keyRows / ATTENTION_THREADS),
+    uniforms,
+    preamble: `${preamble}${keyTiles}
+var<workgroup> deltaTile : array<f32, ${keyTile}>;`,
+    body: keySide(
+      `var dotted = 0.0;
+        var dp = 0.0;
+        for (var d = 0u; d < D; d++) {
+          dotted += queryTile[t * D + d] * k[d];
+          dp += gradTile[t * D + d] * v[d];
+        }
+        let p = exp((dotted * u.scale + masked - topTile[t]) - logTile[t]);
+        let ds = p * (dp - deltaTile[t]);
+        for (var d = 0u; d < D; d++) { acc[d] += ds * queryTile[t * D + d]; }`,
+      `var v : array<f32, ${headDim}>;
+  for (var d = 0u; d < D; d++) { v[d] = value[k0 + d]; }`,
+    )
+      .replace("RESULT", "dk")
+      .replace("SCALE", "u.scale"),
+    workgroups: keyBlocks,
     workgroupSize: ATTENTION_THREADS,
   });
   const [dv] = launch(backend, {
     key: `pqm-attention-grad-value-${headDim}`,
     outputs: [{ name: "dv", shape: [batch, kvHeads, seq, headDim] }],
     inputs: gradientInputs.filter(({ name }) => name !== "value" && name !== "delta"),
-    uniforms: [["keyRows", "u32", keyRows], ...uniforms],
-    preamble: `${preamble}${probability}`,
-    body: `${perKey("for (var d = 0u; d < D; d++) { acc[d] += p * dy[o0 + d]; }")}
-  for (var d = 0u; d < D; d++) { dv[k0 + d] = acc[d]; }`,
-    workgroups: Math.ceil(keyRows / ATTENTION_THREADS),
+    uniforms,
+    preamble: `${preamble}${keyTiles}`,
+    body: keySide(
+      `var dotted = 0.0;
+        for (var d = 0u; d < D; d++) { dotted += queryTile[t * D + d] * k[d]; }
+        let p = exp((dotted * u.scale + masked - topTile[t]) - logTile[t]);
+        for (var d = 0u; d < D; d++) { acc[d] += p * gradTile[t * D + d]; }`,
+      "",
+    )
+      .replace("RESULT", "dv")
+      .replace("SCALE", "1.0"),
+    workgroups: keyBlocks,
     workgroupSize: ATTENTION_THREADS,
   });
   (backend as unknown as { disposeData(dataId: object): void }).disposeData((delta as tf.TensorInfo).dataId);
