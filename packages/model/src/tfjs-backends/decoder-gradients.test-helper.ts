@@ -3,6 +3,7 @@
 import { getLoss } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
+import { AdamW } from "../training/adamw.js";
 import { HostKernel, hasHostKernel } from "./wasm-host-kernels.js";
 
 /** The loss and gradients as tensors, and what to dispose once they are read. */
@@ -93,5 +94,37 @@ export function spreadValues(count: number, seed: number): Float32Array {
     state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
     out[index] = (state / 2 ** 32 - 0.5) * 10 ** ((index % 5) - 2);
   }
+  return out;
+}
+
+/**
+ * Four AdamW updates (weight decay 0.01; the last two with the gradients scaled as clipping would) of a
+ * [37, 11] weight (407 values: neither SIMD lanes nor a 256-thread workgroup divide it) and an
+ * 11-value bias, from fixed values; returns the parameters, then every moment, read back
+ * asynchronously. The variables' source tensors are left live (two per call), as `tf.variable` leaves them.
+ */
+export async function adamWSteps(): Promise<Float32Array[]> {
+  const parameters = new Map<string, tf.Variable>([
+    ["w", tf.variable(tf.tensor2d(spreadValues(37 * 11, 3), [37, 11]))],
+    ["w.bias", tf.variable(tf.tensor1d(spreadValues(11, 4)))],
+  ]);
+  const optimizer = new AdamW({ weightDecay: 0.01 });
+  for (let step = 0; step < 4; step++) {
+    const gradients = new Map<string, tf.Tensor>([
+      ["w", tf.tensor2d(spreadValues(37 * 11, 10 + step), [37, 11])],
+      ["w.bias", tf.tensor1d(spreadValues(11, 20 + step))],
+    ]);
+    optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1), {
+      gradientScale: step < 2 ? 1 : 0.37,
+    });
+    tf.dispose([...gradients.values()]);
+  }
+  const state = await optimizer.getState();
+  const out = (await Promise.all(
+    [...parameters.values()].map((variable) => variable.data()),
+  )) as Float32Array[];
+  for (const moment of state.moments.values()) out.push(moment.data);
+  tf.dispose([...parameters.values()]);
+  optimizer.dispose();
   return out;
 }

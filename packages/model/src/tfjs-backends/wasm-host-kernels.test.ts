@@ -10,8 +10,8 @@ import {
   ropeCosSin,
   ropeInverseFrequencies,
 } from "../backbone/layers/rotary-embedding.js";
-import { AdamW } from "../training/adamw.js";
 import {
+  adamWSteps,
   decoderLossAndGradients,
   softmaxWithKernelGradient,
   spreadValues,
@@ -127,36 +127,15 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
     }
   });
 
-  it("AdamW in one SIMD kernel gives the composed update's bits, with and without weight decay", () => {
-    const run = () => {
-      const parameters = new Map<string, tf.Variable>([
-        ["w", tf.variable(tf.tensor2d(values(37 * 11, 3), [37, 11]))], // 407 values: SIMD lanes and a tail
-        ["w.bias", tf.variable(tf.tensor1d(values(11, 4)))],
-      ]);
-      const optimizer = new AdamW({ weightDecay: 0.01 });
-      for (let step = 0; step < 4; step++) {
-        const gradients = new Map<string, tf.Tensor>([
-          ["w", tf.tensor2d(values(37 * 11, 10 + step), [37, 11])],
-          ["w.bias", tf.tensor1d(values(11, 20 + step))],
-        ]);
-        // Steps 2 and 3 scale the gradients as clipping would.
-        optimizer.applyGradients(parameters, gradients, 1e-3 * (step + 1), {
-          gradientScale: step < 2 ? 1 : 0.37,
-        });
-        tf.dispose([...gradients.values()]);
-      }
-      const out = [...parameters.values()].map((variable) => Array.from(variable.dataSync()));
-      tf.dispose([...parameters.values()]);
-      optimizer.dispose();
-      return out;
-    };
+  it("AdamW in one SIMD kernel gives the composed update's bits, with and without weight decay", async () => {
+    const run = adamWSteps;
     uninstallWasmHostKernels();
     expect(hasHostKernel(HostKernel.adamW)).toBe(false);
-    const expected = run();
+    const expected = await run();
     installWasmHostKernels();
     expect(hasHostKernel(HostKernel.adamW)).toBe(true);
     const before = tf.memory().numTensors;
-    const actual = run();
+    const actual = await run();
     expect(tf.memory().numTensors).toBe(before + 2); // the two variables' source tensors, as in the first run
     expect(actual).toEqual(expected);
   });
