@@ -6,6 +6,7 @@
 import { getLoss, mulberry32 } from "@pqm/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderBackbone } from "../src/backbone/decoder-backbone.js";
+import type { OnnxDecoderTrainer } from "../src/onnx/onnx-training-step.js";
 import { stableName } from "../src/prm/process-reward-model.js";
 import { ValueHead } from "../src/prm/value-head.js";
 import { AdamW } from "../src/training/adamw.js";
@@ -29,6 +30,8 @@ export interface StepHarness {
   backbone: DecoderBackbone;
   head: ValueHead;
   parameters: number;
+  /** Train the decoder through this ONNX Runtime pass (undefined: TF.js's own gradients). */
+  useTrainer(trainer: OnnxDecoderTrainer | undefined): void;
   /**
    * One training step on batch `index % batches`; resolves to the loss once the step is finished (one
    * asynchronous read per step, the losses and the gradient norm together, as trainPrm reads them).
@@ -88,11 +91,15 @@ export function createStepHarness(
   if (shape.batch % microBatches !== 0)
     throw new Error(`${microBatches} micro-batches do not divide a batch of ${shape.batch}`);
   const rowsPerMicroBatch = shape.batch / microBatches;
+  let trainer: OnnxDecoderTrainer | undefined;
   return {
     shape,
     backbone,
     head,
     parameters: backbone.parameterCount() + head.hiddenSize + 1,
+    useTrainer(onnx) {
+      trainer = onnx;
+    },
     async train(index) {
       const batch = batches[index % batches.length]!;
       // The loss is a mean over rows, so the mean of micro-batch gradients is the batch gradient.
@@ -103,6 +110,44 @@ export function createStepHarness(
           microBatches === 1
             ? tensor
             : tf.slice(tensor, [part * rowsPerMicroBatch, 0], [rowsPerMicroBatch, tensor.shape[1]]);
+        if (trainer !== undefined) {
+          // The decoder on ONNX Runtime: forward, the head and loss in TF.js (their gradients and the
+          // hidden state's), then the decoder's backward.
+          const pass = trainer.forward({ inputIds: rows(batch.inputIds) });
+          const headWeights = [head.weight, head.bias];
+          const { value, grads } = tf
+            .engine()
+            .gradients(
+              () =>
+                loss(
+                  head.apply(pass.hidden, rows(batch.tagPositions)),
+                  rows(batch.labels),
+                  microBatches === 1
+                    ? batch.labelValues
+                    : batch.labelValues.subarray(
+                        part * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+                        (part + 1) * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+                      ),
+                ),
+              [pass.hidden, ...headWeights],
+            );
+          const [hiddenGradient, weightGradient, biasGradient] = grads as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const decoderGradients = trainer.backward(pass, hiddenGradient);
+          tf.dispose([pass.hidden, hiddenGradient]);
+          decoderGradients.set("v_head.summary.weight", weightGradient);
+          decoderGradients.set("v_head.summary.bias", biasGradient);
+          losses.push(tf.reshape(value, [1]));
+          value.dispose();
+          for (const [key, gradient] of decoderGradients) {
+            const previous = summed.get(key);
+            if (previous === undefined) summed.set(key, gradient);
+            else {
+              summed.set(key, tf.add(previous, gradient));
+              tf.dispose([previous, gradient]);
+            }
+          }
+          continue;
+        }
         const { value, grads } = tf.variableGrads(() => {
           const hidden = backbone.forwardHidden({ inputIds: rows(batch.inputIds) });
           // No dropout: the value head's dropout would draw differently on each backend.

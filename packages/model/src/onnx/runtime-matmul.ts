@@ -1,45 +1,21 @@
-import { createRequire } from "node:module";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { MissingPeerDependencyError } from "../optional-peers.js";
 import { overrideWasmKernel, restoreWasmKernel } from "../tfjs-backends/wasm-kernel-override.js";
 import { OnnxGraphBuilder } from "./onnx-graph-builder.js";
 import { OnnxDataType } from "./onnx-schema.js";
+import type { BindingSession, OrtSyncBinding } from "./ort-sync-binding.js";
+import { loadOrtSyncBinding } from "./ort-sync-binding.js";
 
 // Matrix products of the wasm backend computed by ONNX Runtime (`selectBackend`'s default where
 // onnxruntime-node is installed).
 //
 // The wasm backend's XNNPACK matmul reaches about 29 GFLOP/s on one core here; ONNX Runtime's MLAS
 // about 90-100 on one core and 150-170 on two (measured here too). TF.js kernels are synchronous while
-// onnxruntime-node's public `InferenceSession.run` is asynchronous, but the package's native binding
-// (`onnxruntime-node/dist/binding.js`, typed in its `binding.d.ts` as "a simple synchronized inference
-// session") runs synchronously: this kernel uses it. Inputs are passed as views into the wasm heap and
+// onnxruntime-node's public `InferenceSession.run` is asynchronous; this kernel uses the package's
+// synchronous native binding (see ort-sync-binding.ts). Inputs are passed as views into the wasm heap and
 // the output is a pre-allocated view there, so nothing is copied. One small session per (ranks,
 // transposes) holds a graph `[Transpose] -> MatMul` with symbolic dimensions.
-//
-// Depends on a file inside onnxruntime-node that is not its public entry: checked against 1.30.0 and
-// refused (falls back to the wasm kernel) when the binding is missing or behaves differently.
-
-interface OrtTensor {
-  readonly data: Float32Array;
-  readonly dims: readonly number[];
-}
-type OrtTensorConstructor = new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
-
-interface BindingSession {
-  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(
-    feeds: Record<string, OrtTensor>,
-    fetches: Record<string, OrtTensor | null>,
-    options: object,
-  ): Record<string, OrtTensor>;
-  dispose(): void;
-}
-
-interface BindingModule {
-  binding: { InferenceSession: new () => BindingSession };
-  initOrt(): void;
-}
+// A binding that is missing or behaves differently is refused (the wasm kernel stays).
 
 interface KernelArguments {
   inputs: tf.NamedTensorInfoMap;
@@ -77,8 +53,7 @@ export interface OnnxMatMulStatistics {
 }
 
 interface State {
-  Tensor: OrtTensorConstructor;
-  binding: BindingModule["binding"];
+  ort: OrtSyncBinding;
   sessions: Map<string, BindingSession>;
   previous: tf.KernelConfig;
   options: Required<Omit<OnnxMatMulOptions, "onWarning">>;
@@ -117,15 +92,9 @@ function sessionFor(current: State, rankA: number, rankB: number, transposeA: bo
   const key = `${rankA}:${rankB}:${transposeA}:${transposeB}`;
   let session = current.sessions.get(key);
   if (session === undefined) {
-    const bytes = matMulModel(rankA, rankB, transposeA, transposeB);
-    session = new current.binding.InferenceSession();
-    session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-      executionProviders: [{ name: "cpu" }],
-      graphOptimizationLevel: "all",
-      executionMode: "sequential",
-      intraOpNumThreads: current.options.threads,
-      interOpNumThreads: 1,
-      extra: { session: { intra_op: { allow_spinning: current.options.spinning ? "1" : "0" } } },
+    session = current.ort.createSession(matMulModel(rankA, rankB, transposeA, transposeB), {
+      threads: current.options.threads,
+      spinning: current.options.spinning,
     });
     current.sessions.set(key, session);
   }
@@ -167,7 +136,7 @@ function onnxBatchMatMul(args: KernelArguments): tf.TensorInfo {
   const view = (info: tf.TensorInfo, shape: readonly number[]) => {
     const offset = backend.dataIdMap.get(info.dataId).memoryOffset as number;
     const data = new Float32Array(buffer, offset, size(shape));
-    return new current.Tensor("float32", shared ? data.slice() : data, shape);
+    return new current.ort.Tensor("float32", shared ? data.slice() : data, shape);
   };
   const session = sessionFor(current, rankA, rankB, transposeA, transposeB);
   const output = shared ? null : view(out, outShape);
@@ -177,7 +146,7 @@ function onnxBatchMatMul(args: KernelArguments): tf.TensorInfo {
   if (output === null || written.data !== output.data) {
     // The binding returned its own buffer: copy it into the output.
     const offset = backend.dataIdMap.get(out.dataId).memoryOffset as number;
-    new Float32Array(buffer, offset, size(outShape)).set(written.data);
+    new Float32Array(buffer, offset, size(outShape)).set(written.data as Float32Array);
   }
   current.statistics.onnxCalls++;
   current.statistics.onnxMs += performance.now() - started;
@@ -210,25 +179,17 @@ export async function tryInstallOnnxMatMul(
   if (tf.getBackend() !== "wasm" || tf.getKernel(tf.BatchMatMul, "wasm") === undefined) {
     return `ONNX Runtime matrix products need the wasm backend (active: ${tf.getBackend()})`;
   }
-  const require = createRequire(import.meta.url);
-  let bindingModule: BindingModule;
-  let Tensor: OrtTensorConstructor;
+  let ort: OrtSyncBinding;
   try {
-    const runtime = (await importModule("onnxruntime-node")) as { Tensor: OrtTensorConstructor };
-    Tensor = runtime.Tensor;
-    bindingModule = require("onnxruntime-node/dist/binding.js") as BindingModule;
-    bindingModule.initOrt();
-  } catch (cause) {
-    return new MissingPeerDependencyError("onnxruntime-node", "computing matrix products on ONNX Runtime", {
-      cause,
-    }).message;
+    ort = await loadOrtSyncBinding("computing matrix products on ONNX Runtime", importModule);
+  } catch (error) {
+    return (error as Error).message;
   }
   const expected = selfCheckProduct(); // through the kernel registered now
   // The wasm kernel's setup binds the C++ function the fallback calls: the override keeps it.
   const previous = overrideWasmKernel(tf.BatchMatMul, onnxBatchMatMul) as tf.KernelConfig;
   state = {
-    Tensor,
-    binding: bindingModule.binding,
+    ort,
     sessions: new Map(),
     previous,
     options: {

@@ -12,8 +12,10 @@ import type { BatchStep, LengthBucket } from "../batching/length-batcher.js";
 import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../batching/length-batcher.js";
 import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
 import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
+import { OnnxDecoderTrainer } from "../onnx/onnx-training-step.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { stableName } from "../prm/process-reward-model.js";
+import { currentBackendSelection } from "../tfjs-backends/select-backend.js";
 import type { EncodedRow } from "../tokenizer/trajectory-encoder.js";
 import { AdamW } from "./adamw.js";
 import { clipFactor, globalNormTensor } from "./clip-gradients.js";
@@ -143,16 +145,39 @@ export interface TrainRunOptions {
   /** Called after every optimizer step. */
   onStep?: (record: StepRecord) => void;
   /**
+   * How the decoder's forward and backward pass run (the value head and the loss always run in TF.js):
+   * - `auto` (default): on ONNX Runtime where it can (the wasm backend, onnxruntime-node installed, a
+   *   fully trained llama/mistral/qwen2 decoder without LoRA), else TF.js;
+   * - `tfjs`: TF.js's own gradients;
+   * - `onnxruntime`: on ONNX Runtime, failing with the reason where it cannot.
+   * The two give the same gradients to float32 rounding; the result says which ran.
+   */
+  decoderPass?: DecoderPass;
+  /** ONNX Runtime threads of the `onnxruntime` decoder pass (default: `PQM_ORT_THREADS`, else 1). */
+  decoderPassThreads?: number;
+  /**
    * Told how the run goes (start, each step, validations, checkpoints, end), e.g. to draw a progress
    * bar; trainPrm itself prints nothing.
    */
   onProgress?: (event: TrainProgressEvent) => void;
 }
 
+/** How the decoder's training pass runs (see {@link TrainRunOptions.decoderPass}). */
+export type DecoderPass = "auto" | "tfjs" | "onnxruntime";
+
 /** What {@link trainPrm} reports through `run.onProgress`, in this order: start, then steps (with validations and checkpoints between them), then end. */
 export type TrainProgressEvent =
-  /** Before the first step; `step` is where the run starts (above 0 when resumed). */
-  | { type: "start"; step: number; totalSteps: number }
+  /**
+   * Before the first step; `step` is where the run starts (above 0 when resumed). `decoderPass` is the
+   * pass that runs, and `decoderPassNote` why `auto` chose TF.js (absent otherwise).
+   */
+  | {
+      type: "start";
+      step: number;
+      totalSteps: number;
+      decoderPass: "tfjs" | "onnxruntime";
+      decoderPassNote?: string;
+    }
   /** After each optimizer step, with its metrics-log record. */
   | { type: "step"; step: number; totalSteps: number; record: StepRecord }
   /** After a validation pass; `final` for the one at the end. */
@@ -180,6 +205,8 @@ export interface TrainResult {
   tokensPerSecond: number;
   /** Trajectories the encoder rejected, by set and reason. */
   rejected: { train: number; validation: number };
+  /** Where the decoder's forward and backward pass ran. */
+  decoderPass: "tfjs" | "onnxruntime";
 }
 
 /** Input of {@link trainPrm}. */
@@ -397,7 +424,15 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
   const startStep = step;
   const aborted = (): boolean => run.signal?.aborted === true;
   const progress = run.onProgress;
-  progress?.({ type: "start", step, totalSteps });
+  const { trainer, note: decoderPassNote } = await openDecoderPass(model, run);
+  const decoderPass = trainer === null ? "tfjs" : "onnxruntime";
+  progress?.({
+    type: "start",
+    step,
+    totalSteps,
+    decoderPass,
+    ...(decoderPassNote === undefined ? {} : { decoderPassNote }),
+  });
 
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
@@ -473,10 +508,20 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
         microRows.push(batch.sourceIndices);
         const { tensors, labels, labelValues } = withLabels(batch, config.labels);
         const dropoutSeed = deriveSeed(config.seed, step, micro);
-        const { value, grads } = tf.variableGrads(
-          () => loss(model.forwardScores(tensors, { training: true, dropoutSeed }), labels, labelValues),
-          parameterList,
-        );
+        const { value, grads } =
+          trainer === null
+            ? tf.variableGrads(
+                () =>
+                  loss(model.forwardScores(tensors, { training: true, dropoutSeed }), labels, labelValues),
+                parameterList,
+              )
+            : onnxPassGradients(
+                trainer,
+                model,
+                tensors,
+                (scores) => loss(scores, labels, labelValues),
+                dropoutSeed,
+              );
         losses.push(value);
         disposeBatch(tensors);
         stepTokens += realTokens(batch);
@@ -583,6 +628,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
     if (stoppedBy !== "interrupted" || step > startStep) await checkpoint();
   } finally {
     optimizer.dispose();
+    trainer?.dispose();
   }
   progress?.({ type: "end", step, totalSteps, stoppedBy });
   const elapsedSeconds = seconds();
@@ -595,7 +641,80 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
     elapsedSeconds,
     tokensPerSecond: tokensThisCall / elapsedSeconds,
     rejected: { train: trainEncoded.rejected.length, validation: validationEncoded.rejected.length },
+    decoderPass,
   };
+}
+
+/**
+ * The ONNX Runtime decoder pass `run.decoderPass` asks for, or null with why TF.js runs instead.
+ * @throws Error with the reason when `onnxruntime` was asked for and cannot run.
+ */
+async function openDecoderPass(
+  model: ProcessRewardModel,
+  run: TrainRunOptions,
+): Promise<{ trainer: OnnxDecoderTrainer | null; note?: string }> {
+  const choice = run.decoderPass ?? "auto";
+  if (choice !== "auto" && choice !== "tfjs" && choice !== "onnxruntime") {
+    throw new RangeError(`run.decoderPass = '${String(choice)}' must be auto, tfjs or onnxruntime`);
+  }
+  if (choice === "tfjs") return { trainer: null };
+  let reason = OnnxDecoderTrainer.unsupportedReason(model.backbone);
+  if (reason === null) {
+    const selection = currentBackendSelection();
+    const threads = run.decoderPassThreads ?? (selection?.matmul === "onnxruntime" ? selection.threads : 1);
+    if (!(Number.isInteger(threads) && threads >= 1))
+      throw new RangeError(`run.decoderPassThreads = ${threads} must be a positive integer`);
+    try {
+      return {
+        trainer: await OnnxDecoderTrainer.create(model.backbone, { threads, spinning: threads === 1 }),
+      };
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+  }
+  if (choice === "onnxruntime") throw new Error(`run.decoderPass = 'onnxruntime': ${reason}`);
+  return { trainer: null, note: reason };
+}
+
+/**
+ * A micro-batch's loss and gradients with the decoder on ONNX Runtime: its forward pass, then the value
+ * head and the loss under TF.js's tape (their weights' gradients and the hidden state's), then the
+ * decoder's backward from the hidden state's gradient. Keyed like `tf.variableGrads`'s result.
+ */
+function onnxPassGradients(
+  trainer: OnnxDecoderTrainer,
+  model: ProcessRewardModel,
+  tensors: PrmBatchTensors,
+  lossOf: (scores: tf.Tensor2D) => tf.Scalar,
+  dropoutSeed: number,
+): { value: tf.Scalar; grads: Record<string, tf.Tensor | null> } {
+  const pass = trainer.forward(tensors);
+  const head = [model.valueHead.weight, model.valueHead.bias].filter((variable) => variable.trainable);
+  let result: { value: tf.Scalar; grads: tf.Tensor[] };
+  try {
+    result = tf
+      .engine()
+      .gradients(
+        () =>
+          lossOf(model.valueHead.apply(pass.hidden, tensors.tagPositions, { training: true, dropoutSeed })),
+        [pass.hidden, ...head],
+      );
+  } finally {
+    pass.hidden.dispose();
+  }
+  const [hiddenGradient, ...headGradients] = result.grads as [tf.Tensor, ...tf.Tensor[]];
+  let decoderGradients: Map<string, tf.Tensor>;
+  try {
+    decoderGradients = trainer.backward(pass, hiddenGradient);
+  } finally {
+    hiddenGradient.dispose();
+  }
+  const grads: Record<string, tf.Tensor | null> = {};
+  for (const [name, gradient] of decoderGradients) grads[name] = gradient;
+  head.forEach((variable, index) => {
+    grads[variable.name] = headGradients[index] as tf.Tensor;
+  });
+  return { value: result.value, grads };
 }
 
 /**

@@ -1,0 +1,500 @@
+import type { DecoderConfig } from "../backbone/decoder-config.js";
+import { FLOAT32_MOST_NEGATIVE } from "../backbone/layers/attention-mask.js";
+import { ropeInverseFrequencies } from "../backbone/layers/rotary-embedding.js";
+import { OnnxGraphBuilder } from "./onnx-graph-builder.js";
+import { OnnxDataType } from "./onnx-schema.js";
+
+// A decoder's training pass as two ONNX graphs, forward and backward, written out by hand: ONNX Runtime
+// has no automatic differentiation in its Node package, so each operation's gradient is spelled here.
+//
+// The forward graph takes the token ids, positions, padding mask and every weight as inputs (weights
+// change every step, so none is an initializer) and returns the last hidden state plus the activations
+// the backward needs. The backward graph takes those, the weights and the gradient of the loss with
+// respect to the last hidden state, and returns the gradient of every weight. Whatever comes after the
+// hidden state (value head, dropout, loss) stays with TF.js, so any loss of @pqm/core trains this way.
+//
+// The computation follows the TF.js decoder (DecoderBackbone) operation by operation: RMSNorm with eps
+// inside the square root, rotate-half RoPE from float32 angles `position · inv_freq`, the 1/sqrt(head_dim)
+// scale applied to the rotated queries, grouped-query attention with each kv head's query heads stacked
+// into one product, an additive mask of the most negative finite float32 (causal, padding, and a sliding
+// window per layer), SwiGLU. Weights are in the TF.js layout (`[in, out]`).
+
+/** A weight input of the training graphs: the decoder variable's name without its scope, and its shape. */
+export interface TrainingWeightSpec {
+  name: string;
+  shape: number[];
+}
+
+/** Graph input and output names shared by both graphs. */
+export const TRAINING_IO_NAMES = {
+  inputIds: "input_ids",
+  positionIds: "position_ids",
+  attentionMask: "attention_mask",
+  hidden: "hidden",
+  hiddenGradient: "hidden_grad",
+} as const;
+
+/** The two graphs and what flows between them. */
+export interface DecoderTrainingGraphs {
+  forward: OnnxGraphBuilder;
+  backward: OnnxGraphBuilder;
+  /** Every weight, in the order of DecoderBackbone.allVariables() (the LM head excluded). */
+  weights: TrainingWeightSpec[];
+  /** Weights each graph reads (the forward reads all of them; the backward not the embedding or biases). */
+  forwardWeights: string[];
+  backwardWeights: string[];
+  /** Forward outputs the backward takes as inputs under the same names. */
+  saved: string[];
+  /** Backward outputs: `gradientName(weight)` for every weight. */
+}
+
+/** The backward output holding the gradient of `weight`. */
+export function gradientName(weight: string): string {
+  return `grad:${weight}`;
+}
+
+const FLOAT = OnnxDataType.FLOAT;
+
+/** The weights of the decoder's base model under their variable names, in allVariables() order. */
+export function trainingWeightSpecs(config: DecoderConfig): TrainingWeightSpec[] {
+  const { hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, headDim } = config;
+  const specs: TrainingWeightSpec[] = [
+    { name: "model.embed_tokens.weight", shape: [config.vocabSize, hiddenSize] },
+  ];
+  const linear = (module: string, inFeatures: number, outFeatures: number, bias: boolean) => {
+    specs.push({ name: `${module}.weight`, shape: [inFeatures, outFeatures] });
+    if (bias) specs.push({ name: `${module}.bias`, shape: [outFeatures] });
+  };
+  for (let index = 0; index < config.numHiddenLayers; index++) {
+    const prefix = `model.layers.${index}`;
+    specs.push({ name: `${prefix}.input_layernorm.weight`, shape: [hiddenSize] });
+    specs.push({ name: `${prefix}.post_attention_layernorm.weight`, shape: [hiddenSize] });
+    linear(`${prefix}.self_attn.q_proj`, hiddenSize, numAttentionHeads * headDim, config.qkvBias);
+    linear(`${prefix}.self_attn.k_proj`, hiddenSize, numKeyValueHeads * headDim, config.qkvBias);
+    linear(`${prefix}.self_attn.v_proj`, hiddenSize, numKeyValueHeads * headDim, config.qkvBias);
+    linear(`${prefix}.self_attn.o_proj`, numAttentionHeads * headDim, hiddenSize, config.outputBias);
+    linear(`${prefix}.mlp.gate_proj`, hiddenSize, intermediateSize, config.mlpBias);
+    linear(`${prefix}.mlp.up_proj`, hiddenSize, intermediateSize, config.mlpBias);
+    linear(`${prefix}.mlp.down_proj`, intermediateSize, hiddenSize, config.mlpBias);
+  }
+  specs.push({ name: "model.norm.weight", shape: [hiddenSize] });
+  return specs;
+}
+
+/** Dynamic names of the saved activations' axes are not needed by ONNX Runtime: each is declared by rank. */
+function savedShape(rank: number, name: string): string[] {
+  return Array.from({ length: rank }, (_, axis) => `${name}_${axis}`);
+}
+
+/**
+ * Builds the forward and backward graphs of `config`'s decoder (see the file comment).
+ * Forward inputs: int64 `input_ids`, `position_ids`, `attention_mask` `[batch, seq]`, then the weights;
+ * outputs `hidden` `[batch, seq, hidden]` and the saved activations. Backward inputs: `input_ids`, the
+ * weights it reads, the saved activations and `hidden_grad` `[batch, seq, hidden]`; outputs one gradient
+ * per weight.
+ */
+export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTrainingGraphs {
+  const { hiddenSize, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps } = config;
+  const groupSize = numAttentionHeads / numKeyValueHeads;
+  const queryWidth = numAttentionHeads * headDim;
+  const scale = 1 / Math.sqrt(headDim);
+  const weights = trainingWeightSpecs(config);
+  const shapes = new Map(weights.map((spec) => [spec.name, spec.shape]));
+
+  const forward = new OnnxGraphBuilder(`pqm_${config.modelType}_train_forward`);
+  const backward = new OnnxGraphBuilder(`pqm_${config.modelType}_train_backward`);
+  const tokenInput = (graph: OnnxGraphBuilder, name: string) =>
+    graph.input({ name, dataType: OnnxDataType.INT64, shape: ["batch", "sequence"] });
+  const inputIds = tokenInput(forward, TRAINING_IO_NAMES.inputIds);
+  const positionIds = tokenInput(forward, TRAINING_IO_NAMES.positionIds);
+  const attentionMask = tokenInput(forward, TRAINING_IO_NAMES.attentionMask);
+  const backwardIds = tokenInput(backward, TRAINING_IO_NAMES.inputIds);
+  const backwardPositions = tokenInput(backward, TRAINING_IO_NAMES.positionIds);
+
+  const forwardWeights: string[] = [];
+  const backwardWeights: string[] = [];
+  const weightIn = (graph: OnnxGraphBuilder, list: string[], name: string): string => {
+    if (!list.includes(name)) {
+      graph.input({ name, dataType: FLOAT, shape: shapes.get(name) as number[] });
+      list.push(name);
+    }
+    return name;
+  };
+  const fw = (name: string) => weightIn(forward, forwardWeights, name);
+  const bw = (name: string) => weightIn(backward, backwardWeights, name);
+
+  const saved: string[] = [];
+  const savedByLabel = new Map<string, string>();
+  /**
+   * Makes forward value `value` a forward output and a backward input under its own name (an output
+   * under another name would cost an Identity copy), found again by `label` through `savedValue`.
+   */
+  const save = (value: string, label: string, rank: number): string => {
+    forward.output(value, { name: value, dataType: FLOAT, shape: savedShape(rank, value) });
+    backward.input({ name: value, dataType: FLOAT, shape: savedShape(rank, value) });
+    saved.push(value);
+    savedByLabel.set(label, value);
+    return value;
+  };
+  const savedValue = (label: string): string => {
+    const name = savedByLabel.get(label);
+    if (name === undefined) throw new Error(`training graph: nothing saved as ${label}`);
+    return name;
+  };
+
+  // Rotary tables [batch, seq, 1, headDim] from the positions, in each graph (cheaper than saving them).
+  const inverse = ropeInverseFrequencies(headDim, config.ropeTheta, config.ropeScaling);
+  const half = headDim / 2;
+  const doubled = new Float32Array(headDim);
+  const signs = new Float32Array(headDim);
+  for (let j = 0; j < half; j++) {
+    doubled[j] = inverse[j] as number;
+    doubled[j + half] = inverse[j] as number;
+    signs[j] = -1;
+    signs[j + half] = 1;
+  }
+  const rotaryTables = (graph: OnnxGraphBuilder, positions: string) => {
+    const angles = graph.node("Mul", [
+      graph.node("Unsqueeze", [
+        graph.node("Cast", [positions], { to: OnnxDataType.FLOAT }),
+        graph.int64Vector([2]),
+      ]),
+      graph.float32("rope.inv_freq_doubled", doubled, [headDim]),
+    ]); // [batch, seq, headDim]
+    const cos = graph.node("Unsqueeze", [graph.node("Cos", [angles]), graph.int64Vector([2])]);
+    // rotate_half(x)·sin = swap_halves(x)·(sign·sin): the sign goes into the table.
+    const signedSin = graph.node("Unsqueeze", [
+      graph.node("Mul", [graph.node("Sin", [angles]), graph.float32("rope.signs", signs, [headDim])]),
+      graph.int64Vector([2]),
+    ]);
+    return { cos, signedSin };
+  };
+  const swapHalves = (graph: OnnxGraphBuilder, x: string) => {
+    const [first, second] = graph.nodeWithOutputs("Split", [x], 2, { axis: -1 });
+    return graph.node("Concat", [second as string, first as string], { axis: -1 });
+  };
+  const forwardRope = rotaryTables(forward, positionIds);
+  const backwardRope = rotaryTables(backward, backwardPositions);
+  const rotate = (x: string) =>
+    forward.node("Add", [
+      forward.node("Mul", [x, forwardRope.cos]),
+      forward.node("Mul", [swapHalves(forward, x), forwardRope.signedSin]),
+    ]);
+  // y = x·cos + swap(x)·s: dx = dy·cos + swap(dy·s), swapping halves being its own transpose.
+  const rotateBack = (dy: string) =>
+    backward.node("Add", [
+      backward.node("Mul", [dy, backwardRope.cos]),
+      swapHalves(backward, backward.node("Mul", [dy, backwardRope.signedSin])),
+    ]);
+
+  // Additive masks [batch, 1, group*seq, seq], one per distinct window (as the export builds them).
+  const sequenceLength = forward.node("Gather", [forward.node("Shape", [inputIds]), forward.int64Scalar(1)], {
+    axis: 0,
+  });
+  const range = forward.node("Range", [forward.int64Scalar(0), sequenceLength, forward.int64Scalar(1)]);
+  const queryIndex = forward.node("Unsqueeze", [range, forward.int64Vector([1])]); // [seq, 1]
+  const keyIndex = forward.node("Unsqueeze", [range, forward.int64Vector([0])]); // [1, seq]
+  const causal = forward.node("LessOrEqual", [keyIndex, queryIndex]);
+  const realKeys = forward.node(
+    "Cast",
+    [forward.node("Unsqueeze", [attentionMask, forward.int64Vector([1, 2])])],
+    { to: OnnxDataType.BOOL },
+  ); // [batch, 1, 1, seq]
+  const masks = new Map<number | null, string>();
+  const maskFor = (window: number | null): string => {
+    let mask = masks.get(window);
+    if (mask !== undefined) return mask;
+    let visible = causal;
+    if (window !== null) {
+      const earliest = forward.node("Sub", [queryIndex, forward.int64Scalar(window)]);
+      visible = forward.node("And", [visible, forward.node("Greater", [keyIndex, earliest])]);
+    }
+    mask = forward.node("Where", [
+      forward.node("And", [visible, realKeys]),
+      forward.float32Scalar(0),
+      forward.float32Scalar(FLOAT32_MOST_NEGATIVE),
+    ]);
+    if (groupSize > 1) mask = forward.node("Tile", [mask, forward.int64Vector([1, 1, groupSize, 1])]);
+    masks.set(window, mask);
+    return mask;
+  };
+
+  const headsShape = (graph: OnnxGraphBuilder, ids: string, heads: number) =>
+    graph.node("Concat", [graph.node("Shape", [ids]), graph.int64Vector([heads, headDim])], { axis: 0 });
+  const forwardQueryShape = headsShape(forward, inputIds, numAttentionHeads);
+  const forwardKvShape = headsShape(forward, inputIds, numKeyValueHeads);
+  const backwardQueryShape = headsShape(backward, backwardIds, numAttentionHeads);
+
+  /** RMSNorm forward: saves x's inverse root; returns the normed value. */
+  const rmsNorm = (x: string, weightName: string, savedName: string) => {
+    const meanSquare = forward.node("ReduceMean", [forward.node("Mul", [x, x])], { axes: [-1], keepdims: 1 });
+    const inverseRoot = forward.node("Reciprocal", [
+      forward.node("Sqrt", [forward.node("Add", [meanSquare, forward.float32Scalar(rmsNormEps)])]),
+    ]); // [rows, 1]
+    save(inverseRoot, savedName, 2);
+    return forward.node("Mul", [forward.node("Mul", [x, inverseRoot]), fw(weightName)]);
+  };
+  /** RMSNorm backward: y = x·r·w with r = (mean(x²)+eps)^-1/2; returns dx and names dw's output. */
+  const rmsNormBack = (x: string, inverseRoot: string, weightName: string, dy: string): string => {
+    const normalized = backward.node("Mul", [x, inverseRoot]);
+    gradient(
+      backward.node("ReduceSum", [backward.node("Mul", [dy, normalized]), backward.int64Vector([0])], {
+        keepdims: 0,
+      }),
+      weightName,
+    );
+    const scaled = backward.node("Mul", [dy, bw(weightName)]); // dL/d(x·r)
+    const dot = backward.node("ReduceMean", [backward.node("Mul", [scaled, normalized])], {
+      axes: [-1],
+      keepdims: 1,
+    }); // mean over features of (dy·w)·x·r
+    // dx = r·(dy·w) − x·r³·mean((dy·w)·x) = r·((dy·w) − (x·r)·mean((dy·w)·(x·r)))
+    return backward.node("Mul", [
+      inverseRoot,
+      backward.node("Sub", [scaled, backward.node("Mul", [normalized, dot])]),
+    ]);
+  };
+  const gradientNames = new Set<string>();
+  const gradient = (value: string, weightName: string): void => {
+    backward.output(value, {
+      name: gradientName(weightName),
+      dataType: FLOAT,
+      shape: shapes.get(weightName) as number[],
+    });
+    gradientNames.add(weightName);
+  };
+  const hasBias = (module: string) => shapes.has(`${module}.bias`);
+  const linear = (x: string, module: string) => {
+    const product = forward.node("MatMul", [x, fw(`${module}.weight`)]);
+    return hasBias(module) ? forward.node("Add", [product, fw(`${module}.bias`)]) : product;
+  };
+  /** Gradients of `y = x·W + b` given dy; returns dx (null when `needInput` is false). */
+  const linearBack = (x: string, module: string, dy: string, needInput = true): string | null => {
+    gradient(
+      backward.node("MatMul", [backward.node("Transpose", [x], { perm: [1, 0] }), dy]),
+      `${module}.weight`,
+    );
+    if (hasBias(module))
+      gradient(
+        backward.node("ReduceSum", [dy, backward.int64Vector([0])], { keepdims: 0 }),
+        `${module}.bias`,
+      );
+    if (!needInput) return null;
+    return backward.node("MatMul", [
+      dy,
+      backward.node("Transpose", [bw(`${module}.weight`)], { perm: [1, 0] }),
+    ]);
+  };
+
+  // ---- forward ----
+  let x = forward.node("Reshape", [
+    forward.node("Gather", [fw("model.embed_tokens.weight"), inputIds], { axis: 0 }),
+    forward.int64Vector([-1, hiddenSize]),
+  ]); // [batch*seq, hidden]
+  for (let index = 0; index < config.numHiddenLayers; index++) {
+    const p = `model.layers.${index}`;
+    const s = `saved:${index}`;
+    save(x, `${s}.x`, 2);
+    const normed = save(rmsNorm(x, `${p}.input_layernorm.weight`, `${s}.r1`), `${s}.n1`, 2);
+    const query = rotate(
+      forward.node("Reshape", [linear(normed, `${p}.self_attn.q_proj`), forwardQueryShape]),
+    );
+    const key = rotate(forward.node("Reshape", [linear(normed, `${p}.self_attn.k_proj`), forwardKvShape]));
+    const value = forward.node("Reshape", [linear(normed, `${p}.self_attn.v_proj`), forwardKvShape]);
+    const groupedQuery = save(
+      forward.node("Reshape", [
+        forward.node("Transpose", [forward.node("Mul", [query, forward.float32Scalar(scale)])], {
+          perm: [0, 2, 1, 3],
+        }),
+        forward.int64Vector([0, numKeyValueHeads, -1, headDim]),
+      ]),
+      `${s}.q`,
+      4,
+    ); // [batch, kvHeads, group*seq, headDim]
+    const keyHeads = save(forward.node("Transpose", [key], { perm: [0, 2, 1, 3] }), `${s}.k`, 4); // [batch, kvHeads, seq, headDim]
+    const valueHeads = save(forward.node("Transpose", [value], { perm: [0, 2, 1, 3] }), `${s}.v`, 4);
+    const scores = forward.node("Add", [
+      forward.node("MatMul", [groupedQuery, forward.node("Transpose", [keyHeads], { perm: [0, 1, 3, 2] })]),
+      maskFor(config.layerSlidingWindows[index] ?? null),
+    ]); // [batch, kvHeads, group*seq, seq]
+    const probabilities = save(forward.node("Softmax", [scores], { axis: -1 }), `${s}.p`, 4);
+    const merged = save(
+      forward.node("Reshape", [
+        forward.node(
+          "Transpose",
+          [
+            forward.node("Reshape", [
+              forward.node("MatMul", [probabilities, valueHeads]),
+              forward.int64Vector([0, numAttentionHeads, -1, headDim]),
+            ]),
+          ],
+          { perm: [0, 2, 1, 3] },
+        ),
+        forward.int64Vector([-1, queryWidth]),
+      ]),
+      `${s}.merged`,
+      2,
+    ); // [batch*seq, heads*headDim]
+    x = save(forward.node("Add", [x, linear(merged, `${p}.self_attn.o_proj`)]), `${s}.x2`, 2);
+    const mlpInput = save(rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${s}.r2`), `${s}.n2`, 2);
+    const gate = save(linear(mlpInput, `${p}.mlp.gate_proj`), `${s}.gate`, 2);
+    const sigmoid = save(forward.node("Sigmoid", [gate]), `${s}.sigmoid`, 2);
+    const up = save(linear(mlpInput, `${p}.mlp.up_proj`), `${s}.up`, 2);
+    const activated = save(forward.node("Mul", [forward.node("Mul", [gate, sigmoid]), up]), `${s}.act`, 2);
+    x = forward.node("Add", [x, linear(activated, `${p}.mlp.down_proj`)]);
+  }
+  save(x, "saved:final.x", 2);
+  const hidden = rmsNorm(x, "model.norm.weight", "saved:final.r");
+  const tokenShape = forward.node(
+    "Concat",
+    [forward.node("Shape", [inputIds]), forward.int64Vector([hiddenSize])],
+    {
+      axis: 0,
+    },
+  );
+  forward.output(forward.node("Reshape", [hidden, tokenShape]), {
+    name: TRAINING_IO_NAMES.hidden,
+    dataType: FLOAT,
+    shape: ["batch", "sequence", hiddenSize],
+  });
+
+  // ---- backward ----
+  const hiddenGradient = backward.input({
+    name: TRAINING_IO_NAMES.hiddenGradient,
+    dataType: FLOAT,
+    shape: ["batch", "sequence", hiddenSize],
+  });
+  let dx = rmsNormBack(
+    savedValue("saved:final.x"),
+    savedValue("saved:final.r"),
+    "model.norm.weight",
+    backward.node("Reshape", [hiddenGradient, backward.int64Vector([-1, hiddenSize])]),
+  ); // [batch*seq, hidden]
+  for (let index = config.numHiddenLayers - 1; index >= 0; index--) {
+    const p = `model.layers.${index}`;
+    const s = `saved:${index}`;
+    // MLP: x3 = x2 + down(silu(gate)·up)
+    const dActivated = linearBack(savedValue(`${s}.act`), `${p}.mlp.down_proj`, dx) as string;
+    const siluGate = backward.node("Mul", [savedValue(`${s}.gate`), savedValue(`${s}.sigmoid`)]);
+    const dUp = backward.node("Mul", [dActivated, siluGate]);
+    // silu'(g) = s·(1 + g·(1 − s))
+    const siluSlope = backward.node("Mul", [
+      savedValue(`${s}.sigmoid`),
+      backward.node("Add", [
+        backward.float32Scalar(1),
+        backward.node("Mul", [
+          savedValue(`${s}.gate`),
+          backward.node("Sub", [backward.float32Scalar(1), savedValue(`${s}.sigmoid`)]),
+        ]),
+      ]),
+    ]);
+    const dGate = backward.node("Mul", [
+      backward.node("Mul", [dActivated, savedValue(`${s}.up`)]),
+      siluSlope,
+    ]);
+    const dMlpInput = backward.node("Add", [
+      linearBack(savedValue(`${s}.n2`), `${p}.mlp.up_proj`, dUp) as string,
+      linearBack(savedValue(`${s}.n2`), `${p}.mlp.gate_proj`, dGate) as string,
+    ]);
+    const dx2 = backward.node("Add", [
+      dx,
+      rmsNormBack(
+        savedValue(`${s}.x2`),
+        savedValue(`${s}.r2`),
+        `${p}.post_attention_layernorm.weight`,
+        dMlpInput,
+      ),
+    ]);
+    // Attention: x2 = x + o_proj(merged)
+    const dMerged = linearBack(savedValue(`${s}.merged`), `${p}.self_attn.o_proj`, dx2) as string;
+    const dContext = backward.node("Reshape", [
+      backward.node("Transpose", [backward.node("Reshape", [dMerged, backwardQueryShape])], {
+        perm: [0, 2, 1, 3],
+      }),
+      backward.int64Vector([0, numKeyValueHeads, -1, headDim]),
+    ]); // [batch, kvHeads, group*seq, headDim]
+    const dProbabilities = backward.node("MatMul", [
+      dContext,
+      backward.node("Transpose", [savedValue(`${s}.v`)], { perm: [0, 1, 3, 2] }),
+    ]); // [batch, kvHeads, group*seq, seq]
+    const dValueHeads = backward.node("MatMul", [
+      backward.node("Transpose", [savedValue(`${s}.p`)], { perm: [0, 1, 3, 2] }),
+      dContext,
+    ]); // [batch, kvHeads, seq, headDim]
+    const dScores = backward.node("Mul", [
+      savedValue(`${s}.p`),
+      backward.node("Sub", [
+        dProbabilities,
+        backward.node(
+          "ReduceSum",
+          [backward.node("Mul", [dProbabilities, savedValue(`${s}.p`)]), backward.int64Vector([-1])],
+          {
+            keepdims: 1,
+          },
+        ),
+      ]),
+    ]);
+    const dGroupedQuery = backward.node("MatMul", [dScores, savedValue(`${s}.k`)]); // [batch, kvHeads, group*seq, headDim]
+    const dKeyHeads = backward.node("MatMul", [
+      backward.node("Transpose", [dScores], { perm: [0, 1, 3, 2] }),
+      savedValue(`${s}.q`),
+    ]); // [batch, kvHeads, seq, headDim]
+    const rows = backward.int64Vector([-1, queryWidth]);
+    const kvRows = backward.int64Vector([-1, numKeyValueHeads * headDim]);
+    const dQuery = backward.node("Reshape", [
+      rotateBack(
+        backward.node("Mul", [
+          backward.node(
+            "Transpose",
+            [
+              backward.node("Reshape", [
+                dGroupedQuery,
+                backward.int64Vector([0, numAttentionHeads, -1, headDim]),
+              ]),
+            ],
+            { perm: [0, 2, 1, 3] },
+          ),
+          backward.float32Scalar(scale),
+        ]),
+      ),
+      rows,
+    ]);
+    const dKey = backward.node("Reshape", [
+      rotateBack(backward.node("Transpose", [dKeyHeads], { perm: [0, 2, 1, 3] })),
+      kvRows,
+    ]);
+    const dValue = backward.node("Reshape", [
+      backward.node("Transpose", [dValueHeads], { perm: [0, 2, 1, 3] }),
+      kvRows,
+    ]);
+    const dNormed = backward.node("Add", [
+      backward.node("Add", [
+        linearBack(savedValue(`${s}.n1`), `${p}.self_attn.q_proj`, dQuery) as string,
+        linearBack(savedValue(`${s}.n1`), `${p}.self_attn.k_proj`, dKey) as string,
+      ]),
+      linearBack(savedValue(`${s}.n1`), `${p}.self_attn.v_proj`, dValue) as string,
+    ]);
+    dx = backward.node("Add", [
+      dx2,
+      rmsNormBack(savedValue(`${s}.x`), savedValue(`${s}.r1`), `${p}.input_layernorm.weight`, dNormed),
+    ]);
+  }
+  // The embedding lookup's gradient: each row's gradient added into its token's row.
+  gradient(
+    backward.node(
+      "ScatterND",
+      [
+        // ConstantOfShape's default value is a float32 zero.
+        backward.node("ConstantOfShape", [backward.int64Vector([config.vocabSize, hiddenSize])]),
+        backward.node("Reshape", [backwardIds, backward.int64Vector([-1, 1])]),
+        dx,
+      ],
+      { reduction: "add" },
+    ),
+    "model.embed_tokens.weight",
+  );
+  for (const spec of weights) {
+    if (!gradientNames.has(spec.name)) throw new Error(`training graph: no gradient for ${spec.name}`);
+  }
+  return { forward, backward, weights, forwardWeights, backwardWeights, saved };
+}

@@ -1,0 +1,206 @@
+import { registerGradients } from "@pqm/core";
+import { useBackend } from "@pqm/testing";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DecoderConfigJson } from "../backbone/create-random-decoder.js";
+import { createRandomDecoder } from "../backbone/create-random-decoder.js";
+import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
+import { stableName } from "../prm/process-reward-model.js";
+import { OnnxDecoderTrainer } from "./onnx-training-step.js";
+
+// The ONNX Runtime training pass against TF.js's own gradients of the same decoder: every weight's
+// gradient, the hidden state, and the refusals.
+
+const QWEN2_WINDOWED: DecoderConfigJson = {
+  model_type: "qwen2",
+  vocab_size: 61,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 40,
+  rope_theta: 10_000,
+  rms_norm_eps: 1e-6,
+  tie_word_embeddings: true,
+  max_position_embeddings: 64,
+  use_sliding_window: true,
+  sliding_window: 4,
+  max_window_layers: 1,
+};
+
+const LLAMA_UNTIED: DecoderConfigJson = {
+  model_type: "llama",
+  vocab_size: 47,
+  hidden_size: 48,
+  num_hidden_layers: 1,
+  num_attention_heads: 3,
+  num_key_value_heads: 3,
+  intermediate_size: 64,
+  rope_theta: 500_000,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
+  max_position_embeddings: 64,
+};
+
+/** Ids, mask and positions of `rows` rows, each with `pads[row]` left pads; positions restart at the first real token. */
+function batchOf(vocab: number, seq: number, pads: number[]) {
+  const ids: number[] = [];
+  const mask: number[] = [];
+  const positions: number[] = [];
+  pads.forEach((pad, row) => {
+    for (let t = 0; t < seq; t++) {
+      ids.push((row * 31 + t * 7 + 3) % vocab);
+      mask.push(t < pad ? 0 : 1);
+      positions.push(Math.max(0, t - pad));
+    }
+  });
+  const shape: [number, number] = [pads.length, seq];
+  return {
+    inputIds: tf.tensor2d(ids, shape, "int32"),
+    attentionMask: tf.tensor2d(mask, shape, "int32"),
+    positionIds: tf.tensor2d(positions, shape, "int32"),
+  };
+}
+
+function relativeError(actual: tf.Tensor, expected: tf.Tensor): number {
+  return tf.tidy(() => {
+    const scale = tf.max(tf.abs(expected)).dataSync()[0] as number;
+    const difference = tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0] as number;
+    return difference / Math.max(scale, 1e-12);
+  });
+}
+
+describe("OnnxDecoderTrainer [wasm]", () => {
+  const made: { dispose(): void }[] = [];
+  beforeAll(async () => {
+    registerGradients();
+    await useBackend("wasm");
+  });
+  afterAll(() => {
+    for (const item of made) item.dispose();
+  });
+
+  const decoder = (config: DecoderConfigJson, seed: number, options = {}): DecoderBackbone => {
+    const backbone = createRandomDecoder(config, seed, options);
+    made.push(backbone);
+    return backbone;
+  };
+
+  for (const [title, config, pads] of [
+    ["qwen2: grouped heads, biases, a sliding window, left padding", QWEN2_WINDOWED, [0, 3, 1]],
+    ["llama: no biases, untied LM head, no padding", LLAMA_UNTIED, [0, 0]],
+  ] as const) {
+    it(`gives TF.js's hidden state and gradients (${title})`, async () => {
+      const backbone = decoder(config, 3);
+      const trainer = await OnnxDecoderTrainer.create(backbone);
+      made.push(trainer);
+      const seq = 9;
+      const inputs = batchOf(backbone.config.vocabSize, seq, [...pads]);
+      const weights = tf.randomNormal([pads.length, seq, backbone.config.hiddenSize], 0, 1, "float32", 11);
+      const variables = backbone.trainableVariables;
+      const expected = tf.variableGrads(
+        () => tf.sum(tf.mul(backbone.forwardHidden(inputs), weights)) as tf.Scalar,
+        variables,
+      );
+      const reference = backbone.forwardHidden(inputs);
+      const pass = trainer.forward(inputs);
+      expect(pass.hidden.shape).toEqual(reference.shape);
+      expect(relativeError(pass.hidden, reference)).toBeLessThan(1e-5);
+      const gradients = trainer.backward(pass, weights);
+      // Every trainable weight but an untied LM head (not used by the hidden state) has one.
+      const named = variables
+        .map((variable) => stableName(variable.name))
+        .filter((name) => name !== "lm_head.weight");
+      expect([...gradients.keys()].sort()).toEqual(named.sort());
+      for (const variable of variables) {
+        const name = stableName(variable.name);
+        if (name === "lm_head.weight") {
+          expect(expected.grads[variable.name]).toBeUndefined();
+          continue;
+        }
+        const error = relativeError(
+          gradients.get(name) as tf.Tensor,
+          expected.grads[variable.name] as tf.Tensor,
+        );
+        expect(error, name).toBeLessThan(2e-5);
+      }
+      tf.dispose([pass.hidden, reference, weights, expected.value, ...Object.values(expected.grads)]);
+      tf.dispose([...gradients.values(), ...Object.values(inputs)]);
+    });
+  }
+
+  it("the gradients differ when the padding does (the mask reaches the backward)", async () => {
+    const backbone = decoder(QWEN2_WINDOWED, 5);
+    const trainer = await OnnxDecoderTrainer.create(backbone);
+    made.push(trainer);
+    const gradientOf = (pads: number[]) => {
+      const inputs = batchOf(backbone.config.vocabSize, 6, pads);
+      const pass = trainer.forward(inputs);
+      const ones = tf.onesLike(pass.hidden);
+      const gradients = trainer.backward(pass, ones);
+      const q = gradients.get("model.layers.1.self_attn.q_proj.weight") as tf.Tensor;
+      const values = q.dataSync().slice();
+      tf.dispose([pass.hidden, ones, ...gradients.values(), ...Object.values(inputs)]);
+      return values;
+    };
+    const unpadded = gradientOf([0, 0]);
+    const padded = gradientOf([0, 2]);
+    let largest = 0;
+    for (let index = 0; index < unpadded.length; index++)
+      largest = Math.max(largest, Math.abs((unpadded[index] as number) - (padded[index] as number)));
+    expect(largest).toBeGreaterThan(1e-3);
+  });
+
+  it("leaves no tensor behind but the ones it returns", async () => {
+    const backbone = decoder(QWEN2_WINDOWED, 6);
+    const trainer = await OnnxDecoderTrainer.create(backbone);
+    made.push(trainer);
+    const inputs = batchOf(backbone.config.vocabSize, 5, [0, 1]);
+    const before = tf.memory().numTensors;
+    for (let round = 0; round < 3; round++) {
+      const pass = trainer.forward(inputs);
+      const gradients = trainer.backward(pass, pass.hidden);
+      tf.dispose([pass.hidden, ...gradients.values()]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(inputs));
+  });
+
+  it("refuses a second backward, a misshapen gradient and ids outside the vocabulary", async () => {
+    const backbone = decoder(QWEN2_WINDOWED, 7);
+    const trainer = await OnnxDecoderTrainer.create(backbone);
+    made.push(trainer);
+    const inputs = batchOf(backbone.config.vocabSize, 4, [0]);
+    const pass = trainer.forward(inputs);
+    expect(() => trainer.backward(pass, tf.zeros([1, 4, 8]))).toThrow(
+      /hiddenGradient must be float32 \[1,4,32\]/,
+    );
+    tf.dispose([...trainer.backward(pass, pass.hidden).values()]);
+    expect(() => trainer.backward(pass, pass.hidden)).toThrow(/already went backward/);
+    pass.hidden.dispose();
+    const outside = tf.tensor2d([[1, 61]], [1, 2], "int32");
+    expect(() => trainer.forward({ inputIds: outside })).toThrow(/inputIds must lie in \[0, 61\), got 61/);
+    trainer.dispose();
+    expect(() => trainer.forward(inputs)).toThrow(/after dispose/);
+    tf.dispose([outside, ...Object.values(inputs)]);
+  });
+
+  it("says why it cannot train a LoRA or frozen decoder", async () => {
+    const lora = decoder(QWEN2_WINDOWED, 8, { lora: { rank: 2 } });
+    expect(OnnxDecoderTrainer.unsupportedReason(lora)).toMatch(/mode is 'lora'/);
+    const frozen = decoder(QWEN2_WINDOWED, 8, { mode: "frozen" });
+    expect(OnnxDecoderTrainer.unsupportedReason(frozen)).toMatch(/mode is 'frozen'/);
+    await expect(OnnxDecoderTrainer.create(lora)).rejects.toThrow(/mode is 'lora'/);
+    const missing = decoder(QWEN2_WINDOWED, 9);
+    await expect(
+      OnnxDecoderTrainer.create(missing, {
+        importModule: () =>
+          Promise.reject(
+            Object.assign(new Error("Cannot find package 'onnxruntime-node'"), {
+              code: "ERR_MODULE_NOT_FOUND",
+            }),
+          ),
+      }),
+    ).rejects.toThrow(/onnxruntime-node/);
+  });
+});
