@@ -43,9 +43,41 @@ export interface DecoderTrainingGraphs {
   /** Weights each graph reads (the forward reads all of them; the backward not the embedding or biases). */
   forwardWeights: string[];
   backwardWeights: string[];
-  /** Forward outputs the backward takes as inputs under the same names. */
-  saved: string[];
+  /** Forward outputs the backward takes as inputs under the same names, with their shapes. */
+  saved: SavedActivation[];
   /** Backward outputs: `gradientName(weight)` for every weight. */
+}
+
+/** An axis of a saved activation: fixed, or the batch's rows, length, rows × length, or group × length. */
+export type SavedDim = number | "batch" | "sequence" | "rows" | "groupSequence";
+
+/** A forward output the backward reads. */
+export interface SavedActivation {
+  name: string;
+  dims: SavedDim[];
+}
+
+/** A saved activation's shape for a batch of `batch` rows of `sequence` tokens. */
+export function savedShape(
+  dims: readonly SavedDim[],
+  batch: number,
+  sequence: number,
+  groupSize: number,
+): number[] {
+  return dims.map((dim) => {
+    switch (dim) {
+      case "batch":
+        return batch;
+      case "sequence":
+        return sequence;
+      case "rows":
+        return batch * sequence;
+      case "groupSequence":
+        return groupSize * sequence;
+      default:
+        return dim;
+    }
+  });
 }
 
 /** The backward output holding the gradient of `weight`. */
@@ -79,11 +111,6 @@ export function trainingWeightSpecs(config: DecoderConfig): TrainingWeightSpec[]
   }
   specs.push({ name: "model.norm.weight", shape: [hiddenSize] });
   return specs;
-}
-
-/** Dynamic names of the saved activations' axes are not needed by ONNX Runtime: each is declared by rank. */
-function savedShape(rank: number, name: string): string[] {
-  return Array.from({ length: rank }, (_, axis) => `${name}_${axis}`);
 }
 
 /**
@@ -123,16 +150,17 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   const fw = (name: string) => weightIn(forward, forwardWeights, name);
   const bw = (name: string) => weightIn(backward, backwardWeights, name);
 
-  const saved: string[] = [];
+  const saved: SavedActivation[] = [];
   const savedByLabel = new Map<string, string>();
   /**
    * Makes forward value `value` a forward output and a backward input under its own name (an output
    * under another name would cost an Identity copy), found again by `label` through `savedValue`.
    */
-  const save = (value: string, label: string, rank: number): string => {
-    forward.output(value, { name: value, dataType: FLOAT, shape: savedShape(rank, value) });
-    backward.input({ name: value, dataType: FLOAT, shape: savedShape(rank, value) });
-    saved.push(value);
+  const save = (value: string, label: string, dims: SavedDim[]): string => {
+    const shape = dims.map((dim) => (dim === "groupSequence" ? "group_sequence" : dim));
+    forward.output(value, { name: value, dataType: FLOAT, shape });
+    backward.input({ name: value, dataType: FLOAT, shape });
+    saved.push({ name: value, dims });
     savedByLabel.set(label, value);
     return value;
   };
@@ -188,36 +216,49 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     ]);
 
   // Additive masks [batch, 1, group*seq, seq], one per distinct window (as the export builds them).
-  const sequenceLength = forward.node("Gather", [forward.node("Shape", [inputIds]), forward.int64Scalar(1)], {
-    axis: 0,
-  });
-  const range = forward.node("Range", [forward.int64Scalar(0), sequenceLength, forward.int64Scalar(1)]);
-  const queryIndex = forward.node("Unsqueeze", [range, forward.int64Vector([1])]); // [seq, 1]
-  const keyIndex = forward.node("Unsqueeze", [range, forward.int64Vector([0])]); // [1, seq]
-  const causal = forward.node("LessOrEqual", [keyIndex, queryIndex]);
-  const realKeys = forward.node(
-    "Cast",
-    [forward.node("Unsqueeze", [attentionMask, forward.int64Vector([1, 2])])],
-    { to: OnnxDataType.BOOL },
-  ); // [batch, 1, 1, seq]
-  const masks = new Map<number | null, string>();
-  const maskFor = (window: number | null): string => {
-    let mask = masks.get(window);
-    if (mask !== undefined) return mask;
-    let visible = causal;
-    if (window !== null) {
-      const earliest = forward.node("Sub", [queryIndex, forward.int64Scalar(window)]);
-      visible = forward.node("And", [visible, forward.node("Greater", [keyIndex, earliest])]);
-    }
-    mask = forward.node("Where", [
-      forward.node("And", [visible, realKeys]),
-      forward.float32Scalar(0),
-      forward.float32Scalar(FLOAT32_MOST_NEGATIVE),
-    ]);
-    if (groupSize > 1) mask = forward.node("Tile", [mask, forward.int64Vector([1, 1, groupSize, 1])]);
-    masks.set(window, mask);
-    return mask;
+  const maskBuilder = (graph: OnnxGraphBuilder, ids: string, paddingMask: string) => {
+    const sequenceLength = graph.node("Gather", [graph.node("Shape", [ids]), graph.int64Scalar(1)], {
+      axis: 0,
+    });
+    const range = graph.node("Range", [graph.int64Scalar(0), sequenceLength, graph.int64Scalar(1)]);
+    const queryIndex = graph.node("Unsqueeze", [range, graph.int64Vector([1])]); // [seq, 1]
+    const keyIndex = graph.node("Unsqueeze", [range, graph.int64Vector([0])]); // [1, seq]
+    const causal = graph.node("LessOrEqual", [keyIndex, queryIndex]);
+    const realKeys = graph.node("Cast", [graph.node("Unsqueeze", [paddingMask, graph.int64Vector([1, 2])])], {
+      to: OnnxDataType.BOOL,
+    }); // [batch, 1, 1, seq]
+    const masks = new Map<number | null, string>();
+    return (window: number | null): string => {
+      let mask = masks.get(window);
+      if (mask !== undefined) return mask;
+      let visible = causal;
+      if (window !== null) {
+        const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(window)]);
+        visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
+      }
+      mask = graph.node("Where", [
+        graph.node("And", [visible, realKeys]),
+        graph.float32Scalar(0),
+        graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
+      ]);
+      if (groupSize > 1) mask = graph.node("Tile", [mask, graph.int64Vector([1, 1, groupSize, 1])]);
+      masks.set(window, mask);
+      return mask;
+    };
   };
+  const forwardMask = maskBuilder(forward, inputIds, attentionMask);
+  /** Softmax of `q·kᵀ + mask` over the keys: [batch, kvHeads, group*seq, seq]. */
+  const probabilities = (graph: OnnxGraphBuilder, query: string, key: string, mask: string) =>
+    graph.node(
+      "Softmax",
+      [
+        graph.node("Add", [
+          graph.node("MatMul", [query, graph.node("Transpose", [key], { perm: [0, 1, 3, 2] })]),
+          mask,
+        ]),
+      ],
+      { axis: -1 },
+    );
 
   const headsShape = (graph: OnnxGraphBuilder, ids: string, heads: number) =>
     graph.node("Concat", [graph.node("Shape", [ids]), graph.int64Vector([heads, headDim])], { axis: 0 });
@@ -231,12 +272,16 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     const inverseRoot = forward.node("Reciprocal", [
       forward.node("Sqrt", [forward.node("Add", [meanSquare, forward.float32Scalar(rmsNormEps)])]),
     ]); // [rows, 1]
-    save(inverseRoot, savedName, 2);
+    save(inverseRoot, savedName, ["rows", 1]);
     return forward.node("Mul", [forward.node("Mul", [x, inverseRoot]), fw(weightName)]);
   };
-  /** RMSNorm backward: y = x·r·w with r = (mean(x²)+eps)^-1/2; returns dx and names dw's output. */
-  const rmsNormBack = (x: string, inverseRoot: string, weightName: string, dy: string): string => {
-    const normalized = backward.node("Mul", [x, inverseRoot]);
+  /** `x·r`: RMSNorm's input over its root mean square, recomputed in the backward from x and r. */
+  const normalizedOf = (x: string, inverseRoot: string) => backward.node("Mul", [x, inverseRoot]);
+  /**
+   * RMSNorm backward: y = x·r·w with r = (mean(x²)+eps)^-1/2, given `normalized` = x·r; returns dx and
+   * names dw's output.
+   */
+  const rmsNormBack = (normalized: string, inverseRoot: string, weightName: string, dy: string): string => {
     gradient(
       backward.node("ReduceSum", [backward.node("Mul", [dy, normalized]), backward.int64Vector([0])], {
         keepdims: 0,
@@ -294,8 +339,8 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   for (let index = 0; index < config.numHiddenLayers; index++) {
     const p = `model.layers.${index}`;
     const s = `saved:${index}`;
-    save(x, `${s}.x`, 2);
-    const normed = save(rmsNorm(x, `${p}.input_layernorm.weight`, `${s}.r1`), `${s}.n1`, 2);
+    save(x, `${s}.x`, ["rows", hiddenSize]);
+    const normed = rmsNorm(x, `${p}.input_layernorm.weight`, `${s}.r1`);
     const query = rotate(
       forward.node("Reshape", [linear(normed, `${p}.self_attn.q_proj`), forwardQueryShape]),
     );
@@ -309,22 +354,34 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
         forward.int64Vector([0, numKeyValueHeads, -1, headDim]),
       ]),
       `${s}.q`,
-      4,
+      ["batch", numKeyValueHeads, "groupSequence", headDim],
     ); // [batch, kvHeads, group*seq, headDim]
-    const keyHeads = save(forward.node("Transpose", [key], { perm: [0, 2, 1, 3] }), `${s}.k`, 4); // [batch, kvHeads, seq, headDim]
-    const valueHeads = save(forward.node("Transpose", [value], { perm: [0, 2, 1, 3] }), `${s}.v`, 4);
-    const scores = forward.node("Add", [
-      forward.node("MatMul", [groupedQuery, forward.node("Transpose", [keyHeads], { perm: [0, 1, 3, 2] })]),
-      maskFor(config.layerSlidingWindows[index] ?? null),
-    ]); // [batch, kvHeads, group*seq, seq]
-    const probabilities = save(forward.node("Softmax", [scores], { axis: -1 }), `${s}.p`, 4);
+    const keyHeads = save(forward.node("Transpose", [key], { perm: [0, 2, 1, 3] }), `${s}.k`, [
+      "batch",
+      numKeyValueHeads,
+      "sequence",
+      headDim,
+    ]); // [batch, kvHeads, seq, headDim]
+    const valueHeads = save(forward.node("Transpose", [value], { perm: [0, 2, 1, 3] }), `${s}.v`, [
+      "batch",
+      numKeyValueHeads,
+      "sequence",
+      headDim,
+    ]);
+    const attention = probabilities(
+      forward,
+      groupedQuery,
+      keyHeads,
+      forwardMask(config.layerSlidingWindows[index] ?? null),
+    ); // [batch, kvHeads, group*seq, seq]
+    save(attention, `${s}.p`, ["batch", numKeyValueHeads, "groupSequence", "sequence"]);
     const merged = save(
       forward.node("Reshape", [
         forward.node(
           "Transpose",
           [
             forward.node("Reshape", [
-              forward.node("MatMul", [probabilities, valueHeads]),
+              forward.node("MatMul", [attention, valueHeads]),
               forward.int64Vector([0, numAttentionHeads, -1, headDim]),
             ]),
           ],
@@ -333,17 +390,20 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
         forward.int64Vector([-1, queryWidth]),
       ]),
       `${s}.merged`,
-      2,
+      ["rows", queryWidth],
     ); // [batch*seq, heads*headDim]
-    x = save(forward.node("Add", [x, linear(merged, `${p}.self_attn.o_proj`)]), `${s}.x2`, 2);
-    const mlpInput = save(rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${s}.r2`), `${s}.n2`, 2);
-    const gate = save(linear(mlpInput, `${p}.mlp.gate_proj`), `${s}.gate`, 2);
-    const sigmoid = save(forward.node("Sigmoid", [gate]), `${s}.sigmoid`, 2);
-    const up = save(linear(mlpInput, `${p}.mlp.up_proj`), `${s}.up`, 2);
-    const activated = save(forward.node("Mul", [forward.node("Mul", [gate, sigmoid]), up]), `${s}.act`, 2);
+    x = save(forward.node("Add", [x, linear(merged, `${p}.self_attn.o_proj`)]), `${s}.x2`, [
+      "rows",
+      hiddenSize,
+    ]);
+    const mlpInput = rmsNorm(x, `${p}.post_attention_layernorm.weight`, `${s}.r2`);
+    const gate = save(linear(mlpInput, `${p}.mlp.gate_proj`), `${s}.gate`, ["rows", config.intermediateSize]);
+    const sigmoid = forward.node("Sigmoid", [gate]);
+    const up = save(linear(mlpInput, `${p}.mlp.up_proj`), `${s}.up`, ["rows", config.intermediateSize]);
+    const activated = forward.node("Mul", [forward.node("Mul", [gate, sigmoid]), up]);
     x = forward.node("Add", [x, linear(activated, `${p}.mlp.down_proj`)]);
   }
-  save(x, "saved:final.x", 2);
+  save(x, "saved:final.x", ["rows", hiddenSize]);
   const hidden = rmsNorm(x, "model.norm.weight", "saved:final.r");
   const tokenShape = forward.node(
     "Concat",
@@ -365,7 +425,7 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     shape: ["batch", "sequence", hiddenSize],
   });
   let dx = rmsNormBack(
-    savedValue("saved:final.x"),
+    normalizedOf(savedValue("saved:final.x"), savedValue("saved:final.r")),
     savedValue("saved:final.r"),
     "model.norm.weight",
     backward.node("Reshape", [hiddenGradient, backward.int64Vector([-1, hiddenSize])]),
@@ -373,39 +433,36 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   for (let index = config.numHiddenLayers - 1; index >= 0; index--) {
     const p = `model.layers.${index}`;
     const s = `saved:${index}`;
-    // MLP: x3 = x2 + down(silu(gate)·up)
-    const dActivated = linearBack(savedValue(`${s}.act`), `${p}.mlp.down_proj`, dx) as string;
-    const siluGate = backward.node("Mul", [savedValue(`${s}.gate`), savedValue(`${s}.sigmoid`)]);
+    // MLP: x3 = x2 + down(silu(gate)·up), with silu and the product recomputed from gate and up.
+    const gate = savedValue(`${s}.gate`);
+    const up = savedValue(`${s}.up`);
+    const sigmoid = backward.node("Sigmoid", [gate]);
+    const siluGate = backward.node("Mul", [gate, sigmoid]);
+    const activated = backward.node("Mul", [siluGate, up]);
+    const dActivated = linearBack(activated, `${p}.mlp.down_proj`, dx) as string;
     const dUp = backward.node("Mul", [dActivated, siluGate]);
     // silu'(g) = s·(1 + g·(1 − s))
     const siluSlope = backward.node("Mul", [
-      savedValue(`${s}.sigmoid`),
+      sigmoid,
       backward.node("Add", [
         backward.float32Scalar(1),
-        backward.node("Mul", [
-          savedValue(`${s}.gate`),
-          backward.node("Sub", [backward.float32Scalar(1), savedValue(`${s}.sigmoid`)]),
-        ]),
+        backward.node("Mul", [gate, backward.node("Sub", [backward.float32Scalar(1), sigmoid])]),
       ]),
     ]);
-    const dGate = backward.node("Mul", [
-      backward.node("Mul", [dActivated, savedValue(`${s}.up`)]),
-      siluSlope,
-    ]);
+    const dGate = backward.node("Mul", [backward.node("Mul", [dActivated, up]), siluSlope]);
+    const normalized2 = normalizedOf(savedValue(`${s}.x2`), savedValue(`${s}.r2`));
+    const mlpInput = backward.node("Mul", [normalized2, bw(`${p}.post_attention_layernorm.weight`)]);
     const dMlpInput = backward.node("Add", [
-      linearBack(savedValue(`${s}.n2`), `${p}.mlp.up_proj`, dUp) as string,
-      linearBack(savedValue(`${s}.n2`), `${p}.mlp.gate_proj`, dGate) as string,
+      linearBack(mlpInput, `${p}.mlp.up_proj`, dUp) as string,
+      linearBack(mlpInput, `${p}.mlp.gate_proj`, dGate) as string,
     ]);
     const dx2 = backward.node("Add", [
       dx,
-      rmsNormBack(
-        savedValue(`${s}.x2`),
-        savedValue(`${s}.r2`),
-        `${p}.post_attention_layernorm.weight`,
-        dMlpInput,
-      ),
+      rmsNormBack(normalized2, savedValue(`${s}.r2`), `${p}.post_attention_layernorm.weight`, dMlpInput),
     ]);
-    // Attention: x2 = x + o_proj(merged)
+    // Attention: x2 = x + o_proj(merged). Saving the probabilities measured a few percent faster than
+    // recomputing them from q and k.
+    const attention = savedValue(`${s}.p`);
     const dMerged = linearBack(savedValue(`${s}.merged`), `${p}.self_attn.o_proj`, dx2) as string;
     const dContext = backward.node("Reshape", [
       backward.node("Transpose", [backward.node("Reshape", [dMerged, backwardQueryShape])], {
@@ -418,16 +475,16 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
       backward.node("Transpose", [savedValue(`${s}.v`)], { perm: [0, 1, 3, 2] }),
     ]); // [batch, kvHeads, group*seq, seq]
     const dValueHeads = backward.node("MatMul", [
-      backward.node("Transpose", [savedValue(`${s}.p`)], { perm: [0, 1, 3, 2] }),
+      backward.node("Transpose", [attention], { perm: [0, 1, 3, 2] }),
       dContext,
     ]); // [batch, kvHeads, seq, headDim]
     const dScores = backward.node("Mul", [
-      savedValue(`${s}.p`),
+      attention,
       backward.node("Sub", [
         dProbabilities,
         backward.node(
           "ReduceSum",
-          [backward.node("Mul", [dProbabilities, savedValue(`${s}.p`)]), backward.int64Vector([-1])],
+          [backward.node("Mul", [dProbabilities, attention]), backward.int64Vector([-1])],
           {
             keepdims: 1,
           },
@@ -467,16 +524,18 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
       backward.node("Transpose", [dValueHeads], { perm: [0, 2, 1, 3] }),
       kvRows,
     ]);
+    const normalized1 = normalizedOf(savedValue(`${s}.x`), savedValue(`${s}.r1`));
+    const normed = backward.node("Mul", [normalized1, bw(`${p}.input_layernorm.weight`)]);
     const dNormed = backward.node("Add", [
       backward.node("Add", [
-        linearBack(savedValue(`${s}.n1`), `${p}.self_attn.q_proj`, dQuery) as string,
-        linearBack(savedValue(`${s}.n1`), `${p}.self_attn.k_proj`, dKey) as string,
+        linearBack(normed, `${p}.self_attn.q_proj`, dQuery) as string,
+        linearBack(normed, `${p}.self_attn.k_proj`, dKey) as string,
       ]),
-      linearBack(savedValue(`${s}.n1`), `${p}.self_attn.v_proj`, dValue) as string,
+      linearBack(normed, `${p}.self_attn.v_proj`, dValue) as string,
     ]);
     dx = backward.node("Add", [
       dx2,
-      rmsNormBack(savedValue(`${s}.x`), savedValue(`${s}.r1`), `${p}.input_layernorm.weight`, dNormed),
+      rmsNormBack(normalized1, savedValue(`${s}.r1`), `${p}.input_layernorm.weight`, dNormed),
     ]);
   }
   // The embedding lookup's gradient: each row's gradient added into its token's row.

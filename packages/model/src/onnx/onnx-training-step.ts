@@ -4,7 +4,12 @@ import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
 import { stableName } from "../prm/process-reward-model.js";
 import { OnnxExportError } from "./onnx-export-error.js";
 import type { DecoderTrainingGraphs } from "./onnx-training-graph.js";
-import { buildDecoderTrainingGraphs, gradientName, TRAINING_IO_NAMES } from "./onnx-training-graph.js";
+import {
+  buildDecoderTrainingGraphs,
+  gradientName,
+  savedShape,
+  TRAINING_IO_NAMES,
+} from "./onnx-training-graph.js";
 import type { BindingSession, OrtSyncBinding, OrtTensor } from "./ort-sync-binding.js";
 import { loadOrtSyncBinding } from "./ort-sync-binding.js";
 
@@ -43,18 +48,28 @@ export interface OnnxTrainerInputs {
 export interface OnnxForwardPass {
   /** `[batch, seq, hidden]`, after the final RMSNorm (as `DecoderBackbone.forwardHidden`). The caller disposes it. */
   hidden: tf.Tensor3D;
-  /** Internal: the ids, positions and activations the backward reads. Released by `backward`. */
+  /** Internal: the ids, positions and activations the backward reads. Released by `backward` or `discard`. */
   readonly state: unknown;
 }
 
 interface PassState {
   feeds: { ids: BigInt64Array; positions: BigInt64Array; dims: [number, number] };
-  saved: Map<string, OrtTensor> | null;
+  /** The saved activations, in wasm memory this pass owns until its backward (or `discard`). */
+  saved: Map<string, tf.TensorInfo> | null;
 }
 
 interface WasmModule {
   HEAPF32: Float32Array;
   wasmMemory?: { buffer: ArrayBuffer | SharedArrayBuffer };
+}
+
+/** Whether two float32 arrays hold the same bits. */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const left = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const right = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let index = 0; index < left.length; index++) if (left[index] !== right[index]) return false;
+  return true;
 }
 
 function toInt64(tensor: tf.Tensor): BigInt64Array {
@@ -74,6 +89,8 @@ export class OnnxDecoderTrainer {
   private readonly variables: Map<string, tf.Variable>;
   private disposed = false;
   private profiling = false;
+  /** Whether the binding writes outputs into the tensors given as fetches (found on the first run). */
+  private writesIntoFetches: boolean | undefined;
 
   private constructor(
     private readonly backbone: DecoderBackbone,
@@ -182,8 +199,7 @@ export class OnnxDecoderTrainer {
     session: BindingSession,
     feeds: Record<string, OrtTensor>,
     into: Map<string, tf.TensorInfo>,
-    others: readonly string[],
-  ): Record<string, OrtTensor> {
+  ): void {
     const heap = this.heap();
     const shared = typeof SharedArrayBuffer !== "undefined" && heap instanceof SharedArrayBuffer;
     const fetches: Record<string, OrtTensor | null> = {};
@@ -193,14 +209,24 @@ export class OnnxDecoderTrainer {
       targets.set(name, target);
       fetches[name] = shared ? null : new this.ort.Tensor("float32", target, info.shape);
     }
-    for (const name of others) fetches[name] = null;
+    // The binding writes into fetches given as tensors but returns copies of them. Whether it wrote is
+    // checked once, on this trainer's first run (targets filled with NaN first, which a
+    // target the binding did not write keeps): after that the
+    // copies are ignored instead of being copied back, which on M saves moving 200 MB a step.
+    const checking = this.writesIntoFetches === undefined && !shared;
+    if (checking) for (const target of targets.values()) target.fill(Number.NaN);
     const result = session.run(feeds, fetches, {});
+    let wrote = true;
     for (const [name, target] of targets) {
       const written = result[name];
       if (written === undefined) throw new Error(`ONNX Runtime returned no '${name}'`);
-      if (written.data !== target) target.set(written.data as Float32Array);
+      if (shared || this.writesIntoFetches === false) target.set(written.data as Float32Array);
+      else if (checking && !sameBits(target, written.data as Float32Array)) {
+        wrote = false;
+        target.set(written.data as Float32Array);
+      }
     }
-    return result;
+    if (checking) this.writesIntoFetches = wrote;
   }
 
   /**
@@ -235,8 +261,13 @@ export class OnnxDecoderTrainer {
     const backend = this.backend;
     const hiddenSize = this.backbone.config.hiddenSize;
     const hidden = backend.makeOutput([batch, seq, hiddenSize], "float32");
-    let result: Record<string, OrtTensor>;
+    // The activations are written straight into wasm memory allocated here: left to the binding, each
+    // would come back as a fresh, zero-filled JavaScript array and a copy (about 200 MB a step on M).
+    const groupSize = this.backbone.config.numAttentionHeads / this.backbone.config.numKeyValueHeads;
+    const outputs = new Map<string, tf.TensorInfo>([[TRAINING_IO_NAMES.hidden, hidden]]);
     try {
+      for (const { name, dims: savedDims } of this.graphs.saved)
+        outputs.set(name, backend.makeOutput(savedShape(savedDims, batch, seq, groupSize), "float32"));
       const heap = this.heap();
       const feeds: Record<string, OrtTensor> = {
         [TRAINING_IO_NAMES.inputIds]: new this.ort.Tensor("int64", ids, dims),
@@ -245,18 +276,13 @@ export class OnnxDecoderTrainer {
       };
       for (const name of this.graphs.forwardWeights)
         feeds[name] = this.feed(heap, this.variables.get(name) as tf.Variable);
-      result = this.run(
-        this.forwardSession,
-        feeds,
-        new Map([[TRAINING_IO_NAMES.hidden, hidden]]),
-        this.graphs.saved,
-      );
+      this.run(this.forwardSession, feeds, outputs);
     } catch (error) {
-      backend.disposeData(hidden.dataId);
+      for (const info of outputs.values()) backend.disposeData(info.dataId);
       throw error;
     }
-    const saved = new Map<string, OrtTensor>();
-    for (const name of this.graphs.saved) saved.set(name, result[name] as OrtTensor);
+    const saved = new Map(outputs);
+    saved.delete(TRAINING_IO_NAMES.hidden);
     const state: PassState = { feeds: { ids, positions, dims }, saved };
     return { hidden: tf.engine().makeTensorFromTensorInfo(hidden) as tf.Tensor3D, state };
   }
@@ -296,12 +322,13 @@ export class OnnxDecoderTrainer {
       };
       for (const name of this.graphs.backwardWeights)
         feeds[name] = this.feed(heap, this.variables.get(name) as tf.Variable);
-      for (const [name, tensor] of saved)
-        feeds[name] = new this.ort.Tensor("float32", tensor.data as Float32Array, tensor.dims);
-      this.run(this.backwardSession, feeds, outputs, []);
+      for (const [name, info] of saved) feeds[name] = this.feed(heap, info);
+      this.run(this.backwardSession, feeds, outputs);
     } catch (error) {
       for (const info of outputs.values()) backend.disposeData(info.dataId);
       throw error;
+    } finally {
+      for (const info of saved.values()) backend.disposeData(info.dataId);
     }
     const gradients = new Map<string, tf.Tensor>();
     for (const spec of this.graphs.weights) {
@@ -311,6 +338,14 @@ export class OnnxDecoderTrainer {
       );
     }
     return gradients;
+  }
+
+  /** Frees a pass's saved activations without going backward (e.g. after a failed loss). */
+  discard(pass: OnnxForwardPass): void {
+    const state = pass.state as PassState;
+    if (state.saved === null) return;
+    for (const info of state.saved.values()) this.backend.disposeData(info.dataId);
+    state.saved = null;
   }
 
   /** Frees both sessions. Further calls throw. */

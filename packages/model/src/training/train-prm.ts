@@ -699,6 +699,9 @@ function onnxPassGradients(
           lossOf(model.valueHead.apply(pass.hidden, tensors.tagPositions, { training: true, dropoutSeed })),
         [pass.hidden, ...head],
       );
+  } catch (error) {
+    trainer.discard(pass);
+    throw error;
   } finally {
     pass.hidden.dispose();
   }
