@@ -129,6 +129,45 @@ describe("OnnxDecoderTrainer [wasm]", () => {
     });
   }
 
+  it("on two threads gives the same gradients on every run, repeated ids included", async () => {
+    // ONNX Runtime's ScatterND with reduction "add" raced on repeated ids on two threads: the embedding's
+    // gradient changed from run to run. Every id below appears several times.
+    const backbone = decoder(
+      { ...QWEN2_WINDOWED, hidden_size: 128, num_hidden_layers: 1, max_position_embeddings: 128 },
+      4,
+    );
+    const trainer = await OnnxDecoderTrainer.create(backbone, { threads: 2, spinning: false });
+    made.push(trainer);
+    const inputs = {
+      inputIds: tf.tensor2d(
+        Array.from({ length: 16 * 128 }, (_, i) => (i * 5) % 7),
+        [16, 128],
+        "int32",
+      ),
+    };
+    const weights = tf.randomNormal([16, 128, backbone.config.hiddenSize], 0, 1, "float32", 13);
+    const embedding = backbone.allVariables().find((v) => stableName(v.name) === "model.embed_tokens.weight");
+    const expected = tf.variableGrads(
+      () => tf.sum(tf.mul(backbone.forwardHidden(inputs), weights)) as tf.Scalar,
+      [embedding as tf.Variable],
+    );
+    const runs: Float32Array[] = [];
+    for (let round = 0; round < 4; round++) {
+      const pass = trainer.forward(inputs);
+      const gradients = trainer.backward(pass, weights);
+      const table = gradients.get("model.embed_tokens.weight") as tf.Tensor;
+      if (round === 0) {
+        expect(
+          relativeError(table, expected.grads[(embedding as tf.Variable).name] as tf.Tensor),
+        ).toBeLessThan(2e-5);
+      }
+      runs.push(table.dataSync().slice() as Float32Array);
+      tf.dispose([pass.hidden, ...gradients.values()]);
+    }
+    for (const run of runs.slice(1)) expect(run).toEqual(runs[0]);
+    tf.dispose([weights, inputs.inputIds, expected.value, ...Object.values(expected.grads)]);
+  });
+
   it("the gradients differ when the padding does (the mask reaches the backward)", async () => {
     const backbone = decoder(QWEN2_WINDOWED, 5);
     const trainer = await OnnxDecoderTrainer.create(backbone);

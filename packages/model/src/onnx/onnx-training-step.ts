@@ -6,6 +6,7 @@ import { OnnxExportError } from "./onnx-export-error.js";
 import type { DecoderTrainingGraphs } from "./onnx-training-graph.js";
 import {
   buildDecoderTrainingGraphs,
+  EMBEDDING,
   gradientName,
   savedShape,
   TRAINING_IO_NAMES,
@@ -297,7 +298,8 @@ export class OnnxDecoderTrainer {
     const state = pass.state as PassState;
     if (state.saved === null) throw new Error("OnnxDecoderTrainer.backward: this pass already went backward");
     const [batch, seq] = state.feeds.dims;
-    const expected = [batch, seq, this.backbone.config.hiddenSize];
+    const hiddenSize = this.backbone.config.hiddenSize;
+    const expected = [batch, seq, hiddenSize];
     if (!tf.util.arraysEqual(hiddenGradient.shape, expected) || hiddenGradient.dtype !== "float32") {
       throw new Error(
         `hiddenGradient must be float32 [${expected}], got ${hiddenGradient.dtype} [${hiddenGradient.shape}]`,
@@ -309,7 +311,10 @@ export class OnnxDecoderTrainer {
     const outputs = new Map<string, tf.TensorInfo>();
     try {
       for (const spec of this.graphs.weights)
-        outputs.set(gradientName(spec.name), backend.makeOutput(spec.shape, "float32"));
+        outputs.set(
+          spec.name === EMBEDDING ? TRAINING_IO_NAMES.embeddedGradient : gradientName(spec.name),
+          backend.makeOutput(spec.name === EMBEDDING ? [batch * seq, hiddenSize] : spec.shape, "float32"),
+        );
       const heap = this.heap();
       const feeds: Record<string, OrtTensor> = {
         [TRAINING_IO_NAMES.inputIds]: new this.ort.Tensor("int64", state.feeds.ids, state.feeds.dims),
@@ -330,12 +335,24 @@ export class OnnxDecoderTrainer {
     } finally {
       for (const info of saved.values()) backend.disposeData(info.dataId);
     }
+    // The embedding's gradient: each token row's gradient added into its token's row, in token order.
+    const rowGradients = outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo;
+    const embedding = backend.makeOutput([this.backbone.config.vocabSize, hiddenSize], "float32");
+    const heap = this.heap();
+    const table = this.view(heap, embedding).fill(0);
+    const rows = this.view(heap, rowGradients);
+    state.feeds.ids.forEach((id, token) => {
+      const target = Number(id) * hiddenSize;
+      const source = token * hiddenSize;
+      for (let column = 0; column < hiddenSize; column++)
+        table[target + column] = (table[target + column] as number) + (rows[source + column] as number);
+    });
+    backend.disposeData(rowGradients.dataId);
     const gradients = new Map<string, tf.Tensor>();
     for (const spec of this.graphs.weights) {
-      gradients.set(
-        spec.name,
-        tf.engine().makeTensorFromTensorInfo(outputs.get(gradientName(spec.name)) as tf.TensorInfo),
-      );
+      const info =
+        spec.name === EMBEDDING ? embedding : (outputs.get(gradientName(spec.name)) as tf.TensorInfo);
+      gradients.set(spec.name, tf.engine().makeTensorFromTensorInfo(info));
     }
     return gradients;
   }
