@@ -32,7 +32,12 @@ export const TRAINING_IO_NAMES = {
   attentionMask: "attention_mask",
   hidden: "hidden",
   hiddenGradient: "hidden_grad",
+  /** Backward output: the gradient of each token's embedding row, `[batch*seq, hidden]`. */
+  embeddedGradient: "embedded_grad",
 } as const;
+
+/** The embedding's weight name, whose gradient the caller scatters from `embedded_grad`. */
+export const EMBEDDING = "model.embed_tokens.weight";
 
 /** The two graphs and what flows between them. */
 export interface DecoderTrainingGraphs {
@@ -45,7 +50,7 @@ export interface DecoderTrainingGraphs {
   backwardWeights: string[];
   /** Forward outputs the backward takes as inputs under the same names, with their shapes. */
   saved: SavedActivation[];
-  /** Backward outputs: `gradientName(weight)` for every weight. */
+  /** Backward outputs: `gradientName(weight)` for every weight but the embedding, and `embedded_grad`. */
 }
 
 /** An axis of a saved activation: fixed, or the batch's rows, length, rows × length, or group × length. */
@@ -135,7 +140,7 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   const inputIds = tokenInput(forward, TRAINING_IO_NAMES.inputIds);
   const positionIds = tokenInput(forward, TRAINING_IO_NAMES.positionIds);
   const attentionMask = tokenInput(forward, TRAINING_IO_NAMES.attentionMask);
-  const backwardIds = tokenInput(backward, TRAINING_IO_NAMES.inputIds);
+  const backwardIds = tokenInput(backward, TRAINING_IO_NAMES.inputIds); // for shapes
   const backwardPositions = tokenInput(backward, TRAINING_IO_NAMES.positionIds);
 
   const forwardWeights: string[] = [];
@@ -538,22 +543,17 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
       rmsNormBack(normalized1, savedValue(`${s}.r1`), `${p}.input_layernorm.weight`, dNormed),
     ]);
   }
-  // The embedding lookup's gradient: each row's gradient added into its token's row.
-  gradient(
-    backward.node(
-      "ScatterND",
-      [
-        // ConstantOfShape's default value is a float32 zero.
-        backward.node("ConstantOfShape", [backward.int64Vector([config.vocabSize, hiddenSize])]),
-        backward.node("Reshape", [backwardIds, backward.int64Vector([-1, 1])]),
-        dx,
-      ],
-      { reduction: "add" },
-    ),
-    "model.embed_tokens.weight",
-  );
+  // The embedding lookup's gradient is each token row's gradient added into its token's row. That
+  // scatter is left to the caller: ONNX Runtime's ScatterND with reduction "add" races on repeated ids
+  // when it runs on several threads (measured: a different gradient on every run).
+  backward.output(dx, {
+    name: TRAINING_IO_NAMES.embeddedGradient,
+    dataType: FLOAT,
+    shape: ["rows", hiddenSize],
+  });
   for (const spec of weights) {
-    if (!gradientNames.has(spec.name)) throw new Error(`training graph: no gradient for ${spec.name}`);
+    if (spec.name !== EMBEDDING && !gradientNames.has(spec.name))
+      throw new Error(`training graph: no gradient for ${spec.name}`);
   }
   return { forward, backward, weights, forwardWeights, backwardWeights, saved };
 }
