@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/run.ts [--configs S,M,L] [--threads 1,2] [--rounds 2]
 //                                  [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--no-peer]
-//                                  [--peer-default]
+//                                  [--peer-default] [--decoder-pass auto|tfjs|onnxruntime]
 //                                  [--leak-steps 1000] [--out bench/results]
 //
 // 1. Loss agreement: 20 training steps of the S architecture (batch 4, sequence 64) from the same
@@ -21,6 +21,9 @@
 //    thread count and metric (bench/results/peer-setup.json): when the best set-up for scoring differs
 //    from the one for training, the peer runs once with each and each figure comes from its own run.
 //    Without a tuned set-up for this CPU, or with --peer-default, it runs with the system default.
+// The project's training step runs the decoder's forward and backward on ONNX Runtime where it can
+// (`--decoder-pass auto`, trainPrm's default: the wasm backend with onnxruntime-node), else TF.js's own
+// gradients (`--decoder-pass tfjs`); the value head, loss, clipping and AdamW run in TF.js either way.
 // Writes <out>/prm.json and <out>/prm.md (the table the README shows).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -30,6 +33,7 @@ import { ArithEnvironment } from "@pqm/data";
 import * as tf from "@tensorflow/tfjs-core";
 import { decoderOnnxBytes } from "../src/onnx/export-onnx.js";
 import { OnnxDecoderSession } from "../src/onnx/onnx-decoder-session.js";
+import { OnnxDecoderTrainer } from "../src/onnx/onnx-training-step.js";
 import { ProcessRewardModel } from "../src/prm/process-reward-model.js";
 import {
   type BackendChoice,
@@ -53,7 +57,7 @@ import {
   peerUnavailableReason,
   probeOpenBlas,
 } from "./peer-configs.js";
-import { createStepHarness, makeBatches, TAGS_PER_SEQUENCE } from "./prm-step.js";
+import { createStepHarness, makeBatches, type StepHarness, TAGS_PER_SEQUENCE } from "./prm-step.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const AGREEMENT_STEPS = 20;
@@ -87,8 +91,40 @@ async function startBackend(flag: BackendFlag, threads: number) {
   });
 }
 
-/** The engine's name in reports: the TF.js backend, and who does its matrix products. */
-function engineName(selection: { tfBackend: string; matmul: string }): string {
+type DecoderPassFlag = "auto" | "tfjs" | "onnxruntime";
+
+function decoderPassFlag(): DecoderPassFlag {
+  const value = argument("--decoder-pass") ?? "auto";
+  if (value !== "auto" && value !== "tfjs" && value !== "onnxruntime")
+    throw new Error(`--decoder-pass must be auto, tfjs or onnxruntime, got ${value}`);
+  return value;
+}
+
+/**
+ * The decoder pass of a training child: ONNX Runtime's (as trainPrm's `decoderPass`), or null for
+ * TF.js's gradients. @throws when `--decoder-pass onnxruntime` cannot run.
+ */
+async function openTrainer(harness: StepHarness, threads: number): Promise<OnnxDecoderTrainer | null> {
+  const flag = decoderPassFlag();
+  if (flag === "tfjs") return null;
+  const reason = OnnxDecoderTrainer.unsupportedReason(harness.backbone);
+  if (reason !== null) {
+    if (flag === "onnxruntime") throw new Error(`--decoder-pass onnxruntime: ${reason}`);
+    return null;
+  }
+  try {
+    const trainer = await OnnxDecoderTrainer.create(harness.backbone, { threads, spinning: threads === 1 });
+    harness.useTrainer(trainer);
+    return trainer;
+  } catch (error) {
+    if (flag === "onnxruntime") throw error;
+    return null;
+  }
+}
+
+/** The engine's name in reports: the TF.js backend, who does its matrix products, and the decoder pass. */
+function engineName(selection: { tfBackend: string; matmul: string }, onnxPass = false): string {
+  if (onnxPass) return `onnxruntime-pass+tfjs-${selection.tfBackend}`;
   return `tfjs-${selection.tfBackend}${selection.matmul === "onnxruntime" ? "+onnxruntime-matmul" : ""}`;
 }
 
@@ -98,10 +134,13 @@ function engineName(selection: { tfBackend: string; matmul: string }): string {
 /** Training step and TF.js scoring pass of one configuration. */
 async function trainChild(name: ConfigName, backend: BackendFlag, threads: number) {
   const selection = await startBackend(backend, threads);
-  // L's batch-4 tape does not fit wasm's 4 GiB heap (the step fails with "memory access out of
-  // bounds"): accumulate 4 micro-batches of 1 row, the same gradient, on wasm and cpu.
-  const microBatches = name === "L" && selection.tfBackend !== "tensorflow" ? 4 : 1;
+  // L's batch-4 TF.js tape does not fit wasm's 4 GiB heap (the step fails with "memory access out of
+  // bounds"): accumulate 4 micro-batches of 1 row, the same gradient, on wasm and cpu. The ONNX Runtime
+  // pass keeps only the activations its backward reads, and takes the whole batch.
+  const onnxPassPossible = decoderPassFlag() !== "tfjs" && selection.tfBackend === "wasm";
+  const microBatches = name === "L" && selection.tfBackend !== "tensorflow" && !onnxPassPossible ? 4 : 1;
   const harness = createStepHarness(name, {}, { microBatches });
+  const trainer = await openTrainer(harness, selection.threads);
   const warmup = name === "L" ? 1 : 2;
   const measured = name === "L" ? 3 : 5;
   const trainTimes: number[] = [];
@@ -121,8 +160,9 @@ async function trainChild(name: ConfigName, backend: BackendFlag, threads: numbe
   const tokens = harness.shape.batch * harness.shape.seq;
   const trainMs = median(trainTimes);
   const scoreMs = median(scoreTimes);
+  trainer?.dispose();
   return {
-    engine: engineName(selection),
+    engine: engineName(selection, trainer !== null),
     backend: selection.backend,
     threads: selection.threads,
     config: name,
@@ -203,12 +243,14 @@ async function onnxChild(name: ConfigName, threads: number) {
 async function agreeChild(backend: BackendFlag, threads: number) {
   const selection = await startBackend(backend, threads);
   const harness = createStepHarness("S", { batch: 4, seq: 64 });
+  const trainer = await openTrainer(harness, selection.threads);
   const losses: number[] = [];
   for (let index = 0; index < AGREEMENT_STEPS; index++) losses.push(await harness.train(index));
   const scores = await harness.score(0);
+  trainer?.dispose();
   return {
     backend: selection.backend,
-    engine: engineName(selection),
+    engine: engineName(selection, trainer !== null),
     threads: selection.threads,
     losses,
     scoresAfter: Array.from(scores.slice(0, 8)),
@@ -237,8 +279,9 @@ async function leakChild(backend: BackendFlag, threads: number, steps: number) {
   const counts: number[] = [];
   const bytes: number[] = [];
   const started = performance.now();
+  let onnxPass = false;
   try {
-    await trainPrm({
+    const result = await trainPrm({
       model,
       train: corpus,
       config: {
@@ -259,13 +302,14 @@ async function leakChild(backend: BackendFlag, threads: number, steps: number) {
         },
       },
     });
+    onnxPass = result.decoderPass === "onnxruntime";
   } finally {
     model.dispose();
     rmSync(outputDir, { recursive: true, force: true });
   }
   const afterFirst = counts.slice(1);
   return {
-    engine: engineName(selection),
+    engine: engineName(selection, onnxPass),
     threads: selection.threads,
     steps: counts.length,
     liveTensorsAfterStep1: counts[0],
@@ -457,16 +501,37 @@ async function main(): Promise<void> {
   );
 
   // 1. Loss agreement across backends.
-  const agreementBackends: { backend: BackendFlag; threads: number; matmul: WasmMatMulChoice }[] = [
-    { backend: "cpu", threads: 1, matmul: "wasm" },
-    ...threadCounts.map((threads) => ({ backend: "wasm" as const, threads, matmul: "wasm" as const })),
-    ...threadCounts.map((threads) => ({ backend: "wasm" as const, threads, matmul: "onnxruntime" as const })),
+  const agreementBackends: {
+    backend: BackendFlag;
+    threads: number;
+    matmul: WasmMatMulChoice;
+    pass: DecoderPassFlag;
+  }[] = [
+    { backend: "cpu", threads: 1, matmul: "wasm", pass: "tfjs" },
+    ...threadCounts.map((threads) => ({
+      backend: "wasm" as const,
+      threads,
+      matmul: "wasm" as const,
+      pass: "tfjs" as const,
+    })),
+    ...threadCounts.map((threads) => ({
+      backend: "wasm" as const,
+      threads,
+      matmul: "onnxruntime" as const,
+      pass: "tfjs" as const,
+    })),
+    ...threadCounts.map((threads) => ({
+      backend: "wasm" as const,
+      threads,
+      matmul: "onnxruntime" as const,
+      pass: "onnxruntime" as const,
+    })),
   ];
-  if (native) agreementBackends.push({ backend: probe.backend, threads: 1, matmul: "auto" });
+  if (native) agreementBackends.push({ backend: probe.backend, threads: 1, matmul: "auto", pass: "tfjs" });
   const agreementRuns: { engine: string; threads: number; losses: number[] }[] = [];
   for (const entry of agreementBackends) {
     process.stderr.write(
-      `bench: loss agreement, ${entry.backend} ${entry.threads} thread(s), matmul ${entry.matmul}...\n`,
+      `bench: loss agreement, ${entry.backend} ${entry.threads} thread(s), matmul ${entry.matmul}, decoder pass ${entry.pass}...\n`,
     );
     try {
       const run = await measureProcess(
@@ -478,6 +543,8 @@ async function main(): Promise<void> {
           entry.threads,
           "--matmul",
           entry.matmul,
+          "--decoder-pass",
+          entry.pass,
         ),
       );
       agreementRuns.push(run.result as { engine: string; threads: number; losses: number[] });
@@ -574,6 +641,8 @@ async function main(): Promise<void> {
                   threads,
                   "--matmul",
                   matmulFlag(),
+                  "--decoder-pass",
+                  decoderPassFlag(),
                 ),
               );
               projectRuns.push({ ...run, round: roundIndex });
@@ -658,6 +727,9 @@ async function main(): Promise<void> {
 
   const command =
     `cd packages/model && node --import tsx bench/run.ts ${process.argv.slice(2).join(" ")}`.trim();
+  // The engine the training runs used (the decoder pass is chosen in each child).
+  const projectEngine =
+    (projectRuns[0]?.result as { engine?: string } | undefined)?.engine ?? engineName(probe);
   const report = {
     bench: "pqm-model-prm",
     command,
@@ -668,7 +740,7 @@ async function main(): Promise<void> {
       loadAverageAtEnd: os.loadavg().map((value) => round(value, 2)),
       node: process.versions.node,
     },
-    backend: { chosen: probe.backend, engine: engineName(probe), skipped: probe.skipped },
+    backend: { chosen: probe.backend, engine: projectEngine, skipped: probe.skipped },
     versions: { "@tensorflow/tfjs-core": tf.version_core, "onnxruntime-node": "1.30.0" },
     workload: `training: forward + PQM loss (zeta 4) + backward + global-norm clip 1.0 + dense AdamW (lr 1e-4), ${TAGS_PER_SEQUENCE} step tags per sequence, random tokens, monotone labels; scoring: forward + value head. Medians of timed steps after warm-up (project S/M: 2 warm-up + 5 timed, L: 1 + 3; ONNX 3 + 10 (L 3 + 5); the peer 3 + 10), then the median over ${rounds} alternating rounds. Peak memory: maximum resident set size of each whole process by ${projectRuns[0]?.memoryMethod ?? "/usr/bin/time -v"}.`,
     peer: {
@@ -729,7 +801,7 @@ async function main(): Promise<void> {
   writeFileSync(join(outDir, "prm.json"), `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(
     report.machine,
-    engineName(probe),
+    projectEngine,
     command,
     rows,
     agreement.runs,
