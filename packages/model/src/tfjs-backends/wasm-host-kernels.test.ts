@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { registerGradients } from "@pqm/core";
+import { getLoss, PQM_RANKING_LOSS_KERNEL, registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -233,6 +233,56 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
     installWasmHostKernels();
     expect(run()).toEqual(expected);
     tf.dispose([x, upstream, positions, cos, sin]);
+  });
+
+  it("the PQM loss and its gradient in one host loop agree with the composed loss, padding included", () => {
+    // Rows: mixed with padding, all correct, all wrong, a wrong step first, all padding, then varied.
+    const steps = 6;
+    const labelRows = [
+      [1, 1, 0, 1, 0, -100],
+      [1, 1, 1, 1, 1, 1],
+      [0, 0, 0, -100, -100, -100],
+      [0, 1, 1, 0, 1, 1],
+      [-100, -100, -100, -100, -100, -100],
+      ...Array.from({ length: 40 }, (_, row) =>
+        Array.from({ length: steps }, (_, step) =>
+          (row * 7 + step * 3) % 5 === 0 ? 0 : (row + step) % 9 === 0 ? -100 : 1,
+        ),
+      ),
+    ];
+    const rows = labelRows.length;
+    const scores = tf.tensor2d(
+      Array.from(values(rows * steps, 31), (v, index) => v * 20 + (index % 3) - 1),
+      [rows, steps],
+    );
+    const labels = tf.tensor2d(labelRows.flat(), [rows, steps]);
+    const labelValues = labelRows.flat();
+    for (const zeta of [4, 0]) {
+      const loss = getLoss("pqm", { zeta });
+      const run = () =>
+        tf.tidy(() => {
+          const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
+            tf.mul(loss(input as tf.Tensor2D, labels, labelValues), 3),
+          )([scores]);
+          return [value.dataSync()[0] as number, ...(grads[0] as tf.Tensor).dataSync()];
+        });
+      uninstallWasmHostKernels();
+      expect(hasHostKernel(PQM_RANKING_LOSS_KERNEL as never)).toBe(false);
+      const composed = run();
+      installWasmHostKernels();
+      expect(hasHostKernel(PQM_RANKING_LOSS_KERNEL as never)).toBe(true);
+      const fused = run();
+      // The loss, then the gradient, each against its own scale.
+      expect(Math.abs(fused[0]! - composed[0]!)).toBeLessThanOrEqual(2e-6 * Math.abs(composed[0]!));
+      const scale = Math.max(...composed.slice(1).map(Math.abs));
+      for (let index = 1; index < composed.length; index++)
+        expect(Math.abs(fused[index]! - composed[index]!)).toBeLessThanOrEqual(2e-6 * scale);
+      // Padding gets no gradient.
+      labelValues.forEach((label, index) => {
+        if (label === -100) expect(fused[index + 1]).toBe(0);
+      });
+    }
+    tf.dispose([scores, labels]);
   });
 
   it("uninstalls", () => {

@@ -1,3 +1,4 @@
+import { LABEL_PAD, PQM_RANKING_LOSS_KERNEL } from "@pqm/core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { SIMD_KERNELS_BASE64 } from "./simd/kernels.generated.js";
@@ -446,8 +447,105 @@ function simdRmsNormGrad(args: KernelArguments): tf.TensorInfo[] {
   return [dx, dw];
 }
 
+/**
+ * @pqm/core's PQM ranking loss (its practical form, as `pqmRankingLossTensor` composes it) and its
+ * gradient, in one host loop: the composed loss is about 150 TF.js kernel calls forward and backward on
+ * `[batch, steps]` tensors of a few hundred values. Inputs scores and labels (1 correct, 0 wrong,
+ * LABEL_PAD padding); attrs zeta, logEps; outputs the loss `[1]` and the gradient `[batch, steps]`.
+ * Per row with a valid step: term0 = log(1 + eps + Σ_wrong exp(r_s + ζ)) when the row has a wrong step;
+ * for each correct t, log(exp(r_t) + Σ_{earlier correct} exp(r_s) + Σ_wrong exp(r_s + ζ) + 1 + eps) − r_t;
+ * the row's loss is their mean, the batch's the mean over rows with a valid step. Each log-sum-exp's
+ * gradient is its softmax weights, and −1 for the subtracted r_t. Computed in float64, stored float32.
+ */
+function hostRankingLoss(args: KernelArguments): tf.TensorInfo[] {
+  const { backend } = args;
+  const kernel = PQM_RANKING_LOSS_KERNEL;
+  const scores = args.inputs.scores as tf.TensorInfo;
+  const labels = args.inputs.labels as tf.TensorInfo;
+  if (
+    scores.shape.length !== 2 ||
+    scores.dtype !== "float32" ||
+    labels.dtype !== "float32" ||
+    !tf.util.arraysEqual(scores.shape, labels.shape)
+  ) {
+    throw new Error(
+      `${kernel}: float32 scores and labels of one shape [batch, steps], got ${scores.dtype} [${scores.shape}] and ${labels.dtype} [${labels.shape}]`,
+    );
+  }
+  const zeta = Number(args.attrs?.zeta);
+  const logEps = Number(args.attrs?.logEps);
+  if (!Number.isFinite(zeta) || !Number.isFinite(logEps))
+    throw new Error(`${kernel}: attrs zeta and logEps must be finite numbers`);
+  const [rows, steps] = scores.shape as [number, number];
+  const loss = backend.makeOutput([1], "float32");
+  const gradientInfo = backend.makeOutput([rows, steps], "float32");
+  const buffer = heap(backend); // after the allocations, which may grow the heap
+  const r = new Float32Array(buffer, offsetOf(backend, scores), rows * steps);
+  const l = new Float32Array(buffer, offsetOf(backend, labels), rows * steps);
+  const g = new Float32Array(buffer, offsetOf(backend, gradientInfo), rows * steps).fill(0);
+  let validRows = 0;
+  for (let row = 0; row < rows; row++) {
+    for (let step = 0; step < steps; step++) {
+      if (l[row * steps + step] !== LABEL_PAD) {
+        validRows++;
+        break;
+      }
+    }
+  }
+  const batchRows = Math.max(validRows, 1);
+  const epsilon = Math.exp(logEps);
+  const shifted = new Float64Array(steps); // r_s (+ ζ for a wrong step)
+  const gradient = new Float64Array(steps);
+  let lossSum = 0;
+  for (let row = 0; row < rows; row++) {
+    const base = row * steps;
+    let correct = 0;
+    let wrong = 0;
+    for (let step = 0; step < steps; step++) {
+      const label = l[base + step] as number;
+      if (label === 1) correct++;
+      else if (label === 0) wrong++;
+      shifted[step] = (r[base + step] as number) + (label === 0 ? zeta : 0);
+    }
+    if (correct + wrong === 0) continue;
+    gradient.fill(0);
+    const terms = correct + (wrong > 0 ? 1 : 0);
+    let rowTotal = 0;
+    /** Adds log(1 + eps + Σ exp(shifted[s]) over `included` s) to the row, and its softmax weights to the gradient. */
+    const logSumExp = (included: (step: number) => boolean): number => {
+      let top = 0; // the anchor's exp(0)
+      for (let step = 0; step < steps; step++)
+        if (included(step)) top = Math.max(top, shifted[step] as number);
+      let total = Math.exp(-top) * (1 + epsilon);
+      for (let step = 0; step < steps; step++)
+        if (included(step)) total += Math.exp((shifted[step] as number) - top);
+      const value = top + Math.log(total);
+      for (let step = 0; step < steps; step++)
+        if (included(step))
+          gradient[step] = (gradient[step] as number) + Math.exp((shifted[step] as number) - value);
+      return value;
+    };
+    if (wrong > 0) rowTotal += logSumExp((step) => l[base + step] === 0);
+    for (let t = 0; t < steps; t++) {
+      if (l[base + t] !== 1) continue;
+      rowTotal +=
+        logSumExp((step) => {
+          const label = l[base + step];
+          return step === t || label === 0 || (step < t && label === 1);
+        }) - (r[base + t] as number);
+      gradient[t] = (gradient[t] as number) - 1;
+    }
+    lossSum += rowTotal / terms;
+    const weight = 1 / (terms * batchRows);
+    for (let step = 0; step < steps; step++) g[base + step] = (gradient[step] as number) * weight;
+  }
+  new Float32Array(buffer, offsetOf(backend, loss), 1)[0] = lossSum / batchRows;
+  return [loss, gradientInfo];
+}
+
 const FUSED: readonly [string, (args: KernelArguments) => tf.TensorInfo | tf.TensorInfo[]][] = [
   [HostKernel.rotary, hostRotary],
+  [PQM_RANKING_LOSS_KERNEL, hostRankingLoss],
   [HostKernel.adamW, simdAdamW],
   [HostKernel.softmaxGrad, simdSoftmaxGrad],
   [HostKernel.swigluGrad, simdSwiGluGrad],
@@ -493,7 +591,8 @@ export function installWasmHostKernels(options: WasmHostKernelOptions = {}): boo
   const backend = tf.findBackend("wasm") as BackendWasm | null;
   const withSimd = backend !== null && simdKernels(backend) !== null;
   for (const [kernelName, kernel] of FUSED) {
-    if (!wanted(kernelName) || (!withSimd && kernelName !== HostKernel.rotary)) continue;
+    const plainLoop = kernelName === HostKernel.rotary || kernelName === PQM_RANKING_LOSS_KERNEL;
+    if (!wanted(kernelName) || (!withSimd && !plainLoop)) continue;
     if (tf.getKernel(kernelName, "wasm") === undefined)
       tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernel as unknown as tf.KernelFunc });
   }
