@@ -71,7 +71,8 @@ export class TrainProgressView {
       case "start":
         this.lastLineAt = now;
         this.stream.write(
-          `train: ${event.step === 0 ? "starting" : `resuming at step ${event.step}`}, ${event.totalSteps} steps\n`,
+          `train: ${event.step === 0 ? "starting" : `resuming at step ${event.step}`}, ${event.totalSteps} steps\n` +
+            `train: the decoder's forward and backward on ${event.decoderPass === "onnxruntime" ? "ONNX Runtime" : `TF.js${event.decoderPassNote === undefined ? "" : ` (${event.decoderPassNote})`}`}\n`,
         );
         return;
       case "step": {
