@@ -1,6 +1,7 @@
 // The public API of the ONNX area: export a PRM or a backbone to ONNX (no Python), score with ONNX
-// Runtime, and train a value head on a frozen backbone's hidden states. The graph builder, the
-// protobuf schema and the ONNX Runtime matrix-product kernel for TF.js's wasm backend are internal.
+// Runtime, train a value head on a frozen backbone's hidden states, and run a decoder's training pass
+// (forward and backward) on ONNX Runtime. The graph builders, the protobuf schema and the ONNX Runtime
+// matrix-product kernel for TF.js's wasm backend are internal.
 export type { ValueHeadWeights } from "./decoder-onnx-graph.js";
 export { ONNX_EXPORTABLE_MODEL_TYPES } from "./decoder-onnx-graph.js";
 export type {
@@ -33,6 +34,8 @@ export type {
   OnnxPrmScorerOptions,
 } from "./onnx-prm-scorer.js";
 export { OnnxPrmScorer } from "./onnx-prm-scorer.js";
+export type { OnnxForwardPass, OnnxTrainerInputs, OnnxTrainerOptions } from "./onnx-training-step.js";
+export { OnnxDecoderTrainer } from "./onnx-training-step.js";
 export type {
   ExtractTagHiddenStatesOptions,
   TagFeatureRow,

@@ -2,6 +2,7 @@
 // errors. The optimizer, schedule, clipping and validation split it uses are internal.
 export type { LearningRateDecay } from "./learning-rate-schedule.js";
 export type {
+  DecoderPass,
   StepRecord,
   TrainingConfig,
   TrainPrmInput,
