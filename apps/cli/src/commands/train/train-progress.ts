@@ -18,6 +18,13 @@ function stepFigures(event: Extract<TrainProgressEvent, { type: "step" }>) {
  * 1402 tok/s | eta 12s`; elsewhere a line every `lineIntervalMs` (10 s), one per validation and
  * checkpoint, and one at the end. Call `close` when the run is over, failed or not.
  */
+/** Where the decoder's forward and backward run, from the start event. */
+function decoderPassLine(event: Extract<TrainProgressEvent, { type: "start" }>): string {
+  if (event.decoderPass === "onnxruntime") return "train: the decoder's forward and backward on ONNX Runtime";
+  const why = event.decoderPassNote === undefined ? "" : ` (${event.decoderPassNote})`;
+  return `train: the decoder's forward and backward on TF.js${why}`;
+}
+
 export class TrainProgressView {
   /** Pass this as `trainPrm`'s `run.onProgress`. */
   readonly onProgress: (event: TrainProgressEvent) => void;
@@ -46,6 +53,7 @@ export class TrainProgressView {
 
   private drawBar(event: TrainProgressEvent): void {
     if (event.type === "start") {
+      this.stream.write(`${decoderPassLine(event)}\n`);
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.stream,
@@ -72,7 +80,7 @@ export class TrainProgressView {
         this.lastLineAt = now;
         this.stream.write(
           `train: ${event.step === 0 ? "starting" : `resuming at step ${event.step}`}, ${event.totalSteps} steps\n` +
-            `train: the decoder's forward and backward on ${event.decoderPass === "onnxruntime" ? "ONNX Runtime" : `TF.js${event.decoderPassNote === undefined ? "" : ` (${event.decoderPassNote})`}`}\n`,
+            `${decoderPassLine(event)}\n`,
         );
         return;
       case "step": {
