@@ -17,15 +17,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { OnnxDecoderTrainer } from "../src/onnx/onnx-training-step.js";
 import { selectBackend } from "../src/tfjs-backends/select-backend.js";
+import { argument } from "./bench-args.js";
 import { CONFIGS, type ConfigName, cpuIdentity, median } from "./peer-configs.js";
 import { createStepHarness } from "./prm-step.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function flag(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 interface ChildRow {
   config: ConfigName;
@@ -56,7 +52,10 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
       return performance.now() - started;
     };
     const onnxHarness = createStepHarness(name);
-    const trainer = await OnnxDecoderTrainer.create(onnxHarness.backbone, { threads, spinning: threads === 1 });
+    const trainer = await OnnxDecoderTrainer.create(onnxHarness.backbone, {
+      threads,
+      spinning: threads === 1,
+    });
     onnxHarness.useTrainer(trainer);
     const split = { forward: 0, backward: 0 };
     const forward = trainer.forward.bind(trainer);
@@ -128,18 +127,18 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
 }
 
 async function main(): Promise<void> {
-  const configs = (flag("--configs") ?? "S,M,L").split(",").map((name) => {
+  const configs = (argument("--configs") ?? "S,M,L").split(",").map((name) => {
     if (!(name in CONFIGS)) throw new Error(`--configs: unknown configuration ${name} (S, M or L)`);
     return name as ConfigName;
   });
-  const rounds = Number(flag("--rounds") ?? 2);
+  const rounds = Number(argument("--rounds") ?? 2);
   if (process.argv.includes("--child")) {
-    const rows = await child(configs, Number(flag("--threads") ?? 1), rounds);
+    const rows = await child(configs, Number(argument("--threads") ?? 1), rounds);
     process.stdout.write(`${JSON.stringify(rows)}\n`, () => process.exit(0));
     return;
   }
-  const threadCounts = (flag("--threads") ?? "1,2").split(",").map(Number);
-  const outDir = resolve(flag("--out") ?? join(here, "results"));
+  const threadCounts = (argument("--threads") ?? "1,2").split(",").map(Number);
+  const outDir = resolve(argument("--out") ?? join(here, "results"));
   const rows: ChildRow[] = [];
   for (const threads of threadCounts) {
     const run = spawnSync(

@@ -22,15 +22,11 @@ import {
   installWasmHostKernels,
   uninstallWasmHostKernels,
 } from "../src/tfjs-backends/wasm-host-kernels.js";
+import { argument } from "./bench-args.js";
 import { type ConfigName, median } from "./peer-configs.js";
 import { createStepHarness } from "./prm-step.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 const LEVERS: readonly { name: string; kernels: readonly string[] }[] = [
   { name: "none", kernels: [] },

@@ -33,14 +33,10 @@ import { OnnxPrmScorer } from "../src/onnx/onnx-prm-scorer.js";
 import { ProcessRewardModel } from "../src/prm/process-reward-model.js";
 import { selectBackend } from "../src/tfjs-backends/select-backend.js";
 import { loadTokenizer } from "../src/tokenizer/hf-tokenizer.js";
+import { argument } from "./bench-args.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = resolve(here, "..");
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
 

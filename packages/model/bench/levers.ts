@@ -11,15 +11,11 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { installOnnxMatMul, onnxMatMulStatistics } from "../src/onnx/runtime-matmul.js";
 import { type BackendChoice, selectBackend } from "../src/tfjs-backends/select-backend.js";
+import { argument } from "./bench-args.js";
 import { type ConfigName, median } from "./peer-configs.js";
 import { createStepHarness } from "./prm-step.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 interface KernelGroup {
   kernel: string;

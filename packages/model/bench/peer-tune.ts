@@ -33,6 +33,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { argument } from "./bench-args.js";
 import {
   CONFIGS,
   type ConfigName,
@@ -64,11 +65,6 @@ const PLACEMENTS: { name: string; env: Record<string, string>; builds?: Build[] 
   // OpenMP workers have the cores between products.
   { name: "blas-sleep", env: { OPENBLAS_THREAD_TIMEOUT: "4" }, builds: ["pthread"] },
 ];
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 function numberArgument(name: string): number | undefined {
   const text = argument(name);

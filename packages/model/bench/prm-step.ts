@@ -110,63 +110,48 @@ export function createStepHarness(
           microBatches === 1
             ? tensor
             : tf.slice(tensor, [part * rowsPerMicroBatch, 0], [rowsPerMicroBatch, tensor.shape[1]]);
+        const labelValues =
+          microBatches === 1
+            ? batch.labelValues
+            : batch.labelValues.subarray(
+                part * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+                (part + 1) * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
+              );
+        let value: tf.Scalar;
+        const gradients = new Map<string, tf.Tensor>();
         if (trainer !== undefined) {
           // The decoder on ONNX Runtime: forward, the head and loss in TF.js (their gradients and the
           // hidden state's), then the decoder's backward.
           const pass = trainer.forward({ inputIds: rows(batch.inputIds) });
-          const headWeights = [head.weight, head.bias];
-          const { value, grads } = tf
+          const result = tf
             .engine()
             .gradients(
-              () =>
-                loss(
-                  head.apply(pass.hidden, rows(batch.tagPositions)),
-                  rows(batch.labels),
-                  microBatches === 1
-                    ? batch.labelValues
-                    : batch.labelValues.subarray(
-                        part * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
-                        (part + 1) * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
-                      ),
-                ),
-              [pass.hidden, ...headWeights],
+              () => loss(head.apply(pass.hidden, rows(batch.tagPositions)), rows(batch.labels), labelValues),
+              [pass.hidden, head.weight, head.bias],
             );
-          const [hiddenGradient, weightGradient, biasGradient] = grads as [tf.Tensor, tf.Tensor, tf.Tensor];
-          const decoderGradients = trainer.backward(pass, hiddenGradient);
+          const [hiddenGradient, weightGradient, biasGradient] = result.grads as [
+            tf.Tensor,
+            tf.Tensor,
+            tf.Tensor,
+          ];
+          for (const [key, gradient] of trainer.backward(pass, hiddenGradient)) gradients.set(key, gradient);
           tf.dispose([pass.hidden, hiddenGradient]);
-          decoderGradients.set("v_head.summary.weight", weightGradient);
-          decoderGradients.set("v_head.summary.bias", biasGradient);
-          losses.push(tf.reshape(value, [1]));
-          value.dispose();
-          for (const [key, gradient] of decoderGradients) {
-            const previous = summed.get(key);
-            if (previous === undefined) summed.set(key, gradient);
-            else {
-              summed.set(key, tf.add(previous, gradient));
-              tf.dispose([previous, gradient]);
-            }
-          }
-          continue;
+          gradients.set("v_head.summary.weight", weightGradient);
+          gradients.set("v_head.summary.bias", biasGradient);
+          value = result.value;
+        } else {
+          const result = tf.variableGrads(() => {
+            const hidden = backbone.forwardHidden({ inputIds: rows(batch.inputIds) });
+            // No dropout: the value head's dropout would draw differently on each backend.
+            return loss(head.apply(hidden, rows(batch.tagPositions)), rows(batch.labels), labelValues);
+          }, list);
+          for (const [variableName, gradient] of Object.entries(result.grads))
+            if (gradient !== null) gradients.set(stableName(variableName), gradient);
+          value = result.value;
         }
-        const { value, grads } = tf.variableGrads(() => {
-          const hidden = backbone.forwardHidden({ inputIds: rows(batch.inputIds) });
-          // No dropout: the value head's dropout would draw differently on each backend.
-          return loss(
-            head.apply(hidden, rows(batch.tagPositions)),
-            rows(batch.labels),
-            microBatches === 1
-              ? batch.labelValues
-              : batch.labelValues.subarray(
-                  part * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
-                  (part + 1) * rowsPerMicroBatch * TAGS_PER_SEQUENCE,
-                ),
-          );
-        }, list);
         losses.push(tf.reshape(value, [1]));
         value.dispose();
-        for (const [variableName, gradient] of Object.entries(grads)) {
-          if (gradient === null) continue;
-          const key = stableName(variableName);
+        for (const [key, gradient] of gradients) {
           const previous = summed.get(key);
           if (previous === undefined) summed.set(key, gradient);
           else {

@@ -42,6 +42,7 @@ import {
 } from "../src/tfjs-backends/select-backend.js";
 import { buildWordTokenizer } from "../src/tokenizer/builtin-tokenizer.js";
 import { trainPrm } from "../src/training/train-prm.js";
+import { argument } from "./bench-args.js";
 import {
   bestPeerSetup,
   CONFIGS,
@@ -63,11 +64,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const AGREEMENT_STEPS = 20;
 /** Largest |loss difference| allowed after 20 steps, relative to the reference loss. */
 const AGREEMENT_TOLERANCE = 2e-3;
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 function round(value: number, digits = 3): number {
   const factor = 10 ** digits;

@@ -17,14 +17,10 @@ import type { Trajectory } from "@pqm/core";
 import { getScoringConvention } from "../src/conventions/convention-catalog.js";
 import { startLoopbackPoolingServer } from "../src/remote/loopback-pooling-server.js";
 import { VllmPoolingScorer } from "../src/remote/vllm-pooling-scorer.js";
+import { argument } from "./bench-args.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CONVENTION = "qwen2.5-math-prm";
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -29,13 +29,9 @@ import {
 } from "../../src/tfjs-backends/webgpu-fused-kernels.js";
 import { AdamW } from "../../src/training/adamw.js";
 import { globalNormTensor } from "../../src/training/clip-gradients.js";
+import { argument } from "../bench-args.js";
 import { CONFIGS, type ConfigName } from "../peer-configs.js";
 import { createStepHarness } from "../prm-step.js";
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 let launches = 0;
 

@@ -37,15 +37,11 @@ import {
   installWebGpuFusedKernels,
   uninstallWebGpuFusedKernels,
 } from "../../src/tfjs-backends/webgpu-fused-kernels.js";
+import { argument } from "../bench-args.js";
 import { CONFIGS, type ConfigName, median } from "../peer-configs.js";
 import { createStepHarness } from "../prm-step.js";
 
 const AGREEMENT_TOLERANCE = 2e-3;
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
 
 function log(line: string): void {
   process.stderr.write(`webgpu-bench: ${line}\n`);

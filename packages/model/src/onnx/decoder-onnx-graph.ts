@@ -157,65 +157,9 @@ export function buildDecoderGraph(
     graph.node("Sub", [cumulative, graph.int64Scalar(1)]),
     graph.int64Scalar(0),
   ]);
-  const positionsFloat = graph.node("Unsqueeze", [
-    graph.node("Cast", [positions], { to: OnnxDataType.FLOAT }),
-    graph.int64Vector([2]),
-  ]); // [batch, seq, 1]
-  const inverse = ropeInverseFrequencies(headDim, config.ropeTheta, config.ropeScaling);
-  const half = headDim / 2;
-  const doubled = new Float32Array(headDim);
-  const signs = new Float32Array(headDim);
-  for (let j = 0; j < half; j++) {
-    doubled[j] = inverse[j] as number;
-    doubled[j + half] = inverse[j] as number;
-    signs[j] = -1;
-    signs[j + half] = 1;
-  }
-  const angles = graph.node("Mul", [
-    positionsFloat,
-    graph.float32("rope.inv_freq_doubled", doubled, [headDim]),
-  ]); // [batch, seq, headDim]
-  // x·cos + rotate_half(x)·sin = x·cos + swap_halves(x)·(sign·sin): the sign goes into the table.
-  const cos = graph.node("Unsqueeze", [graph.node("Cos", [angles]), graph.int64Vector([2])]); // [batch, seq, 1, headDim]
-  const signedSin = graph.node("Unsqueeze", [
-    graph.node("Mul", [
-      graph.node("Sin", [angles]),
-      graph.float32("rope.rotate_half_signs", signs, [headDim]),
-    ]),
-    graph.int64Vector([2]),
-  ]); // [batch, seq, 1, headDim]
+  const { cos, signedSin } = rotaryTables(graph, positions, config);
 
-  // Additive masks [batch, 1, group*seq, seq], one per distinct layer window (built when a layer first
-  // needs it): key s visible from query t iff s <= t, s is real, and (with a sliding window W) t - s < W,
-  // t and s being indices into the padded row (see DecoderConfig.slidingWindow).
-  const sequenceLength = graph.node("Gather", [graph.node("Shape", [inputIds]), graph.int64Scalar(1)], {
-    axis: 0,
-  });
-  const range = graph.node("Range", [graph.int64Scalar(0), sequenceLength, graph.int64Scalar(1)]); // [seq]
-  const queryIndex = graph.node("Unsqueeze", [range, graph.int64Vector([1])]); // [seq, 1]
-  const keyIndex = graph.node("Unsqueeze", [range, graph.int64Vector([0])]); // [1, seq]
-  const causal = graph.node("LessOrEqual", [keyIndex, queryIndex]); // [seq, seq]
-  const realKeys = graph.node("Cast", [graph.node("Unsqueeze", [attentionMask, graph.int64Vector([1, 2])])], {
-    to: OnnxDataType.BOOL,
-  }); // [batch, 1, 1, seq]
-  const additiveMasks = new Map<number | null, string>();
-  const additiveMaskFor = (window: number | null): string => {
-    const built = additiveMasks.get(window);
-    if (built !== undefined) return built;
-    let visible = causal;
-    if (window !== null) {
-      const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(window)]); // [seq, 1]
-      visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
-    }
-    let mask = graph.node("Where", [
-      graph.node("And", [visible, realKeys]),
-      graph.float32Scalar(0),
-      graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
-    ]); // [batch, 1, seq, seq]
-    if (groupSize > 1) mask = graph.node("Tile", [mask, graph.int64Vector([1, 1, groupSize, 1])]);
-    additiveMasks.set(window, mask);
-    return mask;
-  };
+  const additiveMaskFor = additiveMaskBuilder(graph, inputIds, attentionMask, groupSize);
 
   const rmsNorm = (x: string, weightName: string): string => {
     const meanSquare = graph.node("ReduceMean", [graph.node("Pow", [x, graph.float32Scalar(2)])], {
@@ -381,6 +325,89 @@ export function buildDecoderGraph(
     });
   }
   return graph;
+}
+
+/**
+ * Rotate-half RoPE tables `[batch, seq, 1, headDim]` from int64 positions `[batch, seq]`, as the TF.js
+ * decoder computes them: angles `position · inv_freq` in float32, `cos`, and `sin` with rotate-half's
+ * sign folded in (x·cos + rotate_half(x)·sin = x·cos + swap_halves(x)·(sign·sin)).
+ */
+export function rotaryTables(
+  graph: OnnxGraphBuilder,
+  positions: string,
+  config: DecoderConfig,
+): { cos: string; signedSin: string } {
+  const { headDim } = config;
+  const inverse = ropeInverseFrequencies(headDim, config.ropeTheta, config.ropeScaling);
+  const half = headDim / 2;
+  const doubled = new Float32Array(headDim);
+  const signs = new Float32Array(headDim);
+  for (let j = 0; j < half; j++) {
+    doubled[j] = inverse[j] as number;
+    doubled[j + half] = inverse[j] as number;
+    signs[j] = -1;
+    signs[j + half] = 1;
+  }
+  const positionsFloat = graph.node("Unsqueeze", [
+    graph.node("Cast", [positions], { to: OnnxDataType.FLOAT }),
+    graph.int64Vector([2]),
+  ]); // [batch, seq, 1]
+  const angles = graph.node("Mul", [
+    positionsFloat,
+    graph.float32("rope.inv_freq_doubled", doubled, [headDim]),
+  ]); // [batch, seq, headDim]
+  const cos = graph.node("Unsqueeze", [graph.node("Cos", [angles]), graph.int64Vector([2])]);
+  const signedSin = graph.node("Unsqueeze", [
+    graph.node("Mul", [
+      graph.node("Sin", [angles]),
+      graph.float32("rope.rotate_half_signs", signs, [headDim]),
+    ]),
+    graph.int64Vector([2]),
+  ]);
+  return { cos, signedSin };
+}
+
+/**
+ * Additive attention masks `[batch, 1, group*seq, seq]` (`[batch, 1, seq, seq]` tiled over the query
+ * heads of a kv head), one per distinct layer window, built when a layer first asks: key s is visible
+ * from query t iff s <= t, s is real (`attentionMask`), and (with a sliding window W) t - s < W, t and s
+ * being indices into the padded row (see DecoderConfig.slidingWindow). Hidden keys get the most negative
+ * finite float32.
+ */
+export function additiveMaskBuilder(
+  graph: OnnxGraphBuilder,
+  inputIds: string,
+  attentionMask: string,
+  groupSize: number,
+): (window: number | null) => string {
+  const sequenceLength = graph.node("Gather", [graph.node("Shape", [inputIds]), graph.int64Scalar(1)], {
+    axis: 0,
+  });
+  const range = graph.node("Range", [graph.int64Scalar(0), sequenceLength, graph.int64Scalar(1)]); // [seq]
+  const queryIndex = graph.node("Unsqueeze", [range, graph.int64Vector([1])]); // [seq, 1]
+  const keyIndex = graph.node("Unsqueeze", [range, graph.int64Vector([0])]); // [1, seq]
+  const causal = graph.node("LessOrEqual", [keyIndex, queryIndex]); // [seq, seq]
+  const realKeys = graph.node("Cast", [graph.node("Unsqueeze", [attentionMask, graph.int64Vector([1, 2])])], {
+    to: OnnxDataType.BOOL,
+  }); // [batch, 1, 1, seq]
+  const masks = new Map<number | null, string>();
+  return (window) => {
+    const built = masks.get(window);
+    if (built !== undefined) return built;
+    let visible = causal;
+    if (window !== null) {
+      const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(window)]); // [seq, 1]
+      visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
+    }
+    let mask = graph.node("Where", [
+      graph.node("And", [visible, realKeys]),
+      graph.float32Scalar(0),
+      graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
+    ]); // [batch, 1, seq, seq]
+    if (groupSize > 1) mask = graph.node("Tile", [mask, graph.int64Vector([1, 1, groupSize, 1])]);
+    masks.set(window, mask);
+    return mask;
+  };
 }
 
 /** The score head on `hidden` `[rows, hidden]`: `[rows, 1]` (one output) or `[rows]` (output 1 − output 0). */

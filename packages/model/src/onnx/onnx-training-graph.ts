@@ -1,6 +1,5 @@
 import type { DecoderConfig } from "../backbone/decoder-config.js";
-import { FLOAT32_MOST_NEGATIVE } from "../backbone/layers/attention-mask.js";
-import { ropeInverseFrequencies } from "../backbone/layers/rotary-embedding.js";
+import { additiveMaskBuilder, rotaryTables } from "./decoder-onnx-graph.js";
 import { OnnxGraphBuilder } from "./onnx-graph-builder.js";
 import { OnnxDataType } from "./onnx-schema.js";
 
@@ -176,38 +175,12 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   };
 
   // Rotary tables [batch, seq, 1, headDim] from the positions, in each graph (cheaper than saving them).
-  const inverse = ropeInverseFrequencies(headDim, config.ropeTheta, config.ropeScaling);
-  const half = headDim / 2;
-  const doubled = new Float32Array(headDim);
-  const signs = new Float32Array(headDim);
-  for (let j = 0; j < half; j++) {
-    doubled[j] = inverse[j] as number;
-    doubled[j + half] = inverse[j] as number;
-    signs[j] = -1;
-    signs[j + half] = 1;
-  }
-  const rotaryTables = (graph: OnnxGraphBuilder, positions: string) => {
-    const angles = graph.node("Mul", [
-      graph.node("Unsqueeze", [
-        graph.node("Cast", [positions], { to: OnnxDataType.FLOAT }),
-        graph.int64Vector([2]),
-      ]),
-      graph.float32("rope.inv_freq_doubled", doubled, [headDim]),
-    ]); // [batch, seq, headDim]
-    const cos = graph.node("Unsqueeze", [graph.node("Cos", [angles]), graph.int64Vector([2])]);
-    // rotate_half(x)·sin = swap_halves(x)·(sign·sin): the sign goes into the table.
-    const signedSin = graph.node("Unsqueeze", [
-      graph.node("Mul", [graph.node("Sin", [angles]), graph.float32("rope.signs", signs, [headDim])]),
-      graph.int64Vector([2]),
-    ]);
-    return { cos, signedSin };
-  };
+  const forwardRope = rotaryTables(forward, positionIds, config);
+  const backwardRope = rotaryTables(backward, backwardPositions, config);
   const swapHalves = (graph: OnnxGraphBuilder, x: string) => {
     const [first, second] = graph.nodeWithOutputs("Split", [x], 2, { axis: -1 });
     return graph.node("Concat", [second as string, first as string], { axis: -1 });
   };
-  const forwardRope = rotaryTables(forward, positionIds);
-  const backwardRope = rotaryTables(backward, backwardPositions);
   const rotate = (x: string) =>
     forward.node("Add", [
       forward.node("Mul", [x, forwardRope.cos]),
@@ -221,37 +194,7 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     ]);
 
   // Additive masks [batch, 1, group*seq, seq], one per distinct window (as the export builds them).
-  const maskBuilder = (graph: OnnxGraphBuilder, ids: string, paddingMask: string) => {
-    const sequenceLength = graph.node("Gather", [graph.node("Shape", [ids]), graph.int64Scalar(1)], {
-      axis: 0,
-    });
-    const range = graph.node("Range", [graph.int64Scalar(0), sequenceLength, graph.int64Scalar(1)]);
-    const queryIndex = graph.node("Unsqueeze", [range, graph.int64Vector([1])]); // [seq, 1]
-    const keyIndex = graph.node("Unsqueeze", [range, graph.int64Vector([0])]); // [1, seq]
-    const causal = graph.node("LessOrEqual", [keyIndex, queryIndex]);
-    const realKeys = graph.node("Cast", [graph.node("Unsqueeze", [paddingMask, graph.int64Vector([1, 2])])], {
-      to: OnnxDataType.BOOL,
-    }); // [batch, 1, 1, seq]
-    const masks = new Map<number | null, string>();
-    return (window: number | null): string => {
-      let mask = masks.get(window);
-      if (mask !== undefined) return mask;
-      let visible = causal;
-      if (window !== null) {
-        const earliest = graph.node("Sub", [queryIndex, graph.int64Scalar(window)]);
-        visible = graph.node("And", [visible, graph.node("Greater", [keyIndex, earliest])]);
-      }
-      mask = graph.node("Where", [
-        graph.node("And", [visible, realKeys]),
-        graph.float32Scalar(0),
-        graph.float32Scalar(FLOAT32_MOST_NEGATIVE),
-      ]);
-      if (groupSize > 1) mask = graph.node("Tile", [mask, graph.int64Vector([1, 1, groupSize, 1])]);
-      masks.set(window, mask);
-      return mask;
-    };
-  };
-  const forwardMask = maskBuilder(forward, inputIds, attentionMask);
+  const forwardMask = additiveMaskBuilder(forward, inputIds, attentionMask, groupSize);
   /** Softmax of `q·kᵀ + mask` over the keys: [batch, kvHeads, group*seq, seq]. */
   const probabilities = (graph: OnnxGraphBuilder, query: string, key: string, mask: string) =>
     graph.node(

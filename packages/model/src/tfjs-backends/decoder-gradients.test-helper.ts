@@ -128,3 +128,48 @@ export async function adamWSteps(): Promise<Float32Array[]> {
   optimizer.dispose();
   return out;
 }
+
+/**
+ * A PQM-loss batch for the fused-loss tests: rows mixed with padding, all correct, all wrong, a wrong
+ * step first and all padding, then `extraRows` varied rows; 6 steps; scores spread over about ±10.
+ * `lossAndGradient(zeta)` gives 3 × the PQM loss and its gradient with respect to the scores.
+ */
+export function rankingLossCase(extraRows: number): {
+  labelValues: number[];
+  lossAndGradient(zeta: number): [tf.Tensor, tf.Tensor];
+  dispose(): void;
+} {
+  const steps = 6;
+  const labelRows = [
+    [1, 1, 0, 1, 0, -100],
+    [1, 1, 1, 1, 1, 1],
+    [0, 0, 0, -100, -100, -100],
+    [0, 1, 1, 0, 1, 1],
+    [-100, -100, -100, -100, -100, -100],
+    ...Array.from({ length: extraRows }, (_, row) =>
+      Array.from({ length: steps }, (_, step) =>
+        (row * 7 + step * 3) % 5 === 0 ? 0 : (row + step) % 9 === 0 ? -100 : 1,
+      ),
+    ),
+  ];
+  const rows = labelRows.length;
+  const labelValues = labelRows.flat();
+  const scores = tf.tensor2d(
+    Array.from(spreadValues(rows * steps, 31), (v, index) => v * 20 + (index % 3) - 1),
+    [rows, steps],
+  );
+  const labels = tf.tensor2d(labelValues, [rows, steps]);
+  return {
+    labelValues,
+    lossAndGradient(zeta) {
+      const loss = getLoss("pqm", { zeta });
+      const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
+        tf.mul(loss(input as tf.Tensor2D, labels, labelValues), 3),
+      )([scores]);
+      return [value, grads[0] as tf.Tensor];
+    },
+    dispose() {
+      tf.dispose([scores, labels]);
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { getLoss, PQM_RANKING_LOSS_KERNEL, registerGradients } from "@pqm/core";
+import { PQM_RANKING_LOSS_KERNEL, registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import {
 import {
   adamWSteps,
   decoderLossAndGradients,
+  rankingLossCase,
   softmaxWithKernelGradient,
   spreadValues,
 } from "./decoder-gradients.test-helper.js";
@@ -236,35 +237,13 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
   });
 
   it("the PQM loss and its gradient in one host loop agree with the composed loss, padding included", () => {
-    // Rows: mixed with padding, all correct, all wrong, a wrong step first, all padding, then varied.
-    const steps = 6;
-    const labelRows = [
-      [1, 1, 0, 1, 0, -100],
-      [1, 1, 1, 1, 1, 1],
-      [0, 0, 0, -100, -100, -100],
-      [0, 1, 1, 0, 1, 1],
-      [-100, -100, -100, -100, -100, -100],
-      ...Array.from({ length: 40 }, (_, row) =>
-        Array.from({ length: steps }, (_, step) =>
-          (row * 7 + step * 3) % 5 === 0 ? 0 : (row + step) % 9 === 0 ? -100 : 1,
-        ),
-      ),
-    ];
-    const rows = labelRows.length;
-    const scores = tf.tensor2d(
-      Array.from(values(rows * steps, 31), (v, index) => v * 20 + (index % 3) - 1),
-      [rows, steps],
-    );
-    const labels = tf.tensor2d(labelRows.flat(), [rows, steps]);
-    const labelValues = labelRows.flat();
+    const lossCase = rankingLossCase(40);
+    const { labelValues } = lossCase;
     for (const zeta of [4, 0]) {
-      const loss = getLoss("pqm", { zeta });
       const run = () =>
         tf.tidy(() => {
-          const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
-            tf.mul(loss(input as tf.Tensor2D, labels, labelValues), 3),
-          )([scores]);
-          return [value.dataSync()[0] as number, ...(grads[0] as tf.Tensor).dataSync()];
+          const [value, gradient] = lossCase.lossAndGradient(zeta);
+          return [value.dataSync()[0] as number, ...gradient.dataSync()];
         });
       uninstallWasmHostKernels();
       expect(hasHostKernel(PQM_RANKING_LOSS_KERNEL as never)).toBe(false);
@@ -282,7 +261,7 @@ describe("host loops for Sum, GatherV2 and Cast [wasm]", () => {
         if (label === -100) expect(fused[index + 1]).toBe(0);
       });
     }
-    tf.dispose([scores, labels]);
+    lossCase.dispose();
   });
 
   it("uninstalls", () => {

@@ -1,4 +1,4 @@
-import { getLoss, registerGradients } from "@pqm/core";
+import { registerGradients } from "@pqm/core";
 import { useBackend, webgpuProbe } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { globalNormTensor } from "../training/clip-gradients.js";
 import {
   adamWSteps,
   decoderLossAndGradientsAsync,
+  rankingLossCase,
   softmaxWithKernelGradient,
   spreadValues,
 } from "./decoder-gradients.test-helper.js";
@@ -145,35 +146,11 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
   });
 
   it("the PQM loss and its gradient in one launch agree with the composed loss, padding included", async () => {
-    // Rows: mixed with padding, all correct, all wrong, a wrong step first, all padding, then random.
-    const steps = 6;
-    const labelRows = [
-      [1, 1, 0, 1, 0, -100],
-      [1, 1, 1, 1, 1, 1],
-      [0, 0, 0, -100, -100, -100],
-      [0, 1, 1, 0, 1, 1],
-      [-100, -100, -100, -100, -100, -100],
-      ...Array.from({ length: 70 }, (_, row) =>
-        Array.from({ length: steps }, (_, step) =>
-          (row * 7 + step * 3) % 5 === 0 ? 0 : (row + step) % 9 === 0 ? -100 : 1,
-        ),
-      ),
-    ];
-    const rows = labelRows.length; // 75: more rows than the kernel's 64 threads
-    const scores = tf.tensor2d(
-      Array.from(values(rows * steps, 31), (v, index) => v * 20 + (index % 3) - 1),
-      [rows, steps],
-    );
-    const labels = tf.tensor2d(labelRows.flat(), [rows, steps]);
-    const labelValues = labelRows.flat();
+    // More rows than the kernel's 64 threads.
+    const lossCase = rankingLossCase(70);
+    const { labelValues } = lossCase;
     for (const zeta of [4, 0]) {
-      const loss = getLoss("pqm", { zeta });
-      const run = async () => {
-        const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
-          tf.mul(loss(input as tf.Tensor2D, labels, labelValues), 3),
-        )([scores]);
-        return read([value, ...grads]);
-      };
+      const run = async () => read(lossCase.lossAndGradient(zeta));
       const { composed, fused } = await bothWays(run);
       expect(worstRelative(fused, composed)).toBeLessThanOrEqual(2e-6);
       // Padding gets no gradient.
@@ -182,7 +159,7 @@ describe.skipIf(!probe.available)(`fused WGSL kernels [webgpu]${probe.skipReason
         if (label === -100) expect(gradient[index]).toBe(0);
       });
     }
-    tf.dispose([scores, labels]);
+    lossCase.dispose();
   });
 
   it("attention forward and backward agree with the composed form: grouped heads, padding, a window", async () => {
