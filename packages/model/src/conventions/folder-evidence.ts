@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { open, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ModelLoadError } from "../backbone/model-load-error.js";
 import { readSafetensorsHeader } from "../backbone/safetensors/read-safetensors.js";
