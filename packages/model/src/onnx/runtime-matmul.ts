@@ -54,6 +54,8 @@ export interface OnnxMatMulStatistics {
 
 interface State {
   ort: OrtSyncBinding;
+  /** Whether the binding writes products into the output tensors given to it (found on the first). */
+  writesIntoFetches?: boolean;
   sessions: Map<string, BindingSession>;
   previous: tf.KernelConfig;
   options: Required<Omit<OnnxMatMulOptions, "onWarning">>;
@@ -140,14 +142,25 @@ function onnxBatchMatMul(args: KernelArguments): tf.TensorInfo {
   };
   const session = sessionFor(current, rankA, rankB, transposeA, transposeB);
   const output = shared ? null : view(out, outShape);
+  // The binding writes into an output given as a tensor but returns a copy of it. Whether it wrote is
+  // checked on the first product (the output filled with NaN first, which an unwritten output keeps);
+  // after that its copy is ignored rather than copied back.
+  const checking = output !== null && current.writesIntoFetches === undefined;
+  if (checking) (output.data as Float32Array).fill(Number.NaN);
   const result = session.run({ a: view(a, a.shape), b: view(b, b.shape) }, { y: output }, {});
   const written = result.y;
   if (written === undefined) throw new Error("ONNX Runtime returned no product");
-  if (output === null || written.data !== output.data) {
-    // The binding returned its own buffer: copy it into the output.
+  const target = () => {
     const offset = backend.dataIdMap.get(out.dataId).memoryOffset as number;
-    new Float32Array(buffer, offset, size(outShape)).set(written.data as Float32Array);
+    return new Float32Array(buffer, offset, size(outShape));
+  };
+  if (checking) {
+    const actual = target();
+    const copy = written.data as Float32Array;
+    current.writesIntoFetches =
+      copy.length === actual.length && copy.every((value, index) => Object.is(value, actual[index]));
   }
+  if (output === null || current.writesIntoFetches === false) target().set(written.data as Float32Array);
   current.statistics.onnxCalls++;
   current.statistics.onnxMs += performance.now() - started;
   return out;
