@@ -9,7 +9,8 @@ import { OnnxDataType } from "./onnx-schema.js";
 // The forward graph takes the token ids, positions, padding mask and every weight as inputs (weights
 // change every step, so none is an initializer) and returns the last hidden state plus the activations
 // the backward needs. The backward graph takes those, the weights and the gradient of the loss with
-// respect to the last hidden state, and returns the gradient of every weight. Whatever comes after the
+// respect to the last hidden state, and returns the gradient of every weight but the embedding, whose
+// rows' gradients it returns for the caller to scatter (see `embedded_grad`). Whatever comes after the
 // hidden state (value head, dropout, loss) stays with TF.js, so any loss of @pqm/core trains this way.
 //
 // The computation follows the TF.js decoder (DecoderBackbone) operation by operation: RMSNorm with eps
@@ -120,9 +121,9 @@ export function trainingWeightSpecs(config: DecoderConfig): TrainingWeightSpec[]
 /**
  * Builds the forward and backward graphs of `config`'s decoder (see the file comment).
  * Forward inputs: int64 `input_ids`, `position_ids`, `attention_mask` `[batch, seq]`, then the weights;
- * outputs `hidden` `[batch, seq, hidden]` and the saved activations. Backward inputs: `input_ids`, the
- * weights it reads, the saved activations and `hidden_grad` `[batch, seq, hidden]`; outputs one gradient
- * per weight.
+ * outputs `hidden` `[batch, seq, hidden]` and the saved activations. Backward inputs: `input_ids` and
+ * `position_ids`, the weights it reads, the saved activations and `hidden_grad` `[batch, seq, hidden]`;
+ * outputs one gradient per weight but the embedding, and `embedded_grad` `[batch*seq, hidden]`.
  */
 export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTrainingGraphs {
   const { hiddenSize, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps } = config;
