@@ -2,6 +2,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
 import { stableName } from "../prm/process-reward-model.js";
+import { ONNX_EXPORTABLE_MODEL_TYPES } from "./decoder-onnx-graph.js";
 import { OnnxExportError } from "./onnx-export-error.js";
 import type { DecoderTrainingGraphs } from "./onnx-training-graph.js";
 import {
@@ -115,8 +116,8 @@ export class OnnxDecoderTrainer {
       return `the ONNX Runtime training pass trains every weight; this decoder's mode is '${backbone.mode}'`;
     if (backbone.allVariables().some((variable) => variable.name.includes(".lora_")))
       return "the ONNX Runtime training pass does not handle LoRA adapters";
-    if (!["llama", "mistral", "qwen2"].includes(backbone.config.modelType))
-      return `the ONNX Runtime training pass handles llama, mistral and qwen2 decoders, not '${backbone.config.modelType}'`;
+    if (!(ONNX_EXPORTABLE_MODEL_TYPES as readonly string[]).includes(backbone.config.modelType))
+      return `the ONNX Runtime training pass handles ${ONNX_EXPORTABLE_MODEL_TYPES.join(", ")} decoders, not '${backbone.config.modelType}'`;
     return null;
   }
 
