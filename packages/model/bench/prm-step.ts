@@ -119,7 +119,19 @@ export function createStepHarness(
               );
         let value: tf.Scalar;
         const gradients = new Map<string, tf.Tensor>();
-        if (trainer !== undefined) {
+        if (trainer?.lossInGraph === true) {
+          // The whole step in one ONNX Runtime run: decoder, value head, PQM loss and their gradients.
+          const result = trainer.step({
+            inputIds: rows(batch.inputIds),
+            tagPositions: rows(batch.tagPositions),
+            labels: labelValues,
+            head: { weight: head.weight, bias: head.bias },
+          });
+          for (const [key, gradient] of result.gradients) gradients.set(key, gradient);
+          gradients.set("v_head.summary.weight", result.headGradients.weight);
+          gradients.set("v_head.summary.bias", result.headGradients.bias);
+          value = result.loss;
+        } else if (trainer !== undefined) {
           // The decoder on ONNX Runtime: forward, the head and loss in TF.js (their gradients and the
           // hidden state's), then the decoder's backward.
           const pass = trainer.forward({ inputIds: rows(batch.inputIds) });

@@ -1,3 +1,4 @@
+import { PQM_EPS } from "@pqm/core";
 import type { DecoderConfig } from "../backbone/decoder-config.js";
 import { additiveMaskBuilder, rotaryTables } from "./decoder-onnx-graph.js";
 import { OnnxGraphBuilder } from "./onnx-graph-builder.js";
@@ -34,6 +35,36 @@ export const TRAINING_IO_NAMES = {
   hiddenGradient: "hidden_grad",
   /** Backward output: the gradient of each token's embedding row, `[batch*seq, hidden]`. */
   embeddedGradient: "embedded_grad",
+} as const;
+
+/**
+ * The step graph's inputs beyond the forward graph's (see `buildDecoderStepGraph`). The trainer computes
+ * the loss inputs on the host from the labels: they depend on nothing else, which keeps zeta and the
+ * label bookkeeping out of the graph.
+ */
+export const STEP_IO_NAMES = {
+  /** `[batch, tags, sequence]`: 1 where tag k of a row sits at that position (a gather as a product). */
+  tagOneHot: "tag_onehot",
+  /** `[batch, tags, hidden]`: the dropout multiplier of each tag's hidden state (0 or 1/(1−rate); 1 without dropout). */
+  dropoutScale: "dropout_scale",
+  /** `[batch, tags]`: 1 for a labeled tag, 0 for padding. */
+  valid: "loss_valid",
+  /** `[batch, tags]`: 1 for a correct step. */
+  correct: "loss_correct",
+  /** `[batch, tags]`: zeta for a wrong step, else 0. */
+  shift: "loss_shift",
+  /** `[batch, tags, tags]`: 0 where step s is in the denominator of correct step t's term, else −1e9. */
+  include: "loss_include",
+  /** `[batch, tags]`: 0 for a wrong step, else −1e9 (the set S of term_0). */
+  wrongMask: "loss_wrong_mask",
+  /** `[batch, 1]`: 1 when the row has a wrong step (it then has term_0). */
+  hasWrong: "loss_has_wrong",
+  /** `[batch, 1]`: the row's weight in the mean: valid / (valid rows · the row's term count). */
+  rowScale: "loss_row_scale",
+  headWeight: "v_head.weight",
+  headBias: "v_head.bias",
+  /** Output `[1]`. */
+  loss: "loss",
 } as const;
 
 /** The embedding's weight name, whose gradient the caller scatters from `embedded_grad`. */
@@ -126,6 +157,24 @@ export function trainingWeightSpecs(config: DecoderConfig): TrainingWeightSpec[]
  * outputs one gradient per weight but the embedding, and `embedded_grad` `[batch*seq, hidden]`.
  */
 export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTrainingGraphs {
+  return buildGraphs(config, false);
+}
+
+/**
+ * The training step of a decoder with a scalar value head and the practical PQM loss as ONE graph: the
+ * forward, the value head, the loss and its gradient, and the backward, so that no activation leaves ONNX
+ * Runtime between the passes (with two sessions every saved activation is copied out of the first run).
+ * Inputs: the forward graph's, the value head (`v_head.weight` `[1, hidden]`, `v_head.bias` `[1]`) and
+ * the `STEP_IO_NAMES` loss inputs (zeta among them, as each wrong step's shift); outputs `loss` (`[1]`), the backward graph's gradients and the head's
+ * (`gradientName("v_head.weight")`, `gradientName("v_head.bias")`). `step.forward` is that graph
+ * (`step.backward` is the same builder) and `saved` is empty.
+ */
+export function buildDecoderStepGraph(config: DecoderConfig): DecoderTrainingGraphs {
+  return buildGraphs(config, true);
+}
+
+function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGraphs {
+  const step = fused ? {} : null;
   const { hiddenSize, numAttentionHeads, numKeyValueHeads, headDim, rmsNormEps } = config;
   const groupSize = numAttentionHeads / numKeyValueHeads;
   const queryWidth = numAttentionHeads * headDim;
@@ -134,14 +183,14 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
   const shapes = new Map(weights.map((spec) => [spec.name, spec.shape]));
 
   const forward = new OnnxGraphBuilder(`pqm_${config.modelType}_train_forward`);
-  const backward = new OnnxGraphBuilder(`pqm_${config.modelType}_train_backward`);
+  const backward = step === null ? new OnnxGraphBuilder(`pqm_${config.modelType}_train_backward`) : forward;
   const tokenInput = (graph: OnnxGraphBuilder, name: string) =>
     graph.input({ name, dataType: OnnxDataType.INT64, shape: ["batch", "sequence"] });
   const inputIds = tokenInput(forward, TRAINING_IO_NAMES.inputIds);
   const positionIds = tokenInput(forward, TRAINING_IO_NAMES.positionIds);
   const attentionMask = tokenInput(forward, TRAINING_IO_NAMES.attentionMask);
-  const backwardIds = tokenInput(backward, TRAINING_IO_NAMES.inputIds); // for shapes
-  const backwardPositions = tokenInput(backward, TRAINING_IO_NAMES.positionIds);
+  const backwardIds = step === null ? tokenInput(backward, TRAINING_IO_NAMES.inputIds) : inputIds; // for shapes
+  const backwardPositions = step === null ? tokenInput(backward, TRAINING_IO_NAMES.positionIds) : positionIds;
 
   const forwardWeights: string[] = [];
   const backwardWeights: string[] = [];
@@ -153,7 +202,7 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     return name;
   };
   const fw = (name: string) => weightIn(forward, forwardWeights, name);
-  const bw = (name: string) => weightIn(backward, backwardWeights, name);
+  const bw = (name: string) => (step === null ? weightIn(backward, backwardWeights, name) : fw(name));
 
   const saved: SavedActivation[] = [];
   const savedByLabel = new Map<string, string>();
@@ -162,11 +211,12 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
    * under another name would cost an Identity copy), found again by `label` through `savedValue`.
    */
   const save = (value: string, label: string, dims: SavedDim[]): string => {
+    savedByLabel.set(label, value);
+    if (step !== null) return value; // one graph: the backward reads the value itself
     const shape = dims.map((dim) => (dim === "groupSequence" ? "group_sequence" : dim));
     forward.output(value, { name: value, dataType: FLOAT, shape });
     backward.input({ name: value, dataType: FLOAT, shape });
     saved.push({ name: value, dims });
-    savedByLabel.set(label, value);
     return value;
   };
   const savedValue = (label: string): string => {
@@ -177,7 +227,7 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
 
   // Rotary tables [batch, seq, 1, headDim] from the positions, in each graph (cheaper than saving them).
   const forwardRope = rotaryTables(forward, positionIds, config);
-  const backwardRope = rotaryTables(backward, backwardPositions, config);
+  const backwardRope = step === null ? rotaryTables(backward, backwardPositions, config) : forwardRope;
   const swapHalves = (graph: OnnxGraphBuilder, x: string) => {
     const [first, second] = graph.nodeWithOutputs("Split", [x], 2, { axis: -1 });
     return graph.node("Concat", [second as string, first as string], { axis: -1 });
@@ -213,7 +263,8 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
     graph.node("Concat", [graph.node("Shape", [ids]), graph.int64Vector([heads, headDim])], { axis: 0 });
   const forwardQueryShape = headsShape(forward, inputIds, numAttentionHeads);
   const forwardKvShape = headsShape(forward, inputIds, numKeyValueHeads);
-  const backwardQueryShape = headsShape(backward, backwardIds, numAttentionHeads);
+  const backwardQueryShape =
+    step === null ? headsShape(backward, backwardIds, numAttentionHeads) : forwardQueryShape;
 
   /** RMSNorm forward: saves x's inverse root; returns the normed value. */
   const rmsNorm = (x: string, weightName: string, savedName: string) => {
@@ -361,23 +412,31 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
       axis: 0,
     },
   );
-  forward.output(forward.node("Reshape", [hidden, tokenShape]), {
-    name: TRAINING_IO_NAMES.hidden,
-    dataType: FLOAT,
-    shape: ["batch", "sequence", hiddenSize],
-  });
+  let hiddenGradient: string; // [batch*seq, hidden]
+  if (step === null) {
+    forward.output(forward.node("Reshape", [hidden, tokenShape]), {
+      name: TRAINING_IO_NAMES.hidden,
+      dataType: FLOAT,
+      shape: ["batch", "sequence", hiddenSize],
+    });
+    hiddenGradient = backward.node("Reshape", [
+      backward.input({
+        name: TRAINING_IO_NAMES.hiddenGradient,
+        dataType: FLOAT,
+        shape: ["batch", "sequence", hiddenSize],
+      }),
+      backward.int64Vector([-1, hiddenSize]),
+    ]);
+  } else {
+    hiddenGradient = valueHeadAndLoss(forward, forward.node("Reshape", [hidden, tokenShape]), hiddenSize);
+  }
 
   // ---- backward ----
-  const hiddenGradient = backward.input({
-    name: TRAINING_IO_NAMES.hiddenGradient,
-    dataType: FLOAT,
-    shape: ["batch", "sequence", hiddenSize],
-  });
   let dx = rmsNormBack(
     normalizedOf(savedValue("saved:final.x"), savedValue("saved:final.r")),
     savedValue("saved:final.r"),
     "model.norm.weight",
-    backward.node("Reshape", [hiddenGradient, backward.int64Vector([-1, hiddenSize])]),
+    hiddenGradient,
   ); // [batch*seq, hidden]
   for (let index = config.numHiddenLayers - 1; index >= 0; index--) {
     const p = `model.layers.${index}`;
@@ -500,4 +559,118 @@ export function buildDecoderTrainingGraphs(config: DecoderConfig): DecoderTraini
       throw new Error(`training graph: no gradient for ${spec.name}`);
   }
   return { forward, backward, weights, forwardWeights, backwardWeights, saved };
+}
+
+/**
+ * The value head (dropout multiplier, then `h·wᵀ + b` at each step tag) and the practical PQM loss
+ * (`pqm` of @pqm/core) with their gradients, inside the step graph. For a row with correct steps C and
+ * wrong steps W (shifted by zeta): term_0 = log(1 + Σ_W e^(r+ζ) + eps) when W is not empty, and for each
+ * correct t, log(e^r_t + 1 + eps + Σ_{s<t, s∈C} e^r_s + Σ_W e^(r+ζ)) − r_t; the row's loss is the mean of
+ * its terms, the batch's the mean over rows with a valid step. Each log-sum-exp is taken over the row's
+ * terms with an additive mask, after subtracting its maximum (at least 0, the anchor's exponent). The
+ * gradient with respect to r_s is the row's weight times (Σ_t correct_t·softmax_t(s) − correct_s +
+ * softmax_0(s)). Outputs the loss and the head's gradients; returns the gradient of the last hidden
+ * state, `[batch*seq, hidden]`.
+ */
+function valueHeadAndLoss(graph: OnnxGraphBuilder, hidden: string, hiddenSize: number): string {
+  const io = STEP_IO_NAMES;
+  const input = (name: string, shape: (string | number)[]) => graph.input({ name, dataType: FLOAT, shape });
+  const tagOneHot = input(io.tagOneHot, ["batch", "tags", "sequence"]);
+  const dropoutScale = input(io.dropoutScale, ["batch", "tags", hiddenSize]);
+  const valid = input(io.valid, ["batch", "tags"]);
+  const correct = input(io.correct, ["batch", "tags"]);
+  const shift = input(io.shift, ["batch", "tags"]);
+  const include = input(io.include, ["batch", "tags", "tags"]);
+  const wrongMask = input(io.wrongMask, ["batch", "tags"]);
+  const hasWrong = input(io.hasWrong, ["batch", 1]);
+  const rowScale = input(io.rowScale, ["batch", 1]);
+  const weight = input(io.headWeight, [1, hiddenSize]);
+  const bias = input(io.headBias, [1]);
+  const n = (op: string, inputs: string[], attributes = {}) => graph.node(op, inputs, attributes);
+  const lastAxis = graph.int64Vector([-1]);
+  const zero = graph.float32Scalar(0);
+  const logEps = graph.float32Scalar(Math.log(PQM_EPS));
+  const dropped = n("Mul", [n("MatMul", [tagOneHot, hidden]), dropoutScale]); // [batch, tags, hidden]
+  const scores = n("Add", [
+    n("Reshape", [
+      n("MatMul", [dropped, n("Transpose", [weight], { perm: [1, 0] })]),
+      graph.int64Vector([0, -1]),
+    ]),
+    bias,
+  ]); // [batch, tags]
+  const r = n("Mul", [scores, valid]);
+  const shifted = n("Add", [r, shift]); // r + zeta on wrong steps
+  /** log(Σ e^v + 1 + eps) over the last axis of the masked values `v`, with e^(v − m) and the sum. */
+  const logSumExp = (values: string) => {
+    const max = n("Max", [n("ReduceMax", [values], { axes: [-1], keepdims: 1 }), zero]);
+    const exps = n("Exp", [n("Sub", [values, max])]);
+    const sum = n("Add", [
+      n("ReduceSum", [exps, lastAxis], { keepdims: 1 }),
+      n("Add", [n("Exp", [n("Neg", [max])]), n("Exp", [n("Sub", [logEps, max])])]),
+    ]);
+    return { value: n("Add", [n("Log", [sum]), max]), exps, sum };
+  };
+  // Correct steps' denominators: [batch, t, s] over s.
+  const denominators = logSumExp(n("Add", [n("Unsqueeze", [shifted, graph.int64Vector([1])]), include]));
+  const term0 = logSumExp(n("Add", [shifted, wrongMask])); // [batch, 1]
+  const rowSum = n("Add", [
+    n(
+      "ReduceSum",
+      [
+        n("Mul", [correct, n("Sub", [n("Reshape", [denominators.value, graph.int64Vector([0, -1])]), r])]),
+        lastAxis,
+      ],
+      { keepdims: 1 },
+    ),
+    n("Mul", [hasWrong, term0.value]),
+  ]); // [batch, 1]
+  graph.output(
+    n("Reshape", [n("ReduceSum", [n("Mul", [rowScale, rowSum])], { keepdims: 0 }), graph.int64Vector([1])]),
+    {
+      name: io.loss,
+      dataType: FLOAT,
+      shape: [1],
+    },
+  );
+  const softmax = n("Div", [denominators.exps, denominators.sum]); // [batch, t, s]
+  const dScores = n("Mul", [
+    n("Mul", [
+      rowScale,
+      n("Add", [
+        n("Sub", [
+          n("Reshape", [
+            n("MatMul", [n("Unsqueeze", [correct, graph.int64Vector([1])]), softmax]),
+            graph.int64Vector([0, -1]),
+          ]),
+          correct,
+        ]),
+        n("Div", [term0.exps, term0.sum]),
+      ]),
+    ]),
+    valid,
+  ]); // [batch, tags]
+  graph.output(
+    n("MatMul", [
+      n("Reshape", [dScores, graph.int64Vector([1, -1])]),
+      n("Reshape", [dropped, graph.int64Vector([-1, hiddenSize])]),
+    ]),
+    {
+      name: gradientName(io.headWeight),
+      dataType: FLOAT,
+      shape: [1, hiddenSize],
+    },
+  );
+  graph.output(n("ReduceSum", [n("Reshape", [dScores, lastAxis]), graph.int64Vector([0])], { keepdims: 1 }), {
+    name: gradientName(io.headBias),
+    dataType: FLOAT,
+    shape: [1],
+  });
+  const dTagHidden = n("Mul", [
+    n("Mul", [n("Unsqueeze", [dScores, graph.int64Vector([2])]), weight]),
+    dropoutScale,
+  ]);
+  return n("Reshape", [
+    n("MatMul", [n("Transpose", [tagOneHot], { perm: [0, 2, 1] }), dTagHidden]),
+    graph.int64Vector([-1, hiddenSize]),
+  ]);
 }

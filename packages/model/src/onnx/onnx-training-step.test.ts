@@ -1,4 +1,4 @@
-import { registerGradients } from "@pqm/core";
+import { getLoss, registerGradients } from "@pqm/core";
 import { useBackend } from "@pqm/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import type { DecoderConfigJson } from "../backbone/create-random-decoder.js";
 import { createRandomDecoder } from "../backbone/create-random-decoder.js";
 import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
 import { stableName } from "../prm/process-reward-model.js";
+import { ValueHead } from "../prm/value-head.js";
 import { OnnxDecoderTrainer } from "./onnx-training-step.js";
 
 // The ONNX Runtime training pass against TF.js's own gradients of the same decoder: every weight's
@@ -128,6 +129,139 @@ describe("OnnxDecoderTrainer [wasm]", () => {
       tf.dispose([...gradients.values(), ...Object.values(inputs)]);
     });
   }
+
+  // Rows: correct and wrong steps; correct steps only; a padded tag; no labeled tag at all (the loss
+  // skips the row); all wrong. Tags may repeat a position (padded slots point at position 0).
+  const STEP_LABELS = [
+    [1, 1, 0, 1],
+    [1, 1, 1, -100],
+    [0, 1, -100, -100],
+    [-100, -100, -100, -100],
+    [0, 0, 0, 0],
+  ];
+  const STEP_TAGS = [
+    [1, 3, 5, 8],
+    [2, 4, 8, 0],
+    [6, 8, 0, 0],
+    [0, 0, 0, 0],
+    [3, 4, 7, 8],
+  ];
+  for (const [title, config, pads, zeta, dropoutSeed] of [
+    ["qwen2, left padding, zeta 4, dropout", QWEN2_WINDOWED, [0, 3, 1, 0, 2], 4, 17],
+    ["llama, zeta 0, no dropout", LLAMA_UNTIED, [0, 0, 0, 0, 0], 0, null],
+  ] as const) {
+    it(`step(): the PQM loss and every gradient as TF.js computes them (${title})`, async () => {
+      const backbone = decoder(config, 21);
+      const head = ValueHead.create(backbone.config.hiddenSize, 5);
+      made.push(head);
+      const trainer = await OnnxDecoderTrainer.create(backbone, { pqmLoss: { zeta } });
+      made.push(trainer);
+      expect(trainer.lossInGraph).toBe(true);
+      const seq = 9;
+      const inputs = batchOf(backbone.config.vocabSize, seq, [...pads]);
+      const tagPositions = tf.tensor2d(STEP_TAGS, undefined, "int32");
+      const labelValues = Float32Array.from(STEP_LABELS.flat());
+      const labels = tf.tensor2d(labelValues, [STEP_LABELS.length, 4]);
+      const loss = getLoss("pqm", { zeta });
+      const variables = [...backbone.trainableVariables, head.weight, head.bias];
+      const expected = tf.variableGrads(
+        () =>
+          loss(
+            head.apply(
+              backbone.forwardHidden(inputs),
+              tagPositions,
+              dropoutSeed === null ? {} : { training: true, dropoutSeed },
+            ),
+            labels,
+            labelValues,
+          ),
+        variables,
+      );
+      const dropoutScale =
+        dropoutSeed === null
+          ? undefined
+          : tf.dropout(
+              tf.ones([STEP_LABELS.length * 4, backbone.config.hiddenSize]),
+              head.dropout,
+              undefined,
+              dropoutSeed,
+            );
+      const result = trainer.step({
+        ...inputs,
+        tagPositions,
+        labels: labelValues,
+        head: { weight: head.weight, bias: head.bias },
+        ...(dropoutScale === undefined ? {} : { dropoutScale }),
+      });
+      const expectedLoss = expected.value.dataSync()[0] as number;
+      expect(Math.abs((result.loss.dataSync()[0] as number) - expectedLoss)).toBeLessThan(
+        1e-5 * Math.max(1, Math.abs(expectedLoss)),
+      );
+      expect(result.loss.shape).toEqual([]);
+      for (const variable of backbone.trainableVariables) {
+        const name = stableName(variable.name);
+        if (name === "lm_head.weight") continue;
+        expect(
+          relativeError(result.gradients.get(name) as tf.Tensor, expected.grads[variable.name] as tf.Tensor),
+          name,
+        ).toBeLessThan(5e-5);
+      }
+      expect(
+        relativeError(result.headGradients.weight, expected.grads[head.weight.name] as tf.Tensor),
+      ).toBeLessThan(2e-5);
+      expect(
+        relativeError(result.headGradients.bias, expected.grads[head.bias.name] as tf.Tensor),
+      ).toBeLessThan(2e-5);
+      tf.dispose([
+        result.loss,
+        result.headGradients.weight,
+        result.headGradients.bias,
+        ...result.gradients.values(),
+      ]);
+      tf.dispose([
+        expected.value,
+        ...Object.values(expected.grads),
+        ...Object.values(inputs),
+        tagPositions,
+        labels,
+      ]);
+      dropoutScale?.dispose();
+    });
+  }
+
+  it("step(): refuses bad labels and tags, and forward/backward on a step trainer", async () => {
+    const backbone = decoder(QWEN2_WINDOWED, 22);
+    const trainer = await OnnxDecoderTrainer.create(backbone, { pqmLoss: { zeta: 4 } });
+    made.push(trainer);
+    const inputs = batchOf(backbone.config.vocabSize, 4, [0]);
+    const head = ValueHead.create(backbone.config.hiddenSize, 1);
+    made.push(head);
+    const tags = tf.tensor2d([[1, 3]], undefined, "int32");
+    const base = { ...inputs, tagPositions: tags, head: { weight: head.weight, bias: head.bias } };
+    expect(() => trainer.step({ ...base, labels: [1, 0.5] })).toThrow(/labels\[1\] = 0.5/);
+    expect(() => trainer.step({ ...base, labels: [1] })).toThrow(/labels must hold batch·tags = 2 values/);
+    const outside = tf.tensor2d([[1, 4]], undefined, "int32");
+    expect(() => trainer.step({ ...base, tagPositions: outside, labels: [1, 0] })).toThrow(
+      /tagPositions must lie in \[0, 4\), got 4 at index 1/,
+    );
+    expect(() => trainer.forward(inputs)).toThrow(/created with pqmLoss; use step/);
+    const before = tf.memory().numTensors;
+    const result = trainer.step({ ...base, labels: [1, 0] });
+    tf.dispose([
+      result.loss,
+      result.headGradients.weight,
+      result.headGradients.bias,
+      ...result.gradients.values(),
+    ]);
+    expect(tf.memory().numTensors).toBe(before);
+    const plain = await OnnxDecoderTrainer.create(backbone);
+    made.push(plain);
+    expect(() => plain.step({ ...base, labels: [1, 0] })).toThrow(/needs a trainer created with pqmLoss/);
+    await expect(OnnxDecoderTrainer.create(backbone, { pqmLoss: { zeta: -1 } })).rejects.toThrow(
+      /zeta must be finite/,
+    );
+    tf.dispose([tags, outside, ...Object.values(inputs)]);
+  });
 
   it("on two threads gives the same gradients on every run, repeated ids included", async () => {
     // ONNX Runtime's ScatterND with reduction "add" raced on repeated ids on two threads: the embedding's

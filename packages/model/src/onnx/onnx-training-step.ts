@@ -1,3 +1,4 @@
+import { LABEL_PAD } from "@pqm/core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import type { DecoderBackbone } from "../backbone/decoder-backbone.js";
@@ -6,9 +7,11 @@ import { ONNX_EXPORTABLE_MODEL_TYPES } from "./decoder-onnx-graph.js";
 import { OnnxExportError } from "./onnx-export-error.js";
 import type { DecoderTrainingGraphs } from "./onnx-training-graph.js";
 import {
+  buildDecoderStepGraph,
   buildDecoderTrainingGraphs,
   EMBEDDING,
   gradientName,
+  STEP_IO_NAMES,
   savedShape,
   TRAINING_IO_NAMES,
 } from "./onnx-training-graph.js";
@@ -33,6 +36,12 @@ export interface OnnxTrainerOptions {
    * starting with this path when the trainer is disposed.
    */
   profilePrefix?: string;
+  /**
+   * Build one session for the whole step with the value head and the practical PQM loss (`pqm` of
+   * @pqm/core) inside it, for `step` (then `forward` and `backward` are unavailable). One run instead of
+   * two: the activations the backward reads never leave ONNX Runtime.
+   */
+  pqmLoss?: { zeta: number };
   /** Loads onnxruntime-node's entry (tests replace it). */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -44,6 +53,31 @@ export interface OnnxTrainerInputs {
   positionIds?: tf.Tensor;
   /** 1 for real tokens, 0 for padding. Default: all ones. */
   attentionMask?: tf.Tensor;
+}
+
+/** One step's inputs for {@link OnnxDecoderTrainer.step}. */
+export interface OnnxStepInputs extends OnnxTrainerInputs {
+  /** int32 `[batch, tags]`, each in `[0, seq)` (padded tags may hold any valid position). */
+  tagPositions: tf.Tensor;
+  /** `batch·tags` labels, row-major: 1 correct, 0 wrong, -100 padding. */
+  labels: ArrayLike<number>;
+  /** The value head: `weight` `[1, hidden]`, `bias` `[1]` (as ValueHead's). */
+  head: { weight: tf.Tensor; bias: tf.Tensor };
+  /**
+   * The dropout multiplier of each tag's hidden state, `[batch·tags, hidden]` (as `tf.dropout` of ones
+   * with the step's seed makes it). Default: no dropout.
+   */
+  dropoutScale?: tf.Tensor;
+}
+
+/** What {@link OnnxDecoderTrainer.step} returns; the caller disposes the tensors. */
+export interface OnnxStepResult {
+  /** The batch's PQM loss. */
+  loss: tf.Scalar;
+  /** The gradient of every decoder weight, keyed by weight name (as `backward`'s). */
+  gradients: Map<string, tf.Tensor>;
+  /** The value head's gradients, shaped like its weight and bias. */
+  headGradients: { weight: tf.Tensor; bias: tf.Tensor };
 }
 
 /** One forward pass: its last hidden state and what its backward needs. */
@@ -99,7 +133,8 @@ export class OnnxDecoderTrainer {
     private readonly ort: OrtSyncBinding,
     private readonly graphs: DecoderTrainingGraphs,
     private readonly forwardSession: BindingSession,
-    private readonly backwardSession: BindingSession,
+    private readonly backwardSession: BindingSession | null,
+    private readonly zeta: number | null,
   ) {
     this.variables = new Map(
       backbone.allVariables().map((variable) => [stableName(variable.name), variable]),
@@ -133,7 +168,11 @@ export class OnnxDecoderTrainer {
     const reason = OnnxDecoderTrainer.unsupportedReason(backbone);
     if (reason !== null) throw new OnnxExportError("training pass", reason);
     const ort = await loadOrtSyncBinding("training on ONNX Runtime", options.importModule);
-    const graphs = buildDecoderTrainingGraphs(backbone.config);
+    const zeta = options.pqmLoss?.zeta ?? null;
+    if (zeta !== null && !(Number.isFinite(zeta) && zeta >= 0))
+      throw new RangeError(`pqmLoss.zeta must be finite and >= 0, got ${zeta}`);
+    const graphs =
+      zeta === null ? buildDecoderTrainingGraphs(backbone.config) : buildDecoderStepGraph(backbone.config);
     const info = { opset: 17, irVersion: 8, producerName: "pqm", producerVersion: "0" };
     const sessionOptions = {
       threads: options.threads ?? 1,
@@ -141,14 +180,15 @@ export class OnnxDecoderTrainer {
       ...(options.profilePrefix === undefined ? {} : { profilePrefix: options.profilePrefix }),
     };
     const forwardSession = ort.createSession(graphs.forward.toModelBytes(info), sessionOptions);
-    let backwardSession: BindingSession;
+    let backwardSession: BindingSession | null = null;
     try {
-      backwardSession = ort.createSession(graphs.backward.toModelBytes(info), sessionOptions);
+      if (zeta === null)
+        backwardSession = ort.createSession(graphs.backward.toModelBytes(info), sessionOptions);
     } catch (error) {
       forwardSession.dispose();
       throw error;
     }
-    const trainer = new OnnxDecoderTrainer(backbone, ort, graphs, forwardSession, backwardSession);
+    const trainer = new OnnxDecoderTrainer(backbone, ort, graphs, forwardSession, backwardSession, zeta);
     trainer.profiling = options.profilePrefix !== undefined;
     for (const spec of graphs.weights) {
       const variable = trainer.variables.get(spec.name);
@@ -231,12 +271,13 @@ export class OnnxDecoderTrainer {
     if (checking) this.writesIntoFetches = wrote;
   }
 
-  /**
-   * The decoder's forward pass. Reads the ids (and positions and mask) on the host, as the wasm backend
-   * allows synchronously.
-   */
-  forward(inputs: OnnxTrainerInputs): OnnxForwardPass {
-    this.assertUsable();
+  /** The ids, positions and mask as int64, checked. */
+  private tokens(inputs: OnnxTrainerInputs): {
+    ids: BigInt64Array;
+    positions: BigInt64Array;
+    mask: BigInt64Array;
+    dims: [number, number];
+  } {
     const { inputIds } = inputs;
     if (inputIds.rank !== 2) throw new Error(`inputIds must be [batch, seq], got [${inputIds.shape}]`);
     const [batch, seq] = inputIds.shape as [number, number];
@@ -260,6 +301,19 @@ export class OnnxDecoderTrainer {
     ] as const) {
       if (values.length !== ids.length) throw new Error(`${field} must be [${dims}] like inputIds`);
     }
+    return { ids, positions, mask, dims };
+  }
+
+  /**
+   * The decoder's forward pass. Reads the ids (and positions and mask) on the host, as the wasm backend
+   * allows synchronously.
+   */
+  forward(inputs: OnnxTrainerInputs): OnnxForwardPass {
+    this.assertUsable();
+    if (this.backwardSession === null)
+      throw new Error("OnnxDecoderTrainer: this trainer was created with pqmLoss; use step()");
+    const { ids, positions, mask, dims } = this.tokens(inputs);
+    const [batch, seq] = dims;
     const backend = this.backend;
     const hiddenSize = this.backbone.config.hiddenSize;
     const hidden = backend.makeOutput([batch, seq, hiddenSize], "float32");
@@ -298,6 +352,9 @@ export class OnnxDecoderTrainer {
     this.assertUsable();
     const state = pass.state as PassState;
     if (state.saved === null) throw new Error("OnnxDecoderTrainer.backward: this pass already went backward");
+    const backwardSession = this.backwardSession;
+    if (backwardSession === null)
+      throw new Error("OnnxDecoderTrainer: this trainer was created with pqmLoss; use step()");
     const [batch, seq] = state.feeds.dims;
     const hiddenSize = this.backbone.config.hiddenSize;
     const expected = [batch, seq, hiddenSize];
@@ -329,26 +386,17 @@ export class OnnxDecoderTrainer {
       for (const name of this.graphs.backwardWeights)
         feeds[name] = this.feed(heap, this.variables.get(name) as tf.Variable);
       for (const [name, info] of saved) feeds[name] = this.feed(heap, info);
-      this.run(this.backwardSession, feeds, outputs);
+      this.run(backwardSession, feeds, outputs);
     } catch (error) {
       for (const info of outputs.values()) backend.disposeData(info.dataId);
       throw error;
     } finally {
       for (const info of saved.values()) backend.disposeData(info.dataId);
     }
-    // The embedding's gradient: each token row's gradient added into its token's row, in token order.
-    const rowGradients = outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo;
-    const embedding = backend.makeOutput([this.backbone.config.vocabSize, hiddenSize], "float32");
-    const heap = this.heap();
-    const table = this.view(heap, embedding).fill(0);
-    const rows = this.view(heap, rowGradients);
-    state.feeds.ids.forEach((id, token) => {
-      const target = Number(id) * hiddenSize;
-      const source = token * hiddenSize;
-      for (let column = 0; column < hiddenSize; column++)
-        table[target + column] = (table[target + column] as number) + (rows[source + column] as number);
-    });
-    backend.disposeData(rowGradients.dataId);
+    const embedding = this.scatterEmbedding(
+      outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo,
+      state.feeds.ids,
+    );
     const gradients = new Map<string, tf.Tensor>();
     for (const spec of this.graphs.weights) {
       const info =
@@ -356,6 +404,141 @@ export class OnnxDecoderTrainer {
       gradients.set(spec.name, tf.engine().makeTensorFromTensorInfo(info));
     }
     return gradients;
+  }
+
+  /** Whether this trainer runs whole steps with the PQM loss in its graph (created with `pqmLoss`). */
+  get lossInGraph(): boolean {
+    return this.zeta !== null;
+  }
+
+  /**
+   * One training step's loss and gradients in one ONNX Runtime run: the decoder's forward, the value
+   * head at the step tags (with `dropoutScale`), the practical PQM loss, and the backward. Needs a trainer
+   * created with `pqmLoss`. Reads the ids, positions, mask and tag positions on the host.
+   * @throws Error naming the field for a bad shape, a tag outside the sequence or a label that is not
+   *   1, 0 or -100.
+   */
+  step(inputs: OnnxStepInputs): OnnxStepResult {
+    this.assertUsable();
+    const zeta = this.zeta;
+    if (zeta === null) throw new Error("OnnxDecoderTrainer.step needs a trainer created with pqmLoss");
+    const { ids, positions, mask, dims } = this.tokens(inputs);
+    const [batch, seq] = dims;
+    const hiddenSize = this.backbone.config.hiddenSize;
+    const { tagPositions, labels, head } = inputs;
+    if (tagPositions.rank !== 2 || tagPositions.shape[0] !== batch)
+      throw new Error(`tagPositions must be [${batch}, tags], got [${tagPositions.shape}]`);
+    const tags = tagPositions.shape[1] as number;
+    if (labels.length !== batch * tags)
+      throw new Error(`labels must hold batch·tags = ${batch * tags} values, got ${labels.length}`);
+    if (
+      !tf.util.arraysEqual(head.weight.shape, [1, hiddenSize]) ||
+      !tf.util.arraysEqual(head.bias.shape, [1])
+    )
+      throw new Error(
+        `head must be weight [1, ${hiddenSize}] and bias [1], got [${head.weight.shape}] and [${head.bias.shape}]`,
+      );
+    const dropout = inputs.dropoutScale;
+    if (dropout !== undefined && tf.util.sizeFromShape(dropout.shape) !== batch * tags * hiddenSize)
+      throw new Error(`dropoutScale must be [${batch * tags}, ${hiddenSize}], got [${dropout.shape}]`);
+
+    // The tag gather as a one-hot product (exact: every other term is a zero).
+    const oneHot = new Float32Array(batch * tags * seq);
+    const tagValues = tagPositions.dataSync();
+    for (let index = 0; index < batch * tags; index++) {
+      const position = tagValues[index] as number;
+      if (!Number.isInteger(position) || position < 0 || position >= seq)
+        throw new Error(`tagPositions must lie in [0, ${seq}), got ${position} at index ${index}`);
+      oneHot[index * seq + position] = 1;
+    }
+    const loss = pqmLossInputs(labels, batch, tags, zeta);
+
+    const backend = this.backend;
+    const outputs = new Map<string, tf.TensorInfo>();
+    try {
+      for (const spec of this.graphs.weights)
+        outputs.set(
+          spec.name === EMBEDDING ? TRAINING_IO_NAMES.embeddedGradient : gradientName(spec.name),
+          backend.makeOutput(spec.name === EMBEDDING ? [batch * seq, hiddenSize] : spec.shape, "float32"),
+        );
+      outputs.set(gradientName(STEP_IO_NAMES.headWeight), backend.makeOutput([1, hiddenSize], "float32"));
+      outputs.set(gradientName(STEP_IO_NAMES.headBias), backend.makeOutput([1], "float32"));
+      outputs.set(STEP_IO_NAMES.loss, backend.makeOutput([1], "float32"));
+      const heap = this.heap();
+      const float = (data: Float32Array, shape: number[]) => new this.ort.Tensor("float32", data, shape);
+      const feeds: Record<string, OrtTensor> = {
+        [TRAINING_IO_NAMES.inputIds]: new this.ort.Tensor("int64", ids, dims),
+        [TRAINING_IO_NAMES.positionIds]: new this.ort.Tensor("int64", positions, dims),
+        [TRAINING_IO_NAMES.attentionMask]: new this.ort.Tensor("int64", mask, dims),
+        [STEP_IO_NAMES.tagOneHot]: float(oneHot, [batch, tags, seq]),
+        [STEP_IO_NAMES.dropoutScale]:
+          dropout === undefined
+            ? float(new Float32Array(batch * tags * hiddenSize).fill(1), [batch, tags, hiddenSize])
+            : new this.ort.Tensor("float32", this.feed(heap, dropout).data as Float32Array, [
+                batch,
+                tags,
+                hiddenSize,
+              ]),
+        [STEP_IO_NAMES.valid]: float(loss.valid, [batch, tags]),
+        [STEP_IO_NAMES.correct]: float(loss.correct, [batch, tags]),
+        [STEP_IO_NAMES.shift]: float(loss.shift, [batch, tags]),
+        [STEP_IO_NAMES.include]: float(loss.include, [batch, tags, tags]),
+        [STEP_IO_NAMES.wrongMask]: float(loss.wrongMask, [batch, tags]),
+        [STEP_IO_NAMES.hasWrong]: float(loss.hasWrong, [batch, 1]),
+        [STEP_IO_NAMES.rowScale]: float(loss.rowScale, [batch, 1]),
+        [STEP_IO_NAMES.headWeight]: this.feed(heap, head.weight),
+        [STEP_IO_NAMES.headBias]: this.feed(heap, head.bias),
+      };
+      for (const name of this.graphs.forwardWeights)
+        feeds[name] = this.feed(heap, this.variables.get(name) as tf.Variable);
+      this.run(this.forwardSession, feeds, outputs);
+    } catch (error) {
+      for (const info of outputs.values()) backend.disposeData(info.dataId);
+      throw error;
+    }
+    const embedding = this.scatterEmbedding(
+      outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo,
+      ids,
+    );
+    const tensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
+    const gradients = new Map<string, tf.Tensor>();
+    for (const spec of this.graphs.weights)
+      gradients.set(
+        spec.name,
+        tensor(spec.name === EMBEDDING ? embedding : (outputs.get(gradientName(spec.name)) as tf.TensorInfo)),
+      );
+    const lossTensor = tensor(outputs.get(STEP_IO_NAMES.loss) as tf.TensorInfo);
+    const value = tf.reshape(lossTensor, []) as tf.Scalar;
+    lossTensor.dispose();
+    return {
+      loss: value,
+      gradients,
+      headGradients: {
+        weight: tensor(outputs.get(gradientName(STEP_IO_NAMES.headWeight)) as tf.TensorInfo),
+        bias: tensor(outputs.get(gradientName(STEP_IO_NAMES.headBias)) as tf.TensorInfo),
+      },
+    };
+  }
+
+  /**
+   * The embedding's gradient: each token row's gradient added into its token's row, in token order (on
+   * the host: ONNX Runtime's ScatterND with reduction "add" races on repeated ids). Frees `rowGradients`.
+   */
+  private scatterEmbedding(rowGradients: tf.TensorInfo, ids: BigInt64Array): tf.TensorInfo {
+    const backend = this.backend;
+    const hiddenSize = this.backbone.config.hiddenSize;
+    const embedding = backend.makeOutput([this.backbone.config.vocabSize, hiddenSize], "float32");
+    const heap = this.heap();
+    const table = this.view(heap, embedding).fill(0);
+    const rows = this.view(heap, rowGradients);
+    ids.forEach((id, token) => {
+      const target = Number(id) * hiddenSize;
+      const source = token * hiddenSize;
+      for (let column = 0; column < hiddenSize; column++)
+        table[target + column] = (table[target + column] as number) + (rows[source + column] as number);
+    });
+    backend.disposeData(rowGradients.dataId);
+    return embedding;
   }
 
   /** Frees a pass's saved activations without going backward (e.g. after a failed loss). */
@@ -372,9 +555,63 @@ export class OnnxDecoderTrainer {
     this.disposed = true;
     if (this.profiling) {
       this.forwardSession.endProfiling();
-      this.backwardSession.endProfiling();
+      this.backwardSession?.endProfiling();
     }
     this.forwardSession.dispose();
-    this.backwardSession.dispose();
+    this.backwardSession?.dispose();
   }
+}
+
+/** −∞ for the loss's log-sum-exp masks: far below any score, and finite (no NaN from −∞ − −∞). */
+const EXCLUDED = -1e9;
+
+/**
+ * The step graph's loss inputs for `labels` (row-major `[batch, tags]`): which tags count, the wrong
+ * steps' shift zeta, each correct step's denominator set (itself, the earlier correct steps, every wrong
+ * step) as an additive mask, and each row's weight in the batch mean (see STEP_IO_NAMES).
+ */
+function pqmLossInputs(labels: ArrayLike<number>, batch: number, tags: number, zeta: number) {
+  const valid = new Float32Array(batch * tags);
+  const correct = new Float32Array(batch * tags);
+  const shift = new Float32Array(batch * tags);
+  const wrongMask = new Float32Array(batch * tags).fill(EXCLUDED);
+  const include = new Float32Array(batch * tags * tags).fill(EXCLUDED);
+  const hasWrong = new Float32Array(batch);
+  const rowScale = new Float32Array(batch);
+  const terms = new Float64Array(batch);
+  let validRows = 0;
+  for (let row = 0; row < batch; row++) {
+    let rowValid = false;
+    for (let tag = 0; tag < tags; tag++) {
+      const index = row * tags + tag;
+      const label = labels[index];
+      if (label === LABEL_PAD) continue;
+      if (label !== 0 && label !== 1)
+        throw new Error(
+          `labels[${index}] = ${label}: the PQM loss takes 1 (correct), 0 (wrong) or ${LABEL_PAD} (padding)`,
+        );
+      rowValid = true;
+      valid[index] = 1;
+      if (label === 1) {
+        correct[index] = 1;
+        terms[row] = (terms[row] as number) + 1;
+      } else {
+        shift[index] = zeta;
+        wrongMask[index] = 0;
+        hasWrong[row] = 1;
+      }
+    }
+    if (hasWrong[row] === 1) terms[row] = (terms[row] as number) + 1;
+    if (rowValid) validRows++;
+    for (let t = 0; t < tags; t++) {
+      for (let s = 0; s < tags; s++) {
+        const label = labels[row * tags + s];
+        if (s === t || label === 0 || (label === 1 && s < t)) include[(row * tags + t) * tags + s] = 0;
+      }
+    }
+    rowScale[row] = rowValid ? 1 : 0;
+  }
+  for (let row = 0; row < batch; row++)
+    rowScale[row] = (rowScale[row] as number) / (Math.max(validRows, 1) * Math.max(terms[row] as number, 1));
+  return { valid, correct, shift, wrongMask, include, hasWrong, rowScale };
 }

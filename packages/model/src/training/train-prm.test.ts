@@ -61,8 +61,15 @@ describeEachBackend("trainPrm", () => {
     ]);
     // On wasm the decoder trains on ONNX Runtime (onnxruntime-node is a dev dependency), elsewhere on TF.js.
     const expectedPass = tf.getBackend() === "wasm" ? "onnxruntime" : "tfjs";
-    expect(events[0]).toMatchObject({ type: "start", step: 0, totalSteps: 8, decoderPass: expectedPass });
+    expect(events[0]).toMatchObject({
+      type: "start",
+      step: 0,
+      totalSteps: 8,
+      decoderPass: expectedPass,
+      lossInGraph: expectedPass === "onnxruntime",
+    });
     expect(half.decoderPass).toBe(expectedPass);
+    expect(half.lossInGraph).toBe(expectedPass === "onnxruntime");
     expect(events[5]).toMatchObject({ type: "step", totalSteps: 8, record: half.history[3] });
     expect(events[6]).toMatchObject({ type: "validation", final: true, metrics: half.validation });
     expect(events[7]).toEqual({ type: "checkpoint", step: 4, folder: join(outputDir, "checkpoint-000004") });
@@ -194,6 +201,48 @@ describeEachBackend("trainPrm", () => {
     // After the first step the optimizer's moments exist; from then on nothing may accumulate.
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
+});
+
+describe("trainPrm's decoder passes agree [wasm]", () => {
+  beforeAll(async () => {
+    await useBackend("wasm");
+  });
+  const corpus = arithCorpus(12, 3);
+  // pqm runs as one ONNX Runtime graph (value head, dropout and loss inside); bce keeps the head and
+  // loss in TF.js between the two ONNX Runtime passes. Both against TF.js's own gradients, with the
+  // value head's dropout on and two micro-batches a step.
+  for (const [loss, inGraph] of [
+    ["pqm", true],
+    ["bce", false],
+  ] as const) {
+    it(`${loss}: the same losses on ONNX Runtime (${inGraph ? "one graph" : "two passes"}) as on TF.js`, async () => {
+      const config: Partial<TrainingConfig> = {
+        loss,
+        learningRate: 3e-3,
+        batchSize: 4,
+        gradientAccumulation: 2,
+        maxSteps: 4,
+        validationFraction: 0,
+        seed: 9,
+      };
+      const history = async (decoderPass: "tfjs" | "onnxruntime") => {
+        const model = testModel(corpus, "micro", 6);
+        const result = await trainPrm({ model, train: corpus, config, run: { decoderPass } });
+        model.dispose();
+        expect(result.decoderPass).toBe(decoderPass);
+        expect(result.lossInGraph).toBe(decoderPass === "onnxruntime" && inGraph);
+        return result.history.map((record) => record.loss);
+      };
+      const reference = await history("tfjs");
+      const onnx = await history("onnxruntime");
+      expect(onnx).toHaveLength(4);
+      onnx.forEach((value, index) => {
+        expect(Math.abs(value - reference[index]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(value)));
+      });
+      // The steps move the model: the later losses differ from the first.
+      expect(Math.abs(reference[3]! - reference[0]!)).toBeGreaterThan(1e-3);
+    });
+  }
 });
 
 describe("a tiny PRM learns the arith environment [wasm]", () => {

@@ -12,7 +12,7 @@ import type { BatchStep, LengthBucket } from "../batching/length-batcher.js";
 import { LengthBucketedBatcher, REFERENCE_BUCKETS } from "../batching/length-batcher.js";
 import type { SavedTrainingState, TrainingStateJson } from "../checkpoint/checkpoint-format.js";
 import { saveCheckpoint } from "../checkpoint/save-checkpoint.js";
-import { OnnxDecoderTrainer } from "../onnx/onnx-training-step.js";
+import { OnnxDecoderTrainer, type OnnxStepResult } from "../onnx/onnx-training-step.js";
 import type { ProcessRewardModel } from "../prm/process-reward-model.js";
 import { stableName } from "../prm/process-reward-model.js";
 import { currentBackendSelection } from "../tfjs-backends/select-backend.js";
@@ -169,13 +169,15 @@ export type DecoderPass = "auto" | "tfjs" | "onnxruntime";
 export type TrainProgressEvent =
   /**
    * Before the first step; `step` is where the run starts (above 0 when resumed). `decoderPass` is the
-   * pass that runs, and `decoderPassNote` why `auto` chose TF.js (absent otherwise).
+   * pass that runs, and `decoderPassNote` why `auto` chose TF.js (absent otherwise). `lossInGraph`: the
+   * value head and the loss run inside ONNX Runtime's step graph too (the `pqm` loss on that pass).
    */
   | {
       type: "start";
       step: number;
       totalSteps: number;
       decoderPass: "tfjs" | "onnxruntime";
+      lossInGraph: boolean;
       decoderPassNote?: string;
     }
   /** After each optimizer step, with its metrics-log record. */
@@ -207,6 +209,8 @@ export interface TrainResult {
   rejected: { train: number; validation: number };
   /** Where the decoder's forward and backward pass ran. */
   decoderPass: "tfjs" | "onnxruntime";
+  /** Whether the value head and the loss ran in the same ONNX Runtime graph as the decoder. */
+  lossInGraph: boolean;
 }
 
 /** Input of {@link trainPrm}. */
@@ -424,13 +428,19 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
   const startStep = step;
   const aborted = (): boolean => run.signal?.aborted === true;
   const progress = run.onProgress;
-  const { trainer, note: decoderPassNote } = await openDecoderPass(model, run);
+  const { trainer, note: decoderPassNote } = await openDecoderPass(
+    model,
+    run,
+    config.loss === "pqm" ? config.zeta : null,
+  );
   const decoderPass = trainer === null ? "tfjs" : "onnxruntime";
+  const lossInGraph = trainer?.lossInGraph === true;
   progress?.({
     type: "start",
     step,
     totalSteps,
     decoderPass,
+    lossInGraph,
     ...(decoderPassNote === undefined ? {} : { decoderPassNote }),
   });
 
@@ -520,6 +530,7 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
                 model,
                 tensors,
                 (scores) => loss(scores, labels, labelValues),
+                labelValues,
                 dropoutSeed,
               );
         losses.push(value);
@@ -642,16 +653,19 @@ export async function trainPrm(input: TrainPrmInput): Promise<TrainResult> {
     tokensPerSecond: tokensThisCall / elapsedSeconds,
     rejected: { train: trainEncoded.rejected.length, validation: validationEncoded.rejected.length },
     decoderPass,
+    lossInGraph,
   };
 }
 
 /**
- * The ONNX Runtime decoder pass `run.decoderPass` asks for, or null with why TF.js runs instead.
+ * The ONNX Runtime decoder pass `run.decoderPass` asks for, or null with why TF.js runs instead. With the
+ * practical PQM loss (`pqmZeta` not null) the whole step runs as one graph, value head and loss included.
  * @throws Error with the reason when `onnxruntime` was asked for and cannot run.
  */
 async function openDecoderPass(
   model: ProcessRewardModel,
   run: TrainRunOptions,
+  pqmZeta: number | null,
 ): Promise<{ trainer: OnnxDecoderTrainer | null; note?: string }> {
   const choice = run.decoderPass ?? "auto";
   if (choice !== "auto" && choice !== "tfjs" && choice !== "onnxruntime") {
@@ -666,7 +680,11 @@ async function openDecoderPass(
       throw new RangeError(`run.decoderPassThreads = ${threads} must be a positive integer`);
     try {
       return {
-        trainer: await OnnxDecoderTrainer.create(model.backbone, { threads, spinning: threads === 1 }),
+        trainer: await OnnxDecoderTrainer.create(model.backbone, {
+          threads,
+          spinning: threads === 1,
+          ...(pqmZeta === null ? {} : { pqmLoss: { zeta: pqmZeta } }),
+        }),
       };
     } catch (error) {
       reason = (error as Error).message;
@@ -686,8 +704,46 @@ function onnxPassGradients(
   model: ProcessRewardModel,
   tensors: PrmBatchTensors,
   lossOf: (scores: tf.Tensor2D) => tf.Scalar,
+  labelValues: ArrayLike<number>,
   dropoutSeed: number,
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor | null> } {
+  const { weight, bias } = model.valueHead;
+  if (trainer.lossInGraph) {
+    // One run: the head's dropout multiplier is tf.dropout's own mask for this seed, so the step matches
+    // the TF.js path's.
+    const [batch, tags] = tensors.tagPositions.shape as [number, number];
+    const rate = model.valueHead.dropout;
+    const dropoutScale =
+      rate > 0
+        ? tf.tidy(() =>
+            tf.dropout(tf.ones([batch * tags, weight.shape[1] as number]), rate, undefined, dropoutSeed),
+          )
+        : undefined;
+    let result: OnnxStepResult;
+    try {
+      result = trainer.step({
+        inputIds: tensors.inputIds,
+        attentionMask: tensors.attentionMask,
+        positionIds: tensors.positionIds,
+        tagPositions: tensors.tagPositions,
+        labels: labelValues,
+        head: { weight, bias },
+        ...(dropoutScale === undefined ? {} : { dropoutScale }),
+      });
+    } finally {
+      dropoutScale?.dispose();
+    }
+    const grads: Record<string, tf.Tensor | null> = {};
+    for (const [name, gradient] of result.gradients) grads[name] = gradient;
+    for (const [variable, gradient] of [
+      [weight, result.headGradients.weight],
+      [bias, result.headGradients.bias],
+    ] as const) {
+      if (variable.trainable) grads[variable.name] = gradient;
+      else gradient.dispose();
+    }
+    return { value: result.loss, grads };
+  }
   const pass = trainer.forward(tensors);
   const head = [model.valueHead.weight, model.valueHead.bias].filter((variable) => variable.trainable);
   let result: { value: tf.Scalar; grads: tf.Tensor[] };

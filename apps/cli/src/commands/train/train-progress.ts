@@ -20,7 +20,10 @@ function stepFigures(event: Extract<TrainProgressEvent, { type: "step" }>) {
  */
 /** Where the decoder's forward and backward run, from the start event. */
 function decoderPassLine(event: Extract<TrainProgressEvent, { type: "start" }>): string {
-  if (event.decoderPass === "onnxruntime") return "train: the decoder's forward and backward on ONNX Runtime";
+  if (event.decoderPass === "onnxruntime")
+    return event.lossInGraph
+      ? "train: the whole step (decoder, value head, loss) in one ONNX Runtime run"
+      : "train: the decoder's forward and backward on ONNX Runtime";
   const why = event.decoderPassNote === undefined ? "" : ` (${event.decoderPassNote})`;
   return `train: the decoder's forward and backward on TF.js${why}`;
 }
