@@ -169,8 +169,9 @@ describe("pqm train", () => {
     const lines = result.stderr.split("\n");
     expect(lines).toContainEqual(expect.stringMatching(/^training on wasm \(/));
     expect(lines).toContain("train: resuming at step 4, 6 steps");
-    // wasm with onnxruntime-node (a dependency of the CLI): the decoder trains on ONNX Runtime.
-    expect(lines).toContain("train: the decoder's forward and backward on ONNX Runtime");
+    // wasm with onnxruntime-node (a dependency of the CLI) and the pqm loss: the whole step is one ONNX
+    // Runtime run.
+    expect(lines).toContain("train: the whole step (decoder, value head, loss) in one ONNX Runtime run");
     expect(lines).toContainEqual(expect.stringMatching(/^train: step 6\/6, loss \d+\.\d{4}, lr /));
     expect(lines).toContainEqual(expect.stringMatching(/^train: final validation at step 6: loss /));
     expect(lines).toContain(`train: checkpoint ${checkpoint}`);
