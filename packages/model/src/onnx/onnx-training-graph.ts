@@ -266,6 +266,12 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
   const backwardQueryShape =
     step === null ? headsShape(backward, backwardIds, numAttentionHeads) : forwardQueryShape;
 
+  // In the one-graph step, forward values the backward would recompute are read instead (`kept`).
+  const kept = new Map<string, string>();
+  const keep = (value: string, label: string): string => {
+    if (step !== null) kept.set(label, value);
+    return value;
+  };
   /** RMSNorm forward: saves x's inverse root; returns the normed value. */
   const rmsNorm = (x: string, weightName: string, savedName: string) => {
     const meanSquare = forward.node("ReduceMean", [forward.node("Mul", [x, x])], { axes: [-1], keepdims: 1 });
@@ -273,10 +279,16 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       forward.node("Sqrt", [forward.node("Add", [meanSquare, forward.float32Scalar(rmsNormEps)])]),
     ]); // [rows, 1]
     save(inverseRoot, savedName, ["rows", 1]);
-    return forward.node("Mul", [forward.node("Mul", [x, inverseRoot]), fw(weightName)]);
+    const normalized = keep(forward.node("Mul", [x, inverseRoot]), `${savedName}:normalized`);
+    return keep(forward.node("Mul", [normalized, fw(weightName)]), `${savedName}:normed`);
   };
-  /** `x·r`: RMSNorm's input over its root mean square, recomputed in the backward from x and r. */
-  const normalizedOf = (x: string, inverseRoot: string) => backward.node("Mul", [x, inverseRoot]);
+  /** `x·r`: RMSNorm's input over its root mean square (saved as x and r under these labels). */
+  const normalizedOf = (xLabel: string, rootLabel: string) =>
+    kept.get(`${rootLabel}:normalized`) ??
+    backward.node("Mul", [savedValue(xLabel), savedValue(rootLabel)]);
+  /** `x·r·w`, the normed value, given `normalized` = x·r. */
+  const normedOf = (normalized: string, rootLabel: string, weightName: string) =>
+    kept.get(`${rootLabel}:normed`) ?? backward.node("Mul", [normalized, bw(weightName)]);
   /**
    * RMSNorm backward: y = x·r·w with r = (mean(x²)+eps)^-1/2, given `normalized` = x·r; returns dx and
    * names dw's output.
@@ -381,7 +393,7 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
           "Transpose",
           [
             forward.node("Reshape", [
-              forward.node("MatMul", [attention, valueHeads]),
+              keep(forward.node("MatMul", [attention, valueHeads]), `${s}.context`),
               forward.int64Vector([0, numAttentionHeads, -1, headDim]),
             ]),
           ],
@@ -400,7 +412,8 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
     const gate = save(linear(mlpInput, `${p}.mlp.gate_proj`), `${s}.gate`, ["rows", config.intermediateSize]);
     const sigmoid = forward.node("Sigmoid", [gate]);
     const up = save(linear(mlpInput, `${p}.mlp.up_proj`), `${s}.up`, ["rows", config.intermediateSize]);
-    const activated = forward.node("Mul", [forward.node("Mul", [gate, sigmoid]), up]);
+    const siluGate = keep(forward.node("Mul", [gate, sigmoid]), `${s}.silu`);
+    const activated = keep(forward.node("Mul", [siluGate, up]), `${s}.activated`);
     x = forward.node("Add", [x, linear(activated, `${p}.mlp.down_proj`)]);
   }
   save(x, "saved:final.x", ["rows", hiddenSize]);
@@ -433,7 +446,7 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
 
   // ---- backward ----
   let dx = rmsNormBack(
-    normalizedOf(savedValue("saved:final.x"), savedValue("saved:final.r")),
+    normalizedOf("saved:final.x", "saved:final.r"),
     savedValue("saved:final.r"),
     "model.norm.weight",
     hiddenGradient,
@@ -441,25 +454,23 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
   for (let index = config.numHiddenLayers - 1; index >= 0; index--) {
     const p = `model.layers.${index}`;
     const s = `saved:${index}`;
-    // MLP: x3 = x2 + down(silu(gate)·up), with silu and the product recomputed from gate and up.
+    // MLP: x3 = x2 + down(silu(gate)·up), with silu and the product recomputed from gate and up (read
+    // from the forward in the one-graph step).
     const gate = savedValue(`${s}.gate`);
     const up = savedValue(`${s}.up`);
     const sigmoid = backward.node("Sigmoid", [gate]);
-    const siluGate = backward.node("Mul", [gate, sigmoid]);
-    const activated = backward.node("Mul", [siluGate, up]);
+    const siluGate = kept.get(`${s}.silu`) ?? backward.node("Mul", [gate, sigmoid]);
+    const activated = kept.get(`${s}.activated`) ?? backward.node("Mul", [siluGate, up]);
     const dActivated = linearBack(activated, `${p}.mlp.down_proj`, dx) as string;
     const dUp = backward.node("Mul", [dActivated, siluGate]);
-    // silu'(g) = s·(1 + g·(1 − s))
-    const siluSlope = backward.node("Mul", [
+    // silu'(g) = s·(1 + g·(1 − s)) = s + silu(g)·(1 − s)
+    const siluSlope = backward.node("Add", [
       sigmoid,
-      backward.node("Add", [
-        backward.float32Scalar(1),
-        backward.node("Mul", [gate, backward.node("Sub", [backward.float32Scalar(1), sigmoid])]),
-      ]),
+      backward.node("Mul", [siluGate, backward.node("Sub", [backward.float32Scalar(1), sigmoid])]),
     ]);
     const dGate = backward.node("Mul", [backward.node("Mul", [dActivated, up]), siluSlope]);
-    const normalized2 = normalizedOf(savedValue(`${s}.x2`), savedValue(`${s}.r2`));
-    const mlpInput = backward.node("Mul", [normalized2, bw(`${p}.post_attention_layernorm.weight`)]);
+    const normalized2 = normalizedOf(`${s}.x2`, `${s}.r2`);
+    const mlpInput = normedOf(normalized2, `${s}.r2`, `${p}.post_attention_layernorm.weight`);
     const dMlpInput = backward.node("Add", [
       linearBack(mlpInput, `${p}.mlp.up_proj`, dUp) as string,
       linearBack(mlpInput, `${p}.mlp.gate_proj`, dGate) as string,
@@ -472,12 +483,17 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
     // recomputing them from q and k.
     const attention = savedValue(`${s}.p`);
     const dMerged = linearBack(savedValue(`${s}.merged`), `${p}.self_attn.o_proj`, dx2) as string;
-    const dContext = backward.node("Reshape", [
-      backward.node("Transpose", [backward.node("Reshape", [dMerged, backwardQueryShape])], {
-        perm: [0, 2, 1, 3],
-      }),
-      backward.int64Vector([0, numKeyValueHeads, -1, headDim]),
-    ]); // [batch, kvHeads, group*seq, headDim]
+    /** [batch*seq, heads*headDim] to the grouped layout [batch, kvHeads, group*seq, headDim]. */
+    const grouped = (rows: string) =>
+      backward.node("Reshape", [
+        backward.node("Transpose", [backward.node("Reshape", [rows, backwardQueryShape])], {
+          perm: [0, 2, 1, 3],
+        }),
+        backward.int64Vector([0, numKeyValueHeads, -1, headDim]),
+      ]);
+    const dContext = grouped(dMerged);
+    // The attention's output P·V (the forward's, or the saved merged heads regrouped).
+    const context = kept.get(`${s}.context`) ?? grouped(savedValue(`${s}.merged`));
     const dProbabilities = backward.node("MatMul", [
       dContext,
       backward.node("Transpose", [savedValue(`${s}.v`)], { perm: [0, 1, 3, 2] }),
@@ -486,17 +502,15 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       backward.node("Transpose", [attention], { perm: [0, 1, 3, 2] }),
       dContext,
     ]); // [batch, kvHeads, seq, headDim]
+    // Softmax's gradient P·(dP − Σ_k dP·P), with Σ_k dP·P = Σ_k P·(dC·Vᵀ) = dC·(P·V) summed over the
+    // head dimension: on [.., headDim] rows instead of another two passes over the [.., seq] scores.
     const dScores = backward.node("Mul", [
       attention,
       backward.node("Sub", [
         dProbabilities,
-        backward.node(
-          "ReduceSum",
-          [backward.node("Mul", [dProbabilities, attention]), backward.int64Vector([-1])],
-          {
-            keepdims: 1,
-          },
-        ),
+        backward.node("ReduceSum", [backward.node("Mul", [dContext, context]), backward.int64Vector([-1])], {
+          keepdims: 1,
+        }),
       ]),
     ]);
     const dGroupedQuery = backward.node("MatMul", [dScores, savedValue(`${s}.k`)]); // [batch, kvHeads, group*seq, headDim]
@@ -532,8 +546,8 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       backward.node("Transpose", [dValueHeads], { perm: [0, 2, 1, 3] }),
       kvRows,
     ]);
-    const normalized1 = normalizedOf(savedValue(`${s}.x`), savedValue(`${s}.r1`));
-    const normed = backward.node("Mul", [normalized1, bw(`${p}.input_layernorm.weight`)]);
+    const normalized1 = normalizedOf(`${s}.x`, `${s}.r1`);
+    const normed = normedOf(normalized1, `${s}.r1`, `${p}.input_layernorm.weight`);
     const dNormed = backward.node("Add", [
       backward.node("Add", [
         linearBack(normed, `${p}.self_attn.q_proj`, dQuery) as string,
