@@ -1,13 +1,16 @@
 // The decoder's training pass on ONNX Runtime against TF.js's own gradients, in one process per thread
-// count, on the PyTorch peer's S / M / L steps (bench/prm-step.ts): which lever the ONNX Runtime pass is.
+// count, on the PyTorch peer's S / M / L steps (bench/prm-step.ts): which lever the ONNX Runtime pass is,
+// and the one-graph step (value head and PQM loss inside the same ONNX Runtime run) on top of it.
 //
 //   node --import tsx bench/decoder-pass.ts [--configs S,M,L] [--threads 1,2] [--rounds 2] [--out bench/results]
 //
 // Each child starts the wasm backend (matrix products on ONNX Runtime, `--threads` of them), builds one
 // harness per configuration and times training steps with the decoder's forward and backward (a) by
 // TF.js's tape and (b) by OnnxDecoderTrainer, alternating which goes first in each round, on the same
-// weights (the steps keep training them; only time is compared). For (b) it also splits the step into
-// the forward pass, the backward pass and the rest (value head, loss, clipping, AdamW, all TF.js).
+// weights (the steps keep training them; only time is compared), and (c) by OnnxDecoderTrainer's
+// one-graph `step`. For (b) it also splits the step into the forward pass, the backward pass and the rest
+// (value head, loss, clipping, AdamW, all TF.js); for (c) into the ONNX Runtime run and the rest
+// (clipping, AdamW).
 // L's TF.js pass takes 4 micro-batches of one row (its batch-4 tape does not fit wasm's 4 GiB heap, as in
 // bench/run.ts); the ONNX Runtime pass takes the whole batch. Writes <out>/decoder-pass.json and .md.
 import { spawnSync } from "node:child_process";
@@ -32,8 +35,12 @@ interface ChildRow {
   onnxForwardMs: number;
   onnxBackwardMs: number;
   onnxRestMs: number;
+  stepStepMs: number;
+  stepRunMs: number;
+  stepRestMs: number;
   tfjsSteps: number[];
   onnxSteps: number[];
+  stepSteps: number[];
 }
 
 async function child(configs: ConfigName[], threads: number, rounds: number): Promise<ChildRow[]> {
@@ -87,22 +94,60 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
       restMs.push(elapsed - split.forward - split.backward);
       return elapsed;
     };
+    // (c) the one-graph step, on a third model from the same seed.
+    const stepHarness = createStepHarness(name);
+    const stepTrainer = await OnnxDecoderTrainer.create(stepHarness.backbone, {
+      threads,
+      spinning: threads === 1,
+      pqmLoss: { zeta: 4 },
+    });
+    stepHarness.useTrainer(stepTrainer);
+    const stepRun = { ms: 0 };
+    const wholeStep = stepTrainer.step.bind(stepTrainer);
+    stepTrainer.step = (inputs) => {
+      const started = performance.now();
+      const result = wholeStep(inputs);
+      stepRun.ms += performance.now() - started;
+      return result;
+    };
+    const stepSteps: number[] = [];
+    const stepRunMs: number[] = [];
+    const stepRestMs: number[] = [];
+    const timeStep = async (index: number) => {
+      stepRun.ms = 0;
+      const started = performance.now();
+      await stepHarness.train(index);
+      const elapsed = performance.now() - started;
+      stepRunMs.push(stepRun.ms);
+      stepRestMs.push(elapsed - stepRun.ms);
+      return elapsed;
+    };
     // Warm-up: one step each (sessions built, kernels compiled, heap grown).
     await timeTfjs(0);
     await timeOnnx(0);
+    await timeStep(0);
     forwardMs.length = 0;
     backwardMs.length = 0;
     restMs.length = 0;
+    stepRunMs.length = 0;
+    stepRestMs.length = 0;
+    const orders = [
+      ["tfjs", "onnx", "step"],
+      ["step", "onnx", "tfjs"],
+      ["onnx", "step", "tfjs"],
+    ];
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? ["tfjs", "onnx"] : ["onnx", "tfjs"];
-      for (const which of order) {
+      for (const which of orders[round % orders.length] as string[]) {
         for (let step = 0; step < perRound; step++) {
           process.stderr.write(`bench: ${name}/${threads} round ${round + 1} ${which} step ${step + 1}\r`);
           if (which === "tfjs") tfjsSteps.push(await timeTfjs(step + 1));
-          else onnxSteps.push(await timeOnnx(step + 1));
+          else if (which === "onnx") onnxSteps.push(await timeOnnx(step + 1));
+          else stepSteps.push(await timeStep(step + 1));
         }
       }
     }
+    stepTrainer.dispose();
+    stepHarness.dispose();
     trainer.dispose();
     onnxHarness.dispose();
     tfjsHarness.dispose();
@@ -119,8 +164,12 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
       onnxForwardMs: round1(onnxForwardMs),
       onnxBackwardMs: round1(onnxBackwardMs),
       onnxRestMs: round1(median(restMs)),
+      stepStepMs: round1(median(stepSteps)),
+      stepRunMs: round1(median(stepRunMs)),
+      stepRestMs: round1(median(stepRestMs)),
       tfjsSteps: tfjsSteps.map(round1),
       onnxSteps: onnxSteps.map(round1),
+      stepSteps: stepSteps.map(round1),
     });
   }
   return rows;
@@ -170,13 +219,13 @@ async function main(): Promise<void> {
   );
   const lines = [
     `Machine: ${machine.cpu}, ${machine.logicalCores} logical cores, Node ${machine.node}; wasm backend, matrix products on ONNX Runtime. ${time.slice(0, 10)}.`,
-    `Command: \`${command}\`. Step, and each part of the ONNX Runtime pass's step (the rest: value head, loss, clipping, AdamW), = median of the timed steps (S, M: ${rounds} rounds of 4 per pass; L: ${rounds} rounds of 2), passes alternating, one process per thread count.`,
+    `Command: \`${command}\`. Step, and each part of a step, = median of the timed steps (S, M: ${rounds} rounds of 4 per variant; L: ${rounds} rounds of 2), the three variants in rotating order, one process per thread count. (a) TF.js's gradients; (b) the decoder's forward and backward as two ONNX Runtime runs (rest: value head, loss, clipping, AdamW in TF.js); (c) the whole step's loss and gradients as one ONNX Runtime run (rest: clipping, AdamW).`,
     "",
-    "| config | threads | TF.js pass, step ms | ONNX Runtime pass, step ms | speed-up | its forward ms | backward ms | rest ms |",
-    "|---|---|---|---|---|---|---|---|",
+    "| config | threads | (a) TF.js pass, step ms | (b) two ONNX Runtime runs, step ms | (b) vs (a) | its forward ms | backward ms | rest ms | (c) one run, step ms | (c) vs (b) | its run ms | rest ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (row) =>
-        `| ${row.config} | ${row.threads} | ${row.tfjsStepMs}${row.tfjsMicroBatches > 1 ? ` (${row.tfjsMicroBatches} micro-batches)` : ""} | ${row.onnxStepMs} | ${(row.tfjsStepMs / row.onnxStepMs).toFixed(2)}x | ${row.onnxForwardMs} | ${row.onnxBackwardMs} | ${row.onnxRestMs} |`,
+        `| ${row.config} | ${row.threads} | ${row.tfjsStepMs}${row.tfjsMicroBatches > 1 ? ` (${row.tfjsMicroBatches} micro-batches)` : ""} | ${row.onnxStepMs} | ${(row.tfjsStepMs / row.onnxStepMs).toFixed(2)}x | ${row.onnxForwardMs} | ${row.onnxBackwardMs} | ${row.onnxRestMs} | ${row.stepStepMs} | ${(row.onnxStepMs / row.stepStepMs).toFixed(2)}x | ${row.stepRunMs} | ${row.stepRestMs} |`,
     ),
     "",
   ];

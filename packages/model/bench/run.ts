@@ -21,9 +21,10 @@
 //    thread count and metric (bench/results/peer-setup.json): when the best set-up for scoring differs
 //    from the one for training, the peer runs once with each and each figure comes from its own run.
 //    Without a tuned set-up for this CPU, or with --peer-default, it runs with the system default.
-// The project's training step runs the decoder's forward and backward on ONNX Runtime where it can
-// (`--decoder-pass auto`, trainPrm's default: the wasm backend with onnxruntime-node), else TF.js's own
-// gradients (`--decoder-pass tfjs`); the value head, loss, clipping and AdamW run in TF.js either way.
+// The project's training step runs on ONNX Runtime where it can (`--decoder-pass auto`, trainPrm's
+// default: the wasm backend with onnxruntime-node): with the pqm loss, as trainPrm does, the decoder, the
+// value head and the loss with their gradients are one ONNX Runtime run; else TF.js's own gradients
+// (`--decoder-pass tfjs`). Clipping and AdamW run in TF.js either way.
 // Writes <out>/prm.json and <out>/prm.md (the table the README shows).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -109,7 +110,12 @@ async function openTrainer(harness: StepHarness, threads: number): Promise<OnnxD
     return null;
   }
   try {
-    const trainer = await OnnxDecoderTrainer.create(harness.backbone, { threads, spinning: threads === 1 });
+    // As trainPrm with the pqm loss: the whole step (decoder, value head, loss) as one ONNX Runtime run.
+    const trainer = await OnnxDecoderTrainer.create(harness.backbone, {
+      threads,
+      spinning: threads === 1,
+      pqmLoss: { zeta: 4 },
+    });
     harness.useTrainer(trainer);
     return trainer;
   } catch (error) {
@@ -120,7 +126,7 @@ async function openTrainer(harness: StepHarness, threads: number): Promise<OnnxD
 
 /** The engine's name in reports: the TF.js backend, who does its matrix products, and the decoder pass. */
 function engineName(selection: { tfBackend: string; matmul: string }, onnxPass = false): string {
-  if (onnxPass) return `onnxruntime-pass+tfjs-${selection.tfBackend}`;
+  if (onnxPass) return `onnxruntime-step+tfjs-${selection.tfBackend}`;
   return `tfjs-${selection.tfBackend}${selection.matmul === "onnxruntime" ? "+onnxruntime-matmul" : ""}`;
 }
 
