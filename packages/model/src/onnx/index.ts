@@ -34,7 +34,13 @@ export type {
   OnnxPrmScorerOptions,
 } from "./onnx-prm-scorer.js";
 export { OnnxPrmScorer } from "./onnx-prm-scorer.js";
-export type { OnnxForwardPass, OnnxTrainerInputs, OnnxTrainerOptions } from "./onnx-training-step.js";
+export type {
+  OnnxForwardPass,
+  OnnxStepInputs,
+  OnnxStepResult,
+  OnnxTrainerInputs,
+  OnnxTrainerOptions,
+} from "./onnx-training-step.js";
 export { OnnxDecoderTrainer } from "./onnx-training-step.js";
 export type {
   ExtractTagHiddenStatesOptions,
