@@ -84,8 +84,19 @@ export interface DecoderTrainingGraphs {
   /** Backward outputs: `gradientName(weight)` for every weight but the embedding, and `embedded_grad`. */
 }
 
-/** An axis of a saved activation: fixed, or the batch's rows, length, rows × length, or group × length. */
-export type SavedDim = number | "batch" | "sequence" | "rows" | "groupSequence";
+/**
+ * An axis of a saved activation: fixed, or the batch's rows, length, rows × length, group × length, the
+ * first half of the length (rounded down), or group × that half or × the rest.
+ */
+export type SavedDim =
+  | number
+  | "batch"
+  | "sequence"
+  | "rows"
+  | "groupSequence"
+  | "half"
+  | "groupHalf"
+  | "groupRest";
 
 /** A forward output the backward reads. */
 export interface SavedActivation {
@@ -110,6 +121,12 @@ export function savedShape(
         return batch * sequence;
       case "groupSequence":
         return groupSize * sequence;
+      case "half":
+        return Math.floor(sequence / 2);
+      case "groupHalf":
+        return groupSize * Math.floor(sequence / 2);
+      case "groupRest":
+        return groupSize * (sequence - Math.floor(sequence / 2));
       default:
         return dim;
     }
@@ -213,7 +230,12 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
   const save = (value: string, label: string, dims: SavedDim[]): string => {
     savedByLabel.set(label, value);
     if (step !== null) return value; // one graph: the backward reads the value itself
-    const shape = dims.map((dim) => (dim === "groupSequence" ? "group_sequence" : dim));
+    const symbolic: Partial<Record<SavedDim, string>> = {
+      groupSequence: "group_sequence",
+      groupHalf: "group_half",
+      groupRest: "group_rest",
+    };
+    const shape = dims.map((dim) => symbolic[dim] ?? dim);
     forward.output(value, { name: value, dataType: FLOAT, shape });
     backward.input({ name: value, dataType: FLOAT, shape });
     saved.push({ name: value, dims });
@@ -244,8 +266,62 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       swapHalves(backward, backward.node("Mul", [dy, backwardRope.signedSin])),
     ]);
 
-  // Additive masks [batch, 1, group*seq, seq], one per distinct window (as the export builds them).
-  const forwardMask = additiveMaskBuilder(forward, inputIds, attentionMask, groupSize);
+  // Causal attention in two blocks of queries: the first half of the positions sees only the first half
+  // of the keys, so its scores are a quarter of the full square and the block a quarter of the work; the
+  // second half sees every key. A quarter of attention's products and of its element-wise passes is
+  // skipped. The grouped layout [batch, kvHeads, seq*group, headDim] orders rows by position, then query
+  // head, so each block is a contiguous run of rows.
+  /** The length, its first half (rounded down), group × half and the rest, as int64 [1] vectors. */
+  const blockSizes = (graph: OnnxGraphBuilder, ids: string) => {
+    const length = graph.node("Slice", [
+      graph.node("Shape", [ids]),
+      graph.int64Vector([1]),
+      graph.int64Vector([2]),
+    ]);
+    const half = graph.node("Div", [length, graph.int64Vector([2])]);
+    return {
+      length,
+      half,
+      halfRows: graph.node("Mul", [half, graph.int64Vector([groupSize])]),
+      rest: graph.node("Sub", [length, half]),
+    };
+  };
+  const forwardBlocks = blockSizes(forward, inputIds);
+  const backwardBlocks = step === null ? blockSizes(backward, backwardIds) : forwardBlocks;
+  const END = Number.MAX_SAFE_INTEGER;
+  /** `x[.., start:end, ..]` along `axis` (start and end int64 [1] vectors). */
+  const slice = (graph: OnnxGraphBuilder, x: string, start: string, end: string, axis: number) =>
+    graph.node("Slice", [x, start, end, graph.int64Vector([axis])]);
+  const startOf = (graph: OnnxGraphBuilder) => graph.int64Vector([0]);
+  const endOf = (graph: OnnxGraphBuilder) => graph.int64Vector([END]);
+  // Additive masks [batch, 1, seq, seq] (as the export builds them), one per distinct window, then per
+  // block: [batch, 1, half*group, half] and [batch, 1, rest*group, seq].
+  const squareMask = additiveMaskBuilder(forward, inputIds, attentionMask, 1);
+  const blockMasks = new Map<number | null, { first: string; second: string }>();
+  const forwardMask = (window: number | null) => {
+    const built = blockMasks.get(window);
+    if (built !== undefined) return built;
+    let mask = squareMask(window);
+    if (groupSize > 1)
+      mask = forward.node("Reshape", [
+        forward.node("Tile", [
+          forward.node("Unsqueeze", [mask, forward.int64Vector([3])]),
+          forward.int64Vector([1, 1, 1, groupSize, 1]),
+        ]),
+        forward.node("Concat", [forward.int64Vector([0, 1, -1]), forwardBlocks.length], { axis: 0 }),
+      ]); // [batch, 1, seq*group, seq], rows by position then head
+    const masks = {
+      first: forward.node("Slice", [
+        mask,
+        forward.int64Vector([0, 0]),
+        forward.node("Concat", [forwardBlocks.halfRows, forwardBlocks.half], { axis: 0 }),
+        forward.int64Vector([2, 3]),
+      ]),
+      second: slice(forward, mask, forwardBlocks.halfRows, endOf(forward), 2),
+    };
+    blockMasks.set(window, masks);
+    return masks;
+  };
   /** Softmax of `q·kᵀ + mask` over the keys: [batch, kvHeads, group*seq, seq]. */
   const probabilities = (graph: OnnxGraphBuilder, query: string, key: string, mask: string) =>
     graph.node(
@@ -263,8 +339,6 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
     graph.node("Concat", [graph.node("Shape", [ids]), graph.int64Vector([heads, headDim])], { axis: 0 });
   const forwardQueryShape = headsShape(forward, inputIds, numAttentionHeads);
   const forwardKvShape = headsShape(forward, inputIds, numKeyValueHeads);
-  const backwardQueryShape =
-    step === null ? headsShape(backward, backwardIds, numAttentionHeads) : forwardQueryShape;
 
   // In the one-graph step, forward values the backward would recompute are read instead (`kept`).
   const kept = new Map<string, string>();
@@ -284,8 +358,7 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
   };
   /** `x·r`: RMSNorm's input over its root mean square (saved as x and r under these labels). */
   const normalizedOf = (xLabel: string, rootLabel: string) =>
-    kept.get(`${rootLabel}:normalized`) ??
-    backward.node("Mul", [savedValue(xLabel), savedValue(rootLabel)]);
+    kept.get(`${rootLabel}:normalized`) ?? backward.node("Mul", [savedValue(xLabel), savedValue(rootLabel)]);
   /** `x·r·w`, the normed value, given `normalized` = x·r. */
   const normedOf = (normalized: string, rootLabel: string, weightName: string) =>
     kept.get(`${rootLabel}:normed`) ?? backward.node("Mul", [normalized, bw(weightName)]);
@@ -343,6 +416,44 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
     ]);
   };
 
+  /**
+   * One block's attention backward: from its probabilities P, the gradient dC of its output C = P·V, C
+   * itself, and its queries, keys and values, the gradients of the queries, keys and values. Softmax's
+   * gradient is P·(dP − Σ_k dP·P), with Σ_k dP·P = Σ_k P·(dC·Vᵀ) = dC·C summed over the head dimension:
+   * on [.., headDim] rows instead of two more passes over the scores.
+   */
+  const headOnes = backward.float32("head_ones", new Float32Array(headDim).fill(1), [headDim, 1]);
+  const attentionBack = (
+    attention: string,
+    dContext: string,
+    context: string,
+    query: string,
+    key: string,
+    value: string,
+  ) => {
+    const transposed = (x: string) => backward.node("Transpose", [x], { perm: [0, 1, 3, 2] });
+    const dProbabilities = backward.node("MatMul", [dContext, transposed(value)]);
+    const dScores = backward.node("Mul", [
+      attention,
+      backward.node("Sub", [
+        dProbabilities,
+        // Summed by a product with ones: ReduceSum keeps the head axis when the block is empty
+        // (a one-token sequence), which then fails to broadcast.
+        backward.node("MatMul", [backward.node("Mul", [dContext, context]), headOnes]),
+      ]),
+    ]);
+    return {
+      dQuery: backward.node("MatMul", [dScores, key]),
+      dKey: backward.node("MatMul", [transposed(dScores), query]),
+      dValue: backward.node("MatMul", [transposed(attention), dContext]),
+    };
+  };
+  const backwardGroupedShape = backward.node(
+    "Concat",
+    [backward.node("Shape", [backwardIds]), backward.int64Vector([numKeyValueHeads, groupSize, headDim])],
+    { axis: 0 },
+  ); // [batch, seq, kvHeads, group, headDim]
+
   // ---- forward ----
   let x = forward.node("Reshape", [
     forward.node("Gather", [fw("model.embed_tokens.weight"), inputIds], { axis: 0 }),
@@ -360,14 +471,21 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
     const value = forward.node("Reshape", [linear(normed, `${p}.self_attn.v_proj`), forwardKvShape]);
     const groupedQuery = save(
       forward.node("Reshape", [
-        forward.node("Transpose", [forward.node("Mul", [query, forward.float32Scalar(scale)])], {
-          perm: [0, 2, 1, 3],
-        }),
+        forward.node(
+          "Transpose",
+          [
+            forward.node("Reshape", [
+              forward.node("Mul", [query, forward.float32Scalar(scale)]),
+              forward.int64Vector([0, 0, numKeyValueHeads, groupSize, headDim]),
+            ]),
+          ],
+          { perm: [0, 2, 1, 3, 4] },
+        ),
         forward.int64Vector([0, numKeyValueHeads, -1, headDim]),
       ]),
       `${s}.q`,
       ["batch", numKeyValueHeads, "groupSequence", headDim],
-    ); // [batch, kvHeads, group*seq, headDim]
+    ); // [batch, kvHeads, seq*group, headDim], rows by position then head
     const keyHeads = save(forward.node("Transpose", [key], { perm: [0, 2, 1, 3] }), `${s}.k`, [
       "batch",
       numKeyValueHeads,
@@ -380,24 +498,48 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       "sequence",
       headDim,
     ]);
-    const attention = probabilities(
-      forward,
-      groupedQuery,
-      keyHeads,
-      forwardMask(config.layerSlidingWindows[index] ?? null),
-    ); // [batch, kvHeads, group*seq, seq]
-    save(attention, `${s}.p`, ["batch", numKeyValueHeads, "groupSequence", "sequence"]);
+    const masks = forwardMask(config.layerSlidingWindows[index] ?? null);
+    const firstQuery = keep(
+      slice(forward, groupedQuery, startOf(forward), forwardBlocks.halfRows, 2),
+      `${s}.q1`,
+    );
+    const firstKey = keep(slice(forward, keyHeads, startOf(forward), forwardBlocks.half, 2), `${s}.k1`);
+    const firstValue = keep(slice(forward, valueHeads, startOf(forward), forwardBlocks.half, 2), `${s}.v1`);
+    const secondQuery = keep(
+      slice(forward, groupedQuery, forwardBlocks.halfRows, endOf(forward), 2),
+      `${s}.q2`,
+    );
+    const firstAttention = save(probabilities(forward, firstQuery, firstKey, masks.first), `${s}.p1`, [
+      "batch",
+      numKeyValueHeads,
+      "groupHalf",
+      "half",
+    ]); // [batch, kvHeads, half*group, half]
+    const secondAttention = save(probabilities(forward, secondQuery, keyHeads, masks.second), `${s}.p2`, [
+      "batch",
+      numKeyValueHeads,
+      "groupRest",
+      "sequence",
+    ]); // [batch, kvHeads, rest*group, seq]
+    const context = forward.node(
+      "Concat",
+      [
+        keep(forward.node("MatMul", [firstAttention, firstValue]), `${s}.o1`),
+        keep(forward.node("MatMul", [secondAttention, valueHeads]), `${s}.o2`),
+      ],
+      { axis: 2 },
+    ); // [batch, kvHeads, seq*group, headDim]
     const merged = save(
       forward.node("Reshape", [
         forward.node(
           "Transpose",
           [
             forward.node("Reshape", [
-              keep(forward.node("MatMul", [attention, valueHeads]), `${s}.context`),
-              forward.int64Vector([0, numAttentionHeads, -1, headDim]),
+              context,
+              forward.int64Vector([0, numKeyValueHeads, -1, groupSize, headDim]),
             ]),
           ],
-          { perm: [0, 2, 1, 3] },
+          { perm: [0, 2, 1, 3, 4] },
         ),
         forward.int64Vector([-1, queryWidth]),
       ]),
@@ -479,60 +621,70 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       dx,
       rmsNormBack(normalized2, savedValue(`${s}.r2`), `${p}.post_attention_layernorm.weight`, dMlpInput),
     ]);
-    // Attention: x2 = x + o_proj(merged). Saving the probabilities measured a few percent faster than
-    // recomputing them from q and k.
-    const attention = savedValue(`${s}.p`);
+    // Attention: x2 = x + o_proj(merged), in the forward's two blocks of queries. Saving the
+    // probabilities measured a few percent faster than recomputing them from q and k.
     const dMerged = linearBack(savedValue(`${s}.merged`), `${p}.self_attn.o_proj`, dx2) as string;
-    /** [batch*seq, heads*headDim] to the grouped layout [batch, kvHeads, group*seq, headDim]. */
+    /** [batch*seq, heads*headDim] to the grouped layout [batch, kvHeads, seq*group, headDim]. */
     const grouped = (rows: string) =>
       backward.node("Reshape", [
-        backward.node("Transpose", [backward.node("Reshape", [rows, backwardQueryShape])], {
-          perm: [0, 2, 1, 3],
+        backward.node("Transpose", [backward.node("Reshape", [rows, backwardGroupedShape])], {
+          perm: [0, 2, 1, 3, 4],
         }),
         backward.int64Vector([0, numKeyValueHeads, -1, headDim]),
       ]);
+    const blocks = backwardBlocks;
+    const start = startOf(backward);
+    const end = endOf(backward);
     const dContext = grouped(dMerged);
-    // The attention's output P·V (the forward's, or the saved merged heads regrouped).
-    const context = kept.get(`${s}.context`) ?? grouped(savedValue(`${s}.merged`));
-    const dProbabilities = backward.node("MatMul", [
-      dContext,
-      backward.node("Transpose", [savedValue(`${s}.v`)], { perm: [0, 1, 3, 2] }),
-    ]); // [batch, kvHeads, group*seq, seq]
-    const dValueHeads = backward.node("MatMul", [
-      backward.node("Transpose", [attention], { perm: [0, 1, 3, 2] }),
-      dContext,
-    ]); // [batch, kvHeads, seq, headDim]
-    // Softmax's gradient P·(dP − Σ_k dP·P), with Σ_k dP·P = Σ_k P·(dC·Vᵀ) = dC·(P·V) summed over the
-    // head dimension: on [.., headDim] rows instead of another two passes over the [.., seq] scores.
-    const dScores = backward.node("Mul", [
-      attention,
-      backward.node("Sub", [
-        dProbabilities,
-        backward.node("ReduceSum", [backward.node("Mul", [dContext, context]), backward.int64Vector([-1])], {
-          keepdims: 1,
-        }),
-      ]),
-    ]);
-    const dGroupedQuery = backward.node("MatMul", [dScores, savedValue(`${s}.k`)]); // [batch, kvHeads, group*seq, headDim]
-    const dKeyHeads = backward.node("MatMul", [
-      backward.node("Transpose", [dScores], { perm: [0, 1, 3, 2] }),
-      savedValue(`${s}.q`),
-    ]); // [batch, kvHeads, seq, headDim]
+    const query = savedValue(`${s}.q`);
+    const keyHeads = savedValue(`${s}.k`);
+    const valueHeads = savedValue(`${s}.v`);
+    // The attention's output P·V per block (the forward's, or the saved merged heads regrouped).
+    const context = kept.has(`${s}.o1`) ? null : grouped(savedValue(`${s}.merged`));
+    const first = attentionBack(
+      savedValue(`${s}.p1`),
+      slice(backward, dContext, start, blocks.halfRows, 2),
+      kept.get(`${s}.o1`) ?? slice(backward, context as string, start, blocks.halfRows, 2),
+      kept.get(`${s}.q1`) ?? slice(backward, query, start, blocks.halfRows, 2),
+      kept.get(`${s}.k1`) ?? slice(backward, keyHeads, start, blocks.half, 2),
+      kept.get(`${s}.v1`) ?? slice(backward, valueHeads, start, blocks.half, 2),
+    );
+    const second = attentionBack(
+      savedValue(`${s}.p2`),
+      slice(backward, dContext, blocks.halfRows, end, 2),
+      kept.get(`${s}.o2`) ?? slice(backward, context as string, blocks.halfRows, end, 2),
+      kept.get(`${s}.q2`) ?? slice(backward, query, blocks.halfRows, end, 2),
+      keyHeads,
+      valueHeads,
+    );
+    // The first block's keys and values are the first half: pad their gradients to the whole length.
+    const padRest = backward.node(
+      "Concat",
+      [backward.int64Vector([0, 0, 0, 0, 0, 0]), blocks.rest, backward.int64Vector([0])],
+      { axis: 0 },
+    );
+    const padded = (x: string) => backward.node("Pad", [x, padRest]);
+    const dGroupedQuery = backward.node("Concat", [first.dQuery, second.dQuery], { axis: 2 }); // [batch, kvHeads, seq*group, headDim]
+    const dKeyHeads = backward.node("Add", [second.dKey, padded(first.dKey)]); // [batch, kvHeads, seq, headDim]
+    const dValueHeads = backward.node("Add", [second.dValue, padded(first.dValue)]);
     const rows = backward.int64Vector([-1, queryWidth]);
     const kvRows = backward.int64Vector([-1, numKeyValueHeads * headDim]);
     const dQuery = backward.node("Reshape", [
       rotateBack(
         backward.node("Mul", [
-          backward.node(
-            "Transpose",
-            [
-              backward.node("Reshape", [
-                dGroupedQuery,
-                backward.int64Vector([0, numAttentionHeads, -1, headDim]),
-              ]),
-            ],
-            { perm: [0, 2, 1, 3] },
-          ),
+          backward.node("Reshape", [
+            backward.node(
+              "Transpose",
+              [
+                backward.node("Reshape", [
+                  dGroupedQuery,
+                  backward.int64Vector([0, numKeyValueHeads, -1, groupSize, headDim]),
+                ]),
+              ],
+              { perm: [0, 2, 1, 3, 4] },
+            ),
+            backward.int64Vector([0, 0, numAttentionHeads, headDim]),
+          ]),
           backward.float32Scalar(scale),
         ]),
       ),
