@@ -1,10 +1,13 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findInterruptedSwap, replaceAtomic, writeFileAtomic, writeFolderAtomic } from "./atomic-write.js";
 
+const here = dirname(fileURLToPath(import.meta.url));
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "pqm-atomic-"));
@@ -108,6 +111,45 @@ describe("writeFolderAtomic", () => {
     expect(await readFile(join(target, "a.txt"), "utf8")).toBe("old");
     expect(await leftovers(dir)).toEqual([]);
   });
+
+  it("removes the temporary folder a killed writer left, on the next write, and keeps a live one's", async () => {
+    const target = join(dir, "checkpoint");
+    // A real writer, killed while its folder is half written.
+    const writer = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `import { writeFolderAtomic } from ${JSON.stringify(join(here, "atomic-write.ts"))};
+         await writeFolderAtomic(${JSON.stringify(target)}, async (write) => {
+           await write("weights.bin", "half");
+           process.stdout.write("written\\n");
+           await new Promise(() => setInterval(() => {}, 1000));
+         });`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      writer.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("written")) resolve();
+      });
+      writer.on("exit", (code) => reject(new Error(`the writer exited early (${code})`)));
+    });
+    const exited = new Promise((resolve) => writer.on("exit", resolve));
+    writer.kill("SIGKILL");
+    await exited;
+    const debris = await leftovers(dir);
+    expect(debris).toHaveLength(1);
+    expect(debris[0]).toMatch(new RegExp(`^\\.checkpoint\\.tmp-${writer.pid}-`));
+    // Another process's temporary that is still being written (this process's own pid: alive).
+    const live = join(dir, `.checkpoint.tmp-${process.pid}-live0000`);
+    await mkdir(live);
+    await writeFolderAtomic(target, async (write) => write("a.txt", "new"));
+    expect(await readFile(join(target, "a.txt"), "utf8")).toBe("new");
+    expect(await leftovers(dir)).toEqual([`.checkpoint.tmp-${process.pid}-live0000`]);
+  }, 30_000);
 
   it("finds the copy an interrupted swap left", async () => {
     const target = join(dir, "checkpoint");

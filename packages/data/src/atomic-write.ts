@@ -87,12 +87,43 @@ export interface AtomicFolderOptions {
   onFileWritten?: (relativePath: string) => void | Promise<void>;
 }
 
+/** Whether process `pid` exists (one of another user's counts: it cannot be told apart from a live writer). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes the temporary folders that earlier writes of `target` left when their process died mid-write
+ * (`.<name>.tmp-<pid>-*` whose process no longer exists). A live process's temporaries are kept.
+ */
+async function removeDeadTemporaries(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split("-")[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    await rm(join(dirname(target), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Builds a folder atomically: `fill` writes into a temporary sibling (`.<name>.tmp-<pid>-<random>`),
  * every file and the folder are fsynced, then the temporary folder takes the target's place by rename.
  * If `fill` fails (or the process dies) the target is untouched; the partial temporary folder is removed
- * when the failure is an exception. An existing target is first moved to `.<name>.old-...` and removed
- * after the swap, so readers see either the old folder or the new one (see {@link findInterruptedSwap}).
+ * when the failure is an exception, and the one a killed process left is removed by the next write of
+ * the same target. An existing target is first moved to `.<name>.old-...` and removed after the swap,
+ * so readers see either the old folder or the new one (see {@link findInterruptedSwap}).
  * @throws whatever `fill` or the file system throws.
  */
 export async function writeFolderAtomic(
@@ -102,6 +133,7 @@ export async function writeFolderAtomic(
 ): Promise<void> {
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
+  await removeDeadTemporaries(target);
   const temporary = siblingName(target, "tmp");
   await mkdir(temporary);
   const folders = new Set<string>([temporary]);
