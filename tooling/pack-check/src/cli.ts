@@ -17,7 +17,17 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { consumerEnv, describeEnd, isInside, type RunResult, run, succeeded, tail } from "./proc.js";
+import {
+  consumerEnv,
+  describeEnd,
+  isInside,
+  type RunResult,
+  run,
+  runWithRetry,
+  succeeded,
+  tail,
+  transientInstallFailure,
+} from "./proc.js";
 import { type Example, parseExample, parseInstallLine, ReadmeError, specName } from "./readme.js";
 import {
   codeExportEntries,
@@ -420,12 +430,14 @@ function writeConsumerProject(dir: string, name: string): void {
   );
 }
 
+/** `npm install` in `dir`, tried twice when the first try timed out or hit a network error. */
 async function npmInstall(dir: string, specs: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run(npmBin(), ["install", ...NPM_INSTALL_FLAGS, ...specs], {
-    cwd: dir,
-    env,
-    timeoutMs: TIMEOUTS.install,
-  });
+  return runWithRetry(
+    npmBin(),
+    ["install", ...NPM_INSTALL_FLAGS, ...specs],
+    { cwd: dir, env, timeoutMs: TIMEOUTS.install },
+    transientInstallFailure,
+  );
 }
 
 function npmBin(): string {

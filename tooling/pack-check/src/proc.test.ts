@@ -1,6 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { consumerEnv, run, succeeded, tail } from "./proc.js";
+import { consumerEnv, run, runWithRetry, succeeded, tail, transientInstallFailure } from "./proc.js";
 
 describe("consumerEnv", () => {
   it("drops what pnpm and npm add to a script's environment and the workspace's PATH entries", () => {
@@ -38,6 +40,37 @@ describe("run", () => {
     expect(slow.timedOut).toBe(true);
     expect(succeeded(slow)).toBe(false);
   });
+});
+
+describe("runWithRetry", () => {
+  it("runs a command that timed out once more, and a plain failure once", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "pqm-retry-"));
+    try {
+      // First try: leaves a mark and hangs past the timeout; second try: finds the mark and succeeds.
+      const marker = join(folder, "tried");
+      const script = `const fs = require("node:fs");
+        if (fs.existsSync(${JSON.stringify(marker)})) { console.log("second"); process.exit(0); }
+        fs.writeFileSync(${JSON.stringify(marker)}, "");
+        setTimeout(() => {}, 60000);`;
+      const options = { cwd: folder, env: process.env, timeoutMs: 1_000 };
+      const retried = await runWithRetry(process.execPath, ["-e", script], options, transientInstallFailure);
+      expect(succeeded(retried)).toBe(true);
+      expect(retried.output).toMatch(/^\(the first try timed out after \d+ s; this is the second\)\nsecond/);
+      // A failure that is neither a timeout nor a network error is not tried again.
+      const counter = join(folder, "count");
+      const failing = `const fs = require("node:fs");
+        fs.appendFileSync(${JSON.stringify(counter)}, "x");
+        console.error("npm error code E404"); process.exit(1);`;
+      const failed = await runWithRetry(process.execPath, ["-e", failing], options, transientInstallFailure);
+      expect(succeeded(failed)).toBe(false);
+      expect(readFileSync(counter, "utf8")).toBe("x");
+      // npm's network errors count as transient.
+      expect(transientInstallFailure({ ...failed, output: "npm error code ECONNRESET" })).toBe(true);
+      expect(transientInstallFailure({ ...failed, output: "npm error code E404" })).toBe(false);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe("tail", () => {

@@ -57,6 +57,35 @@ export function run(file: string, args: readonly string[], options: RunOptions):
   });
 }
 
+/** npm's messages for a registry that did not answer in time or dropped the connection. */
+const TRANSIENT_NETWORK = /\b(ETIMEDOUT|ECONNRESET|ECONNREFUSED|EAI_AGAIN|ENOTFOUND|socket hang up)\b/;
+
+/**
+ * Whether a failed `npm install` is worth one more try: it timed out, or npm reports a network error.
+ * A registry that stalls for minutes once in a while should not fail a whole check.
+ */
+export function transientInstallFailure(result: RunResult): boolean {
+  if (succeeded(result)) return false;
+  return result.timedOut || TRANSIENT_NETWORK.test(result.output);
+}
+
+/**
+ * `run`, tried once more when `retryIf` says the failure was transient; the result is the last try's,
+ * its output headed by a line saying what happened to the first.
+ */
+export async function runWithRetry(
+  file: string,
+  args: readonly string[],
+  options: RunOptions,
+  retryIf: (result: RunResult) => boolean,
+): Promise<RunResult> {
+  const first = await run(file, args, options);
+  if (!retryIf(first)) return first;
+  const why = first.timedOut ? `timed out after ${Math.round(first.seconds)} s` : "failed on the network";
+  const second = await run(file, args, options);
+  return { ...second, output: `(the first try ${why}; this is the second)\n${second.output}` };
+}
+
 function killTree(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
