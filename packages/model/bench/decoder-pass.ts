@@ -43,6 +43,16 @@ interface ChildRow {
   stepSteps: number[];
 }
 
+/** `call`, adding the milliseconds each call takes to `total.ms`. */
+function timed<A extends unknown[], R>(call: (...args: A) => R, total: { ms: number }): (...args: A) => R {
+  return (...args) => {
+    const started = performance.now();
+    const result = call(...args);
+    total.ms += performance.now() - started;
+    return result;
+  };
+}
+
 async function child(configs: ConfigName[], threads: number, rounds: number): Promise<ChildRow[]> {
   await selectBackend({ backend: "wasm", threads, matmul: "onnxruntime" });
   const rows: ChildRow[] = [];
@@ -64,34 +74,22 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
       spinning: threads === 1,
     });
     onnxHarness.useTrainer(trainer);
-    const split = { forward: 0, backward: 0 };
-    const forward = trainer.forward.bind(trainer);
-    const backward = trainer.backward.bind(trainer);
-    trainer.forward = (inputs) => {
-      const started = performance.now();
-      const pass = forward(inputs);
-      split.forward += performance.now() - started;
-      return pass;
-    };
-    trainer.backward = (pass, gradient) => {
-      const started = performance.now();
-      const gradients = backward(pass, gradient);
-      split.backward += performance.now() - started;
-      return gradients;
-    };
+    const split = { forward: { ms: 0 }, backward: { ms: 0 } };
+    trainer.forward = timed(trainer.forward.bind(trainer), split.forward);
+    trainer.backward = timed(trainer.backward.bind(trainer), split.backward);
     const onnxSteps: number[] = [];
     const forwardMs: number[] = [];
     const backwardMs: number[] = [];
     const restMs: number[] = [];
     const timeOnnx = async (index: number) => {
-      split.forward = 0;
-      split.backward = 0;
+      split.forward.ms = 0;
+      split.backward.ms = 0;
       const started = performance.now();
       await onnxHarness.train(index);
       const elapsed = performance.now() - started;
-      forwardMs.push(split.forward);
-      backwardMs.push(split.backward);
-      restMs.push(elapsed - split.forward - split.backward);
+      forwardMs.push(split.forward.ms);
+      backwardMs.push(split.backward.ms);
+      restMs.push(elapsed - split.forward.ms - split.backward.ms);
       return elapsed;
     };
     // (c) the one-graph step, on a third model from the same seed.
@@ -103,13 +101,7 @@ async function child(configs: ConfigName[], threads: number, rounds: number): Pr
     });
     stepHarness.useTrainer(stepTrainer);
     const stepRun = { ms: 0 };
-    const wholeStep = stepTrainer.step.bind(stepTrainer);
-    stepTrainer.step = (inputs) => {
-      const started = performance.now();
-      const result = wholeStep(inputs);
-      stepRun.ms += performance.now() - started;
-      return result;
-    };
+    stepTrainer.step = timed(stepTrainer.step.bind(stepTrainer), stepRun);
     const stepSteps: number[] = [];
     const stepRunMs: number[] = [];
     const stepRestMs: number[] = [];

@@ -422,6 +422,13 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
    * gradient is P·(dP − Σ_k dP·P), with Σ_k dP·P = Σ_k P·(dC·Vᵀ) = dC·C summed over the head dimension:
    * on [.., headDim] rows instead of two more passes over the scores.
    */
+  /** The grouped layout [batch, kvHeads, seq*group, headDim] back to [batch, seq, kvHeads, group, headDim]. */
+  const ungrouped = (graph: OnnxGraphBuilder, x: string) =>
+    graph.node(
+      "Transpose",
+      [graph.node("Reshape", [x, graph.int64Vector([0, numKeyValueHeads, -1, groupSize, headDim])])],
+      { perm: [0, 2, 1, 3, 4] },
+    );
   const headOnes = backward.float32("head_ones", new Float32Array(headDim).fill(1), [headDim, 1]);
   const attentionBack = (
     attention: string,
@@ -530,19 +537,7 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       { axis: 2 },
     ); // [batch, kvHeads, seq*group, headDim]
     const merged = save(
-      forward.node("Reshape", [
-        forward.node(
-          "Transpose",
-          [
-            forward.node("Reshape", [
-              context,
-              forward.int64Vector([0, numKeyValueHeads, -1, groupSize, headDim]),
-            ]),
-          ],
-          { perm: [0, 2, 1, 3, 4] },
-        ),
-        forward.int64Vector([-1, queryWidth]),
-      ]),
+      forward.node("Reshape", [ungrouped(forward, context), forward.int64Vector([-1, queryWidth])]),
       `${s}.merged`,
       ["rows", queryWidth],
     ); // [batch*seq, heads*headDim]
@@ -673,16 +668,7 @@ function buildGraphs(config: DecoderConfig, fused: boolean): DecoderTrainingGrap
       rotateBack(
         backward.node("Mul", [
           backward.node("Reshape", [
-            backward.node(
-              "Transpose",
-              [
-                backward.node("Reshape", [
-                  dGroupedQuery,
-                  backward.int64Vector([0, numKeyValueHeads, -1, groupSize, headDim]),
-                ]),
-              ],
-              { perm: [0, 2, 1, 3, 4] },
-            ),
+            ungrouped(backward, dGroupedQuery),
             backward.int64Vector([0, 0, numAttentionHeads, headDim]),
           ]),
           backward.float32Scalar(scale),

@@ -368,11 +368,7 @@ export class OnnxDecoderTrainer {
     const backend = this.backend;
     const outputs = new Map<string, tf.TensorInfo>();
     try {
-      for (const spec of this.graphs.weights)
-        outputs.set(
-          spec.name === EMBEDDING ? TRAINING_IO_NAMES.embeddedGradient : gradientName(spec.name),
-          backend.makeOutput(spec.name === EMBEDDING ? [batch * seq, hiddenSize] : spec.shape, "float32"),
-        );
+      this.allocateGradients(outputs, batch * seq);
       const heap = this.heap();
       const feeds: Record<string, OrtTensor> = {
         [TRAINING_IO_NAMES.inputIds]: new this.ort.Tensor("int64", state.feeds.ids, state.feeds.dims),
@@ -393,17 +389,7 @@ export class OnnxDecoderTrainer {
     } finally {
       for (const info of saved.values()) backend.disposeData(info.dataId);
     }
-    const embedding = this.scatterEmbedding(
-      outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo,
-      state.feeds.ids,
-    );
-    const gradients = new Map<string, tf.Tensor>();
-    for (const spec of this.graphs.weights) {
-      const info =
-        spec.name === EMBEDDING ? embedding : (outputs.get(gradientName(spec.name)) as tf.TensorInfo);
-      gradients.set(spec.name, tf.engine().makeTensorFromTensorInfo(info));
-    }
-    return gradients;
+    return this.weightGradients(outputs, state.feeds.ids);
   }
 
   /** Whether this trainer runs whole steps with the PQM loss in its graph (created with `pqmLoss`). */
@@ -456,11 +442,7 @@ export class OnnxDecoderTrainer {
     const backend = this.backend;
     const outputs = new Map<string, tf.TensorInfo>();
     try {
-      for (const spec of this.graphs.weights)
-        outputs.set(
-          spec.name === EMBEDDING ? TRAINING_IO_NAMES.embeddedGradient : gradientName(spec.name),
-          backend.makeOutput(spec.name === EMBEDDING ? [batch * seq, hiddenSize] : spec.shape, "float32"),
-        );
+      this.allocateGradients(outputs, batch * seq);
       outputs.set(gradientName(STEP_IO_NAMES.headWeight), backend.makeOutput([1, hiddenSize], "float32"));
       outputs.set(gradientName(STEP_IO_NAMES.headBias), backend.makeOutput([1], "float32"));
       outputs.set(STEP_IO_NAMES.loss, backend.makeOutput([1], "float32"));
@@ -496,17 +478,8 @@ export class OnnxDecoderTrainer {
       for (const info of outputs.values()) backend.disposeData(info.dataId);
       throw error;
     }
-    const embedding = this.scatterEmbedding(
-      outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo,
-      ids,
-    );
+    const gradients = this.weightGradients(outputs, ids);
     const tensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
-    const gradients = new Map<string, tf.Tensor>();
-    for (const spec of this.graphs.weights)
-      gradients.set(
-        spec.name,
-        tensor(spec.name === EMBEDDING ? embedding : (outputs.get(gradientName(spec.name)) as tf.TensorInfo)),
-      );
     const lossTensor = tensor(outputs.get(STEP_IO_NAMES.loss) as tf.TensorInfo);
     const value = tf.reshape(lossTensor, []) as tf.Scalar;
     lossTensor.dispose();
@@ -518,6 +491,34 @@ export class OnnxDecoderTrainer {
         bias: tensor(outputs.get(gradientName(STEP_IO_NAMES.headBias)) as tf.TensorInfo),
       },
     };
+  }
+
+  /**
+   * Allocates, under their output names, a wasm tensor for every weight's gradient (the embedding's as
+   * `rows` token rows, scattered afterwards by `weightGradients`).
+   */
+  private allocateGradients(outputs: Map<string, tf.TensorInfo>, rows: number): void {
+    const hiddenSize = this.backbone.config.hiddenSize;
+    for (const spec of this.graphs.weights)
+      outputs.set(
+        spec.name === EMBEDDING ? TRAINING_IO_NAMES.embeddedGradient : gradientName(spec.name),
+        this.backend.makeOutput(spec.name === EMBEDDING ? [rows, hiddenSize] : spec.shape, "float32"),
+      );
+  }
+
+  /** The weights' gradients a run wrote into `outputs`, as tensors keyed by weight name (the embedding's scattered). */
+  private weightGradients(outputs: Map<string, tf.TensorInfo>, ids: BigInt64Array): Map<string, tf.Tensor> {
+    const embedding = this.scatterEmbedding(
+      outputs.get(TRAINING_IO_NAMES.embeddedGradient) as tf.TensorInfo,
+      ids,
+    );
+    const gradients = new Map<string, tf.Tensor>();
+    for (const spec of this.graphs.weights) {
+      const info =
+        spec.name === EMBEDDING ? embedding : (outputs.get(gradientName(spec.name)) as tf.TensorInfo);
+      gradients.set(spec.name, tf.engine().makeTensorFromTensorInfo(info));
+    }
+    return gradients;
   }
 
   /**
